@@ -1,0 +1,143 @@
+// sta-bench hash: `sta create`'s hashing rate on every core against one core
+// of OpenSSL's EVP SHA-1 in the same process and the same run, so the ratio
+// is stable on a noisy machine even when absolute figures are not.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include <boost/json.hpp>
+
+#include "base/sha1.hpp"
+#include "base/units.hpp"
+#include "commands.hpp"
+#include "storage/create.hpp"
+
+namespace sta::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+struct hash_args {
+  std::string size = "1GiB";
+  std::string dir;
+  unsigned threads = 0;
+  bool json = false;
+};
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Single-core EVP SHA-1 over 1 MiB buffers for about a second, like
+// `openssl speed -evp sha1 -bytes 1048576`.
+double single_core_sha1_rate() {
+  std::string block(1 << 20, '\0');
+  std::mt19937 rng(1);
+  for (auto& c : block) c = static_cast<char>(rng());
+  std::int64_t bytes = 0;
+  const auto start = clock_type::now();
+  while (seconds_since(start) < 1.0) {
+    for (int i = 0; i < 16; ++i) {
+      auto d = sha1(block);
+      block[0] = static_cast<char>(d.bytes[0]);
+      bytes += static_cast<std::int64_t>(block.size());
+    }
+  }
+  return static_cast<double>(bytes) / seconds_since(start);
+}
+
+int run_hash(const hash_args& args) {
+  const auto size = parse_size(args.size);
+  if (!size || *size <= 0) {
+    std::cerr << "sta-bench: --size: not a size: " << args.size << '\n';
+    return 2;
+  }
+  std::string tmpl = ((args.dir.empty() ? fs::temp_directory_path() : fs::path(args.dir)) / "sta-bench-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) {
+    std::cerr << "sta-bench: cannot make a directory in " << tmpl << '\n';
+    return 1;
+  }
+  const fs::path dir = tmpl;
+  struct cleanup {
+    fs::path p;
+    ~cleanup() { std::error_code ec; fs::remove_all(p, ec); }
+  } guard{dir};
+
+  const fs::path file = dir / "data.bin";
+  {
+    std::ofstream out(file, std::ios::binary);
+    std::string block(4 << 20, '\0');
+    std::mt19937_64 rng(42);
+    for (std::int64_t left = *size; left > 0;) {
+      for (std::size_t i = 0; i < block.size(); i += 8) {
+        const auto v = rng();
+        std::memcpy(block.data() + i, &v, 8);
+      }
+      const auto n = std::min<std::int64_t>(left, static_cast<std::int64_t>(block.size()));
+      out.write(block.data(), n);
+      left -= n;
+    }
+    if (!out) {
+      std::cerr << "sta-bench: cannot write " << file << '\n';
+      return 1;
+    }
+  }
+
+  storage::create_options opts;
+  opts.path = file.string();
+  opts.threads = args.threads;
+  // One untimed pass brings the file into the page cache, as for a file
+  // that was just written or downloaded.
+  if (auto warm = storage::create_torrent(opts); !warm) {
+    std::cerr << "sta-bench: " << warm.error().message() << '\n';
+    return 1;
+  }
+  const double sha1_rate = single_core_sha1_rate();
+  const auto start = clock_type::now();
+  auto torrent = storage::create_torrent(opts);
+  const double secs = seconds_since(start);
+  if (!torrent) {
+    std::cerr << "sta-bench: " << torrent.error().message() << '\n';
+    return 1;
+  }
+  const double create_rate = static_cast<double>(*size) / secs;
+  const unsigned threads = args.threads ? args.threads : std::thread::hardware_concurrency();
+  if (args.json) {
+    boost::json::object o{{"bytes", *size},
+                          {"threads", threads},
+                          {"seconds", secs},
+                          {"create_bytes_per_sec", create_rate},
+                          {"sha1_single_core_bytes_per_sec", sha1_rate},
+                          {"ratio", create_rate / sha1_rate}};
+    std::cout << boost::json::serialize(o) << '\n';
+  } else {
+    std::cout << "sta create of " << format_size(static_cast<double>(*size)) << " with " << threads
+              << " threads: " << format_size(create_rate) << "/s\n"
+              << "single-core EVP SHA-1: " << format_size(sha1_rate) << "/s\n"
+              << "ratio: " << create_rate / sha1_rate << "x\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+command add_hash(CLI::App& app) {
+  auto args = std::make_shared<hash_args>();
+  auto* sub = app.add_subcommand("hash", "Hash rate of `sta create` vs one core of SHA-1");
+  sub->add_option("--size", args->size, "Size of the generated file (default 1GiB)");
+  sub->add_option("--dir", args->dir, "Where to put the file (default $TMPDIR)");
+  sub->add_option("--threads", args->threads, "Hashing threads (default: one per core)");
+  sub->add_flag("--json", args->json, "Print one JSON object");
+  return {sub, [args] { return run_hash(*args); }};
+}
+
+}  // namespace sta::bench

@@ -1,0 +1,41 @@
+// Shared pieces of the CLI's output: error lines, exit codes, the progress
+// bar and reading a .torrent. Main thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/error.hpp"
+#include "meta/metainfo.hpp"
+
+namespace sta::cli {
+
+// Exit codes every command uses.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the job ran and failed (bad data, I/O)
+inline constexpr int kExitUsage = 2;   // bad arguments or unusable input
+
+// Prints "sta: <message>" on stderr and returns code.
+int error(std::string_view message, int code);
+
+// Reads and parses a .torrent; on failure prints the error and returns nullopt.
+std::optional<meta::metainfo> load_torrent(const std::string& path);
+
+bool stderr_is_terminal();
+
+// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+class progress_bar {
+ public:
+  explicit progress_bar(std::string label);
+  void update(std::int64_t done, std::int64_t total);
+  void finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+};
+
+}  // namespace sta::cli
