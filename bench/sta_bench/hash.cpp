@@ -3,6 +3,7 @@
 // is stable on a noisy machine even when absolute figures are not.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -30,8 +32,14 @@ struct hash_args {
   std::string size = "1GiB";
   std::string dir;
   unsigned threads = 0;
+  unsigned rounds = 5;
   bool json = false;
 };
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
@@ -101,27 +109,35 @@ int run_hash(const hash_args& args) {
     std::cerr << "sta-bench: " << warm.error().message() << '\n';
     return 1;
   }
-  const double sha1_rate = single_core_sha1_rate();
-  const auto start = clock_type::now();
-  auto torrent = storage::create_torrent(opts);
-  const double secs = seconds_since(start);
-  if (!torrent) {
-    std::cerr << "sta-bench: " << torrent.error().message() << '\n';
-    return 1;
+  // Alternate the two measurements so that a noisy neighbour hits both
+  // alike, and compare medians.
+  std::vector<double> sha1_rates;
+  std::vector<double> create_rates;
+  for (unsigned round = 0; round < args.rounds; ++round) {
+    sha1_rates.push_back(single_core_sha1_rate());
+    const auto start = clock_type::now();
+    auto torrent = storage::create_torrent(opts);
+    const double secs = seconds_since(start);
+    if (!torrent) {
+      std::cerr << "sta-bench: " << torrent.error().message() << '\n';
+      return 1;
+    }
+    create_rates.push_back(static_cast<double>(*size) / secs);
   }
-  const double create_rate = static_cast<double>(*size) / secs;
-  const unsigned threads = args.threads ? args.threads : std::thread::hardware_concurrency();
+  const double sha1_rate = median(sha1_rates);
+  const double create_rate = median(create_rates);
+  const unsigned threads = args.threads ? args.threads : std::max(1u, std::thread::hardware_concurrency());
   if (args.json) {
     boost::json::object o{{"bytes", *size},
                           {"threads", threads},
-                          {"seconds", secs},
+                          {"rounds", args.rounds},
                           {"create_bytes_per_sec", create_rate},
                           {"sha1_single_core_bytes_per_sec", sha1_rate},
                           {"ratio", create_rate / sha1_rate}};
     std::cout << boost::json::serialize(o) << '\n';
   } else {
     std::cout << "sta create of " << format_size(static_cast<double>(*size)) << " with " << threads
-              << " threads: " << format_size(create_rate) << "/s\n"
+              << " threads: " << format_size(create_rate) << "/s (median of " << args.rounds << ")\n"
               << "single-core EVP SHA-1: " << format_size(sha1_rate) << "/s\n"
               << "ratio: " << create_rate / sha1_rate << "x\n";
   }
@@ -136,6 +152,8 @@ command add_hash(CLI::App& app) {
   sub->add_option("--size", args->size, "Size of the generated file (default 1GiB)");
   sub->add_option("--dir", args->dir, "Where to put the file (default $TMPDIR)");
   sub->add_option("--threads", args->threads, "Hashing threads (default: one per core)");
+  sub->add_option("--rounds", args->rounds, "Alternating rounds; medians are compared (default 5)")
+      ->check(CLI::Range(1u, 100u));
   sub->add_flag("--json", args->json, "Print one JSON object");
   return {sub, [args] { return run_hash(*args); }};
 }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every benchmark; each prints ratios measured within its own run.
+# Usage: bench/run_all.sh BUILD_DIR
+set -euo pipefail
+build=${1:-build/default}
+here=$(dirname "$0")
+"$build/bench/sta_codec_bench" --benchmark_min_time=0.2
+"$here/create_vs_openssl.sh" "$build"
