@@ -1,0 +1,134 @@
+#include "storage/file_set.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace sta::storage {
+namespace {
+
+error_code sys_error(int e) { return {e, boost::system::system_category()}; }
+
+int openat_beneath(int dirfd, const std::string& path, std::uint64_t flags, std::uint64_t mode) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = flags & O_CREAT ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    const long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != EINTR) return static_cast<int>(fd);
+  }
+}
+
+class fd_guard {
+ public:
+  explicit fd_guard(int fd) : fd_(fd) {}
+  ~fd_guard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Creates each directory of `parents` (relative to root) that is missing.
+detailed_result<void> make_parents(int root, const std::vector<std::string>& parents,
+                                   const std::string& save_dir) {
+  std::string rel;
+  for (const auto& element : parents) {
+    rel += rel.empty() ? element : "/" + element;
+    const fd_guard dir(openat_beneath(root, rel, O_PATH | O_DIRECTORY, 0));
+    if (dir.get() >= 0) continue;
+    if (errno != ENOENT) return detailed_error{sys_error(errno), save_dir + "/" + rel};
+    // mkdirat follows no symlink in its last element, and its parent was
+    // just resolved beneath root by the previous iteration.
+    if (::mkdirat(root, rel.c_str(), 0755) != 0 && errno != EEXIST) {
+      return detailed_error{sys_error(errno), save_dir + "/" + rel};
+    }
+  }
+  return {};
+}
+
+detailed_result<void> preallocate(int fd, std::int64_t size, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return detailed_error{sys_error(errno), path};
+  if (st.st_size != size && ::ftruncate(fd, size) != 0) return detailed_error{sys_error(errno), path};
+  if (size > 0 && ::fallocate(fd, 0, 0, size) != 0 && errno != EOPNOTSUPP) {
+    return detailed_error{sys_error(errno), path};
+  }
+  return {};
+}
+
+}  // namespace
+
+detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::string& save_dir,
+                                         open_mode mode) {
+  const fd_guard root(::open(save_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) return detailed_error{sys_error(errno), save_dir};
+
+  file_set set;
+  set.fds_.assign(m.files.size(), -1);
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    const auto& f = m.files[i];
+    // Zero-length files hold nothing to seed; padding files live nowhere.
+    if (f.pad || (mode == open_mode::existing && f.size == 0)) continue;
+    const std::string rel = m.relative_path(i);
+    const std::string shown = save_dir + "/" + rel;
+    if (mode == open_mode::create) {
+      std::vector<std::string> parents;
+      if (m.multi_file) {
+        parents.push_back(m.name);
+        parents.insert(parents.end(), f.path.begin(), f.path.end() - 1);
+      }
+      if (auto r = make_parents(root.get(), parents, save_dir); !r) return r.error();
+    }
+    const int fd = mode == open_mode::create ? openat_beneath(root.get(), rel, O_RDWR | O_CREAT, 0644)
+                                             : openat_beneath(root.get(), rel, O_RDONLY, 0);
+    if (fd < 0) {
+      const int e = errno;
+      if (e == ENOENT) return fail(errc::file_missing, shown);
+      return detailed_error{sys_error(e), shown};
+    }
+    fd_guard guard(fd);
+    if (mode == open_mode::create) {
+      if (auto r = preallocate(fd, f.size, shown); !r) return r.error();
+    } else {
+      struct stat st {};
+      if (::fstat(fd, &st) != 0) return detailed_error{sys_error(errno), shown};
+      if (st.st_size != f.size) return fail(errc::file_wrong_size, shown);
+    }
+    if (f.size > 0) set.fds_[i] = guard.release();
+  }
+  return set;
+}
+
+file_set::file_set(file_set&& other) noexcept : fds_(std::move(other.fds_)) { other.fds_.clear(); }
+
+file_set& file_set::operator=(file_set&& other) noexcept {
+  if (this != &other) {
+    close_all();
+    fds_ = std::move(other.fds_);
+    other.fds_.clear();
+  }
+  return *this;
+}
+
+file_set::~file_set() { close_all(); }
+
+void file_set::close_all() {
+  for (int fd : fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+  fds_.clear();
+}
+
+}  // namespace sta::storage

@@ -1,0 +1,99 @@
+#include "storage/file_set.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "meta/build.hpp"
+#include "support/temp_dir.hpp"
+
+namespace sta::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using test::temp_dir;
+using test::write_file;
+
+meta::metainfo multi_file_torrent() {
+  meta::torrent_spec spec;
+  spec.name = "root";
+  spec.multi_file = true;
+  spec.files = {{{"a", "b", "c.bin"}, 40'000}, {{"empty"}, 0}, {{"d.bin"}, 10'000}};
+  spec.piece_length = 16384;
+  spec.piece_hashes = std::string(4 * 20, 'x');
+  return *meta::parse(meta::build_torrent(spec));
+}
+
+std::int64_t size_of(const fs::path& p) { return static_cast<std::int64_t>(fs::file_size(p)); }
+
+TEST(FileSet, CreateMakesDirectoriesAndPreallocates) {
+  temp_dir dir;
+  auto set = file_set::open(multi_file_torrent(), dir.path().string(), open_mode::create);
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(size_of(dir / "root/a/b/c.bin"), 40'000);
+  EXPECT_EQ(size_of(dir / "root/empty"), 0);
+  EXPECT_EQ(size_of(dir / "root/d.bin"), 10'000);
+  EXPECT_GE(set->fd(0), 0);
+  EXPECT_EQ(set->fd(1), -1);
+  EXPECT_GE(set->fd(2), 0);
+}
+
+TEST(FileSet, CreateResizesAnExistingFile) {
+  temp_dir dir;
+  write_file(dir / "root/d.bin", std::string(20'000, 'z'));
+  ASSERT_TRUE(file_set::open(multi_file_torrent(), dir.path().string(), open_mode::create));
+  EXPECT_EQ(size_of(dir / "root/d.bin"), 10'000);
+}
+
+TEST(FileSet, RefusesASymlinkThatLeavesSaveDir) {
+  temp_dir dir;
+  fs::create_directories(dir / "save");
+  fs::create_directories(dir / "outside");
+  fs::create_directory_symlink(dir / "outside", dir / "save/root");
+  auto set = file_set::open(multi_file_torrent(), (dir / "save").string(), open_mode::create);
+  ASSERT_FALSE(set);
+  EXPECT_TRUE(fs::is_empty(dir / "outside"));
+}
+
+TEST(FileSet, ExistingModeNeedsEveryFileAtItsSize) {
+  temp_dir dir;
+  const auto m = multi_file_torrent();
+  auto missing = file_set::open(m, dir.path().string(), open_mode::existing);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, make_error_code(errc::file_missing));
+  ASSERT_TRUE(file_set::open(m, dir.path().string(), open_mode::create));
+  fs::remove(dir / "root/empty");  // zero-length files are not needed to seed
+  EXPECT_TRUE(file_set::open(m, dir.path().string(), open_mode::existing));
+  fs::resize_file(dir / "root/d.bin", 9'999);
+  auto wrong = file_set::open(m, dir.path().string(), open_mode::existing);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, make_error_code(errc::file_wrong_size));
+  EXPECT_NE(wrong.error().message().find("root/d.bin"), std::string::npos);
+}
+
+TEST(FileSet, ReportsWhenAFileCannotBeAllocated) {
+  temp_dir dir;
+  // A file-size limit stands in for a full disk: both fail preallocation.
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 20'000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto set = file_set::open(multi_file_torrent(), dir.path().string(), open_mode::create);
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(set);
+  EXPECT_NE(set.error().message().find("c.bin"), std::string::npos) << set.error().message();
+}
+
+TEST(FileSet, FailsOnMissingSaveDir) {
+  temp_dir dir;
+  EXPECT_FALSE(file_set::open(multi_file_torrent(), (dir / "nope").string(), open_mode::create));
+}
+
+}  // namespace
+}  // namespace sta::storage

@@ -1,0 +1,92 @@
+#include "storage/resume.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "meta/build.hpp"
+#include "support/temp_dir.hpp"
+
+namespace sta::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using test::temp_dir;
+using test::write_file;
+
+meta::metainfo torrent() {
+  meta::torrent_spec spec;
+  spec.name = "root";
+  spec.multi_file = true;
+  spec.files = {{{"a"}, 20'000}, {{"b"}, 30'000}};
+  spec.piece_length = 16384;
+  spec.piece_hashes = std::string(4 * 20, 'x');
+  return *meta::parse(meta::build_torrent(spec));
+}
+
+TEST(Resume, CodecRoundTrips) {
+  resume_data r;
+  r.info_hash = sha1("x");
+  r.verified = {true, false, true, true, false, false, false, false, true, false};
+  r.files = {{5, 123}, {-1, 0}};
+  auto back = decode_resume(encode_resume(r));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->info_hash, r.info_hash);
+  EXPECT_EQ(back->verified, r.verified);
+  EXPECT_EQ(back->files, r.files);
+}
+
+TEST(Resume, DecodeRejectsDamagedRecords) {
+  resume_data r;
+  r.info_hash = sha1("x");
+  r.verified.assign(9, true);
+  const std::string good = encode_resume(r);
+  for (std::size_t cut = 0; cut < good.size(); ++cut) {
+    EXPECT_FALSE(decode_resume(good.substr(0, cut)));
+  }
+  std::string wrong_count = good;
+  wrong_count.replace(wrong_count.find("6:piecesi9e"), 11, "6:piecesi8e");
+  EXPECT_FALSE(decode_resume(wrong_count));
+  EXPECT_FALSE(decode_resume("d11:file-format5:othere"));
+}
+
+TEST(Resume, TrustedOnlyWhileFilesAreUnchanged) {
+  temp_dir dir;
+  const auto m = torrent();
+  write_file(dir / "root/a", std::string(20'000, 'a'));
+  write_file(dir / "root/b", std::string(30'000, 'b'));
+  resume_data r;
+  r.info_hash = m.info_hash;
+  r.verified = {true, true, false, true};
+  r.files = stamp_files(m, dir.path().string());
+  const std::string path = resume_path(dir.path().string(), m.info_hash);
+  ASSERT_TRUE(save_resume(path, r));
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+
+  auto loaded = load_matching_resume(path, m, dir.path().string());
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->verified, r.verified);
+
+  // A write after the record (as after kill -9 mid-download) changes the
+  // mtime, so the record is no longer trusted.
+  fs::last_write_time(dir / "root/b", fs::last_write_time(dir / "root/b") + std::chrono::seconds(1));
+  EXPECT_FALSE(load_matching_resume(path, m, dir.path().string()));
+}
+
+TEST(Resume, NotTrustedForAnotherTorrentOrAMissingFile) {
+  temp_dir dir;
+  const auto m = torrent();
+  write_file(dir / "root/a", std::string(20'000, 'a'));
+  resume_data r;
+  r.info_hash = sha1("another torrent");
+  r.verified.assign(4, true);
+  r.files = stamp_files(m, dir.path().string());
+  EXPECT_EQ(r.files[1].size, -1);
+  const std::string path = resume_path(dir.path().string(), m.info_hash);
+  ASSERT_TRUE(save_resume(path, r));
+  EXPECT_FALSE(load_matching_resume(path, m, dir.path().string()));
+  EXPECT_FALSE(load_matching_resume(path + ".absent", m, dir.path().string()));
+}
+
+}  // namespace
+}  // namespace sta::storage
