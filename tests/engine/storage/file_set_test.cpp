@@ -7,8 +7,8 @@
 #include <csignal>
 #include <filesystem>
 
-#include "meta/build.hpp"
 #include "support/temp_dir.hpp"
+#include "support/torrent.hpp"
 
 namespace sta::storage {
 namespace {
@@ -17,15 +17,7 @@ namespace fs = std::filesystem;
 using test::temp_dir;
 using test::write_file;
 
-meta::metainfo multi_file_torrent() {
-  meta::torrent_spec spec;
-  spec.name = "root";
-  spec.multi_file = true;
-  spec.files = {{{"a", "b", "c.bin"}, 40'000}, {{"empty"}, 0}, {{"d.bin"}, 10'000}};
-  spec.piece_length = 16384;
-  spec.piece_hashes = std::string(4 * 20, 'x');
-  return *meta::parse(meta::build_torrent(spec));
-}
+meta::metainfo multi_file_torrent() { return test::multi_file_torrent("root", {{{"a", "b", "c.bin"}, 40'000}, {{"empty"}, 0}, {{"d.bin"}, 10'000}}); }
 
 std::int64_t size_of(const fs::path& p) { return static_cast<std::int64_t>(fs::file_size(p)); }
 

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "meta/build.hpp"
 #include "support/temp_dir.hpp"
+#include "support/torrent.hpp"
 
 namespace sta::storage {
 namespace {
@@ -14,15 +14,7 @@ namespace fs = std::filesystem;
 using test::temp_dir;
 using test::write_file;
 
-meta::metainfo torrent() {
-  meta::torrent_spec spec;
-  spec.name = "root";
-  spec.multi_file = true;
-  spec.files = {{{"a"}, 20'000}, {{"b"}, 30'000}};
-  spec.piece_length = 16384;
-  spec.piece_hashes = std::string(4 * 20, 'x');
-  return *meta::parse(meta::build_torrent(spec));
-}
+meta::metainfo torrent() { return test::multi_file_torrent("root", {{{"a"}, 20'000}, {{"b"}, 30'000}}); }
 
 TEST(Resume, CodecRoundTrips) {
   resume_data r;
