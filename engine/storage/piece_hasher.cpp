@@ -59,6 +59,7 @@ bool read_exact(int fd, std::byte* dst, std::int64_t len, std::int64_t off, erro
 struct shared_state {
   const meta::file_map& map;
   const std::vector<std::string>& paths;
+  const std::vector<bool>& zero_files;
   const fd_set_guard& fds;
   std::int64_t pieces_per_chunk;
   std::int64_t chunk_count;
@@ -82,6 +83,7 @@ void note_error(shared_state& s, const error_code& ec, std::size_t file) {
 // walks under virtualisation and unsteady device throughput.)
 void hash_worker(shared_state& s) {
   auto buffer = std::make_unique<std::byte[]>(kReadBytes);
+  const auto zeros = std::make_unique<std::byte[]>(kReadBytes);
   sha1_hasher hasher;
 
   for (;;) {
@@ -92,8 +94,16 @@ void hash_worker(shared_state& s) {
     for (std::int64_t p = first; p < last; ++p) {
       bool ok = true;
       s.map.for_each_slice(p, 0, s.map.piece_size(p), [&](const meta::file_slice& slice) {
+        if (!ok) return;
+        if (slice.file < s.zero_files.size() && s.zero_files[slice.file]) {
+          for (std::int64_t done = 0; done < slice.length; done += kReadBytes) {
+            const auto n = std::min<std::int64_t>(kReadBytes, slice.length - done);
+            hasher.update(std::span<const std::byte>(zeros.get(), static_cast<std::size_t>(n)));
+          }
+          return;
+        }
         const int fd = s.fds[slice.file];
-        if (!ok || fd < 0) {
+        if (fd < 0) {
           ok = false;
           return;
         }
@@ -127,6 +137,7 @@ hash_report hash_pieces(const meta::file_map& map, const std::vector<std::string
   fd_set_guard fds(map.file_count());
   for (std::size_t i = 0; i < map.file_count(); ++i) {
     if (paths[i].empty() || map.file_size(i) == 0) continue;
+    if (i < opts.zero_files.size() && opts.zero_files[i]) continue;
     fds[i] = ::open(paths[i].c_str(), O_RDONLY | O_CLOEXEC);
     if (fds[i] < 0) {
       if (!report.first_error) {
@@ -138,7 +149,7 @@ hash_report hash_pieces(const meta::file_map& map, const std::vector<std::string
     ::posix_fadvise(fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
   }
 
-  shared_state s{map, paths, fds,
+  shared_state s{map, paths, opts.zero_files, fds,
                  std::max<std::int64_t>(1, kChunkBytes / map.piece_length()), 0, {}, {}, report, {}};
   s.chunk_count = (map.piece_count() + s.pieces_per_chunk - 1) / s.pieces_per_chunk;
 

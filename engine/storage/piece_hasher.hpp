@@ -21,6 +21,8 @@ struct hash_options {
   // Called on the calling thread about five times a second, and once at the
   // end, with bytes hashed so far.
   std::function<void(std::int64_t done, std::int64_t total)> on_progress;
+  // Files whose bytes are all zero and are never read: BEP 47 padding files.
+  std::vector<bool> zero_files;
 };
 
 struct hash_report {

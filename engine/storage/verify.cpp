@@ -18,7 +18,13 @@ detailed_result<verify_report> verify_data(const meta::metainfo& m, const std::s
   verify_report report;
   report.piece_count = m.piece_count();
   std::vector<std::string> paths(m.files.size());
+  hash_options hopts = opts;
+  hopts.zero_files.assign(m.files.size(), false);
   for (std::size_t i = 0; i < m.files.size(); ++i) {
+    if (m.files[i].pad) {
+      hopts.zero_files[i] = true;
+      continue;
+    }
     const fs::path p = fs::path(save_dir) / m.relative_path(i);
     const auto status = fs::status(p, ec);
     if (ec || !fs::is_regular_file(status)) {
@@ -38,7 +44,7 @@ detailed_result<verify_report> verify_data(const meta::metainfo& m, const std::s
   }
 
   const meta::file_map map(m);
-  const auto hashed = hash_pieces(map, paths, opts);
+  const auto hashed = hash_pieces(map, paths, hopts);
   report.verified.resize(static_cast<std::size_t>(m.piece_count()));
   for (std::int64_t p = 0; p < m.piece_count(); ++p) {
     const auto& d = hashed.digests[static_cast<std::size_t>(p)];

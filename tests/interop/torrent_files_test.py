@@ -108,13 +108,18 @@ def test_sta_reads_libtorrent_v1_torrents(binary):
         assert v.code == 0, v.text()
 
 
-def test_sta_reads_libtorrent_hybrid_info_hash(binary):
+def test_sta_reads_and_verifies_libtorrent_hybrid_with_padding(binary):
     with TempDir() as d:
-        random_file(f"{d}/data/one.bin", 400_000, 8)
+        random_file(f"{d}/data/hybrid/one.bin", 400_000, 8)
+        random_file(f"{d}/data/hybrid/two.bin", 100_000, 10)
         with open(f"{d}/hybrid.torrent", "wb") as f:
-            f.write(libtorrent_make(f"{d}/data/one.bin", 65536, 0))
+            f.write(libtorrent_make(f"{d}/data/hybrid", 65536, 0))
         ti = lt.torrent_info(f"{d}/hybrid.torrent")
-        assert sta_info(binary, f"{d}/hybrid.torrent")["info_hash"] == str(ti.info_hashes().v1)
+        info = sta_info(binary, f"{d}/hybrid.torrent")
+        assert info["info_hash"] == str(ti.info_hashes().v1)
+        assert any(f.get("pad") for f in info["files"]), info["files"]
+        v = sta(binary, "verify", f"{d}/hybrid.torrent", f"{d}/data")
+        assert v.code == 0, v.text()
 
 
 def test_libtorrent_parses_sta_magnet(binary):
@@ -134,6 +139,6 @@ if __name__ == "__main__":
         test_libtorrent_loads_single_file_from_sta,
         test_libtorrent_loads_multi_file_from_sta,
         test_sta_reads_libtorrent_v1_torrents,
-        test_sta_reads_libtorrent_hybrid_info_hash,
+        test_sta_reads_and_verifies_libtorrent_hybrid_with_padding,
         test_libtorrent_parses_sta_magnet,
     ])

@@ -25,7 +25,9 @@ std::string display_path(const meta::metainfo& m, std::size_t i) {
 boost::json::object to_json(const meta::metainfo& m) {
   boost::json::array files;
   for (std::size_t i = 0; i < m.files.size(); ++i) {
-    files.push_back({{"path", display_path(m, i)}, {"size", m.files[i].size}});
+    boost::json::object f{{"path", display_path(m, i)}, {"size", m.files[i].size}};
+    if (m.files[i].pad) f["pad"] = true;
+    files.push_back(std::move(f));
   }
   boost::json::array trackers;
   for (const auto& tier : m.trackers) {
@@ -73,7 +75,8 @@ void print_text(const meta::metainfo& m) {
   for (const auto& url : m.url_list) out << "  web seed: " << url << '\n';
   out << "files: " << m.files.size() << '\n';
   for (std::size_t i = 0; i < m.files.size(); ++i) {
-    out << "  " << i << "  " << display_path(m, i) << "  (" << m.files[i].size << " bytes)\n";
+    out << "  " << i << "  " << display_path(m, i) << "  (" << m.files[i].size << " bytes"
+        << (m.files[i].pad ? ", padding" : "") << ")\n";
   }
 }
 
