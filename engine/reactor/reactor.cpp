@@ -1,0 +1,250 @@
+#include "reactor/reactor.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+namespace sta::io {
+namespace {
+
+thread_local reactor* current_reactor = nullptr;
+
+constexpr std::uint64_t kTagBit = 1;
+constexpr unsigned kBatch = 256;
+
+}  // namespace
+
+result<std::int32_t> from_cqe(std::int32_t res) {
+  if (res < 0) return error_code(-res, boost::system::system_category());
+  return res;
+}
+
+std::string io_uring_unavailable_reason(int err) {
+  std::string why = "io_uring is unavailable (" + std::string(std::strerror(err)) + "): ";
+  switch (err) {
+    case ENOSYS:
+      return why + "this kernel has no io_uring; sta needs Linux 5.19 or newer";
+    case EPERM:
+      return why + "blocked by kernel.io_uring_disabled or a seccomp policy (containers often block it)";
+    case ENOMEM:
+      return why + "not enough locked memory (raise RLIMIT_MEMLOCK)";
+    default:
+      return why + "the kernel refused to create a ring";
+  }
+}
+
+// The frame that owns a spawned task: it starts when the reactor resumes it
+// and destroys itself when it ends (final_suspend never suspends).
+struct spawn_wrapper {
+  struct promise_type {
+    spawn_wrapper get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<promise_type> handle;
+
+  static spawn_wrapper run(reactor* r, task<void> t) {
+    try {
+      co_await std::move(t);
+    } catch (const std::exception& e) {
+      // A spawned task has nobody to report to; hiding the error would hide
+      // a bug.
+      std::fprintf(stderr, "sta: internal error in a reactor task: %s\n", e.what());
+      std::terminate();
+    }
+    // A task that hopped to another reactor comes home before it ends, so
+    // only this reactor's thread counts its tasks.
+    co_await switch_to(*r);
+    --r->live_tasks_;
+  }
+};
+
+result<std::unique_ptr<reactor>, std::string> reactor::create(const options& opts) {
+  std::unique_ptr<reactor> r(new reactor());
+  // Best first, then fall back flag by flag for older kernels.
+  const unsigned attempts[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+      IORING_SETUP_SINGLE_ISSUER,
+      0,
+  };
+  int err = 0;
+  for (unsigned flags : attempts) {
+    io_uring_params params{};
+    params.flags = flags;
+    err = -io_uring_queue_init_params(opts.entries, &r->ring_, &params);
+    if (err == 0) {
+      r->defer_taskrun_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+      break;
+    }
+    if (err != EINVAL) break;
+  }
+  if (err != 0) return io_uring_unavailable_reason(err);
+
+  r->wakeup_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (r->wakeup_fd_ < 0) {
+    const int e = errno;
+    io_uring_queue_exit(&r->ring_);
+    return std::string("eventfd: ") + std::strerror(e);
+  }
+  r->wakeup_completion_.on_cqe = &reactor::on_wakeup;
+  r->wakeup_completion_.owner = r.get();
+  return r;
+}
+
+reactor::~reactor() {
+  io_uring_queue_exit(&ring_);
+  if (wakeup_fd_ >= 0) ::close(wakeup_fd_);
+}
+
+reactor* reactor::current() { return current_reactor; }
+
+result<void> reactor::register_buffers(std::span<const iovec> buffers) {
+  io_uring_unregister_buffers(&ring_);
+  if (buffers.empty()) return {};
+  const int r = io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));
+  if (r < 0) return error_code(-r, boost::system::system_category());
+  return {};
+}
+
+result<void> reactor::register_files(std::span<const int> fds) {
+  io_uring_unregister_files(&ring_);
+  if (fds.empty()) return {};
+  const int r = io_uring_register_files(&ring_, fds.data(), static_cast<unsigned>(fds.size()));
+  if (r < 0) return error_code(-r, boost::system::system_category());
+  return {};
+}
+
+io_uring_sqe* reactor::get_sqe() {
+  for (;;) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    io_uring_submit(&ring_);
+  }
+}
+
+void reactor::spawn(task<void> t) {
+  ++live_tasks_;
+  ready_.push_back(spawn_wrapper::run(this, std::move(t)).handle);
+}
+
+void reactor::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, 0);
+}
+
+void reactor::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wakeup_fd_, &one, sizeof one);
+}
+
+void reactor::arm_wakeup() {
+  if (wakeup_armed_ || stopping_) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_read(sqe, wakeup_fd_, &wakeup_value_, sizeof wakeup_value_, 0);
+  io_uring_sqe_set_data(sqe, static_cast<completion*>(&wakeup_completion_));
+  wakeup_armed_ = true;
+}
+
+void reactor::on_wakeup(completion* self, std::int32_t, std::uint32_t, bool) {
+  reactor* r = static_cast<wakeup_completion*>(self)->owner;
+  r->wakeup_armed_ = false;
+  r->drain_posted();
+}
+
+void reactor::drain_posted() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(posted_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+void reactor::dispatch(std::uint64_t user_data, std::int32_t res, std::uint32_t flags) {
+  if (user_data == 0) return;  // cancel requests and other fire-and-forget SQEs
+  const bool tagged = (user_data & kTagBit) != 0;
+  auto* c = reinterpret_cast<completion*>(user_data & ~kTagBit);
+  c->on_cqe(c, res, flags, tagged);
+}
+
+void reactor::run() {
+  current_reactor = this;
+  struct cqe_copy {
+    std::uint64_t user_data;
+    std::int32_t res;
+    std::uint32_t flags;
+  };
+  std::vector<cqe_copy> batch;
+  batch.reserve(kBatch);
+  std::vector<std::coroutine_handle<>> running;
+
+  for (;;) {
+    // Resume what is ready; resumed coroutines may make more ready.
+    while (!ready_.empty()) {
+      running.swap(ready_);
+      for (auto h : running) h.resume();
+      running.clear();
+    }
+    if (stopping_ && live_tasks_ == 0 && inflight_ == 0) break;
+    arm_wakeup();
+
+    io_uring_submit_and_wait(&ring_, 1);
+    // Copy the CQEs out before dispatching: a resumed coroutine may submit
+    // and, with DEFER_TASKRUN, post new CQEs into the ring we are reading.
+    io_uring_cqe* cqes[kBatch];
+    const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kBatch);
+    batch.clear();
+    for (unsigned i = 0; i < n; ++i) batch.push_back({cqes[i]->user_data, cqes[i]->res, cqes[i]->flags});
+    io_uring_cq_advance(&ring_, n);
+    for (const auto& c : batch) dispatch(c.user_data, c.res, c.flags);
+  }
+  // The wakeup read may still be armed; the ring's teardown cancels it.
+  current_reactor = nullptr;
+}
+
+void switch_to::await_suspend(std::coroutine_handle<> h) {
+  handle_ = h;
+  source_ = reactor::current();
+  on_cqe = &switch_to::on_message;
+  if (source_ == nullptr) {
+    // Not on a reactor thread: fall back to the locked queue.
+    target_.post([h] { h.resume(); });
+    return;
+  }
+  send();
+}
+
+void switch_to::send() {
+  io_uring_sqe* sqe = source_->get_sqe();
+  io_uring_prep_msg_ring(sqe, target_.ring_fd(), 0, reinterpret_cast<std::uint64_t>(static_cast<completion*>(this)), 0);
+  // The sender's own CQE only comes on failure, when the frame is still
+  // ours to retry with; on success the target may already be running it.
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(static_cast<completion*>(this)) | kTagBit);
+}
+
+void switch_to::on_message(completion* self, std::int32_t res, std::uint32_t, bool tagged) {
+  auto* s = static_cast<switch_to*>(self);
+  if (!tagged) {
+    s->handle_.resume();  // on the target's thread
+    return;
+  }
+  if (res < 0) s->send();  // the message did not arrive (e.g. target CQ full)
+}
+
+}  // namespace sta::io

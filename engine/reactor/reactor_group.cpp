@@ -1,0 +1,60 @@
+#include "reactor/reactor_group.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <future>
+
+namespace sta::io {
+
+result<std::unique_ptr<reactor_group>, std::string> reactor_group::start(const options& opts) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = opts.reactors ? opts.reactors : cores;
+  std::unique_ptr<reactor_group> group(new reactor_group());
+  std::string first_error;
+  for (unsigned i = 0; i < n; ++i) {
+    std::promise<result<std::unique_ptr<reactor>, std::string>> ready;
+    auto started = ready.get_future();
+    group->threads_.emplace_back([&ready, i, cores, &opts] {
+      if (opts.pin) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(i % cores, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+      }
+      auto r = reactor::create(opts.ring);
+      if (!r) {
+        ready.set_value(r.error());
+        return;
+      }
+      reactor* raw = r->get();
+      ready.set_value(std::move(*r));
+      raw->run();
+    });
+    auto r = started.get();
+    if (!r) {
+      group->threads_.back().join();
+      group->threads_.pop_back();
+      group->stop();
+      return r.error();
+    }
+    group->reactors_.push_back(std::move(*r));
+  }
+  return group;
+}
+
+void reactor_group::stop() {
+  for (auto& owned : reactors_) {
+    reactor* r = owned.get();
+    r->post([r] { r->stop(); });
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  reactors_.clear();
+  threads_.clear();
+}
+
+reactor_group::~reactor_group() { stop(); }
+
+}  // namespace sta::io

@@ -1,0 +1,43 @@
+// reactor_group: one reactor per thread (by default one per core), each
+// created and run on its own thread, optionally pinned to a CPU. stop()
+// asks each reactor to stop and joins the threads in order; the destructor
+// does the same. The group is driven from one control thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.hpp"
+#include "reactor/reactor.hpp"
+
+namespace sta::io {
+
+class reactor_group {
+ public:
+  struct options {
+    unsigned reactors = 0;  // 0: one per core
+    bool pin = false;       // pin reactor i to CPU i % cores
+    reactor::options ring;
+  };
+
+  // All reactors are running when this returns; on failure none is.
+  static result<std::unique_ptr<reactor_group>, std::string> start(const options& opts);
+  ~reactor_group();
+  reactor_group(const reactor_group&) = delete;
+  reactor_group& operator=(const reactor_group&) = delete;
+
+  unsigned size() const { return static_cast<unsigned>(reactors_.size()); }
+  reactor& at(unsigned i) { return *reactors_[i]; }
+  void stop();
+
+ private:
+  reactor_group() = default;
+  // Owned here, not by their threads, so that stop() may post to a reactor
+  // whose thread has already returned.
+  std::vector<std::unique_ptr<reactor>> reactors_;
+  std::vector<std::jthread> threads_;
+};
+
+}  // namespace sta::io
