@@ -77,7 +77,7 @@ class basic_op : protected completion {
 
   void await_suspend(std::coroutine_handle<> h) {
     handle_ = h;
-    on_cqe = &basic_op::complete;
+    set_handler(&basic_op::complete);
     io_uring_sqe* sqe = reactor_.get_sqe();
     static_cast<Derived*>(this)->prepare(sqe);
     io_uring_sqe_set_data(sqe, static_cast<completion*>(this));

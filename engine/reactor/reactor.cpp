@@ -95,7 +95,7 @@ result<std::unique_ptr<reactor>, std::string> reactor::create(const options& opt
     io_uring_queue_exit(&r->ring_);
     return std::string("eventfd: ") + std::strerror(e);
   }
-  r->wakeup_completion_.on_cqe = &reactor::on_wakeup;
+  r->wakeup_completion_.set_handler(&reactor::on_wakeup);
   r->wakeup_completion_.owner = r.get();
   return r;
 }
@@ -179,7 +179,7 @@ void reactor::dispatch(std::uint64_t user_data, std::int32_t res, std::uint32_t 
   if (user_data == 0) return;  // cancel requests and other fire-and-forget SQEs
   const bool tagged = (user_data & kTagBit) != 0;
   auto* c = reinterpret_cast<completion*>(user_data & ~kTagBit);
-  c->on_cqe(c, res, flags, tagged);
+  c->on_cqe.load(std::memory_order_acquire)(c, res, flags, tagged);
 }
 
 void reactor::run() {
@@ -220,7 +220,6 @@ void reactor::run() {
 void switch_to::await_suspend(std::coroutine_handle<> h) {
   handle_ = h;
   source_ = reactor::current();
-  on_cqe = &switch_to::on_message;
   if (source_ == nullptr) {
     // Not on a reactor thread: fall back to the locked queue.
     target_.post([h] { h.resume(); });
@@ -231,11 +230,15 @@ void switch_to::await_suspend(std::coroutine_handle<> h) {
 
 void switch_to::send() {
   io_uring_sqe* sqe = source_->get_sqe();
-  io_uring_prep_msg_ring(sqe, target_.ring_fd(), 0, reinterpret_cast<std::uint64_t>(static_cast<completion*>(this)), 0);
+  const auto self = reinterpret_cast<std::uint64_t>(static_cast<completion*>(this));
+  io_uring_prep_msg_ring(sqe, target_.ring_fd(), 0, self, 0);
   // The sender's own CQE only comes on failure, when the frame is still
   // ours to retry with; on success the target may already be running it.
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(static_cast<completion*>(this)) | kTagBit);
+  io_uring_sqe_set_data64(sqe, self | kTagBit);
+  // Last touch of *this on this thread: the release pairs with the
+  // target's acquire in dispatch().
+  set_handler(&switch_to::on_message);
 }
 
 void switch_to::on_message(completion* self, std::int32_t res, std::uint32_t, bool tagged) {

@@ -17,6 +17,7 @@
 #include <liburing.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -34,8 +35,18 @@ namespace sta::io {
 // Base of everything whose address is an SQE's user_data. A second CQE for
 // the same object (a linked timeout, a MSG_RING sender's own CQE) carries
 // the address with its low bit set: `tagged`.
+//
+// The handler is stored with release and loaded with acquire: a completion
+// handed to another reactor's ring (switch_to) is read on that thread, and
+// this pair makes the kernel's ordering visible to the C++ memory model (and
+// to TSan). On x86 both are plain moves.
 struct completion {
-  void (*on_cqe)(completion* self, std::int32_t res, std::uint32_t flags, bool tagged) = nullptr;
+  using handler = void (*)(completion* self, std::int32_t res, std::uint32_t flags, bool tagged);
+  std::atomic<handler> on_cqe{nullptr};
+
+  completion() = default;
+  completion(completion&& other) noexcept : on_cqe(other.on_cqe.load(std::memory_order_relaxed)) {}
+  void set_handler(handler h) { on_cqe.store(h, std::memory_order_release); }
 };
 
 // The one place where a CQE's negative result becomes an error_code.

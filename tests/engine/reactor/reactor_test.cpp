@@ -262,8 +262,14 @@ task<void> ping_pong(reactor& home, reactor& away, int rounds, std::promise<int>
   done.set_value(ok);
 }
 
+reactor_group::options reactors(unsigned n) {
+  reactor_group::options o;
+  o.reactors = n;
+  return o;
+}
+
 TEST(ReactorGroup, CrossReactorPingPong) {
-  auto group = reactor_group::start({.reactors = 2});
+  auto group = reactor_group::start(reactors(2));
   ASSERT_TRUE(group) << group.error();
   auto& g = **group;
   std::promise<int> done;
@@ -325,7 +331,7 @@ task<void> echo_client(reactor& r, endpoint server, unsigned seed, std::atomic<i
 }
 
 TEST(ReactorGroup, EchoServerWithManyConnectionsAcrossReactors) {
-  auto group = reactor_group::start({.reactors = 3});
+  auto group = reactor_group::start(reactors(3));
   ASSERT_TRUE(group) << group.error();
   auto& g = **group;
   auto listener = listen_tcp(*parse_endpoint("127.0.0.1:0"));
