@@ -5,4 +5,6 @@ set -euo pipefail
 build=${1:-build/default}
 here=$(dirname "$0")
 "$build/bench/sta_codec_bench" --benchmark_min_time=0.2
+"$build/bench/sta_reactor_bench" --benchmark_min_time=0.2
 "$here/create_vs_openssl.sh" "$build"
+"$here/loopback_vs_iperf3.sh" "$build"

@@ -14,5 +14,6 @@ struct command {
 };
 
 command add_hash(CLI::App& app);
+command add_loopback(CLI::App& app);
 
 }  // namespace sta::bench

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const std::vector<command> commands{
       add_hash(app),
+      add_loopback(app),
   };
   try {
     app.parse(argc, argv);
