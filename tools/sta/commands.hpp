@@ -18,5 +18,6 @@ command add_create(CLI::App& app);
 command add_info(CLI::App& app);
 command add_magnet(CLI::App& app);
 command add_verify(CLI::App& app);
+command add_tracker(CLI::App& app);
 
 }  // namespace sta::cli

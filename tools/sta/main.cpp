@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       add_info(app),
       add_magnet(app),
       add_verify(app),
+      add_tracker(app),
   };
 
   try {

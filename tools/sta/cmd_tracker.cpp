@@ -1,0 +1,102 @@
+// sta tracker [--listen ADDR:PORT]... [--interval S] [--whitelist FILE]
+//             [--threads N] [--full-scrape] [--trusted-proxy ADDR]...
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "tracker/server.hpp"
+
+namespace sta::cli {
+namespace {
+
+struct tracker_args {
+  std::vector<std::string> listen;
+  unsigned interval = 1800;
+  std::string whitelist;
+  unsigned threads = 0;
+  bool full_scrape = false;
+  std::vector<std::string> trusted_proxies;
+};
+
+// A URL clients on this machine can use for a bound endpoint.
+std::string url_host(const std::string& endpoint) {
+  if (endpoint.rfind("0.0.0.0:", 0) == 0) return "127.0.0.1" + endpoint.substr(7);
+  if (endpoint.rfind("[::]:", 0) == 0) return "[::1]" + endpoint.substr(4);
+  return endpoint;
+}
+
+int run_tracker(const tracker_args& args) {
+  tracker::options opts;
+  opts.interval = std::chrono::seconds(args.interval);
+  opts.threads = args.threads;
+  opts.whitelist_path = args.whitelist;
+  opts.full_scrape = args.full_scrape;
+  opts.trusted_proxies = args.trusted_proxies;
+
+  // Signals are taken by sigwait below: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  result<std::unique_ptr<tracker::server>, std::string> server = std::string("not started");
+  if (args.listen.empty()) {
+    opts.listen = {"0.0.0.0:6969", "[::]:6969"};
+    server = tracker::server::start(opts);
+    if (!server) {  // a machine without IPv6
+      opts.listen = {"0.0.0.0:6969"};
+      server = tracker::server::start(opts);
+    }
+  } else {
+    opts.listen = args.listen;
+    server = tracker::server::start(opts);
+  }
+  if (!server) return error(server.error(), kExitFailed);
+
+  const auto bound = (*server)->endpoints();
+  std::string all;
+  for (const auto& e : bound) all += (all.empty() ? "" : ", ") + e;
+  const std::string base = "http://" + url_host(bound.front());
+  std::cout << "sta tracker ready: announce " << base << "/announce, dashboard " << base << "/ (listening on "
+            << all << ")" << std::endl;
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      if (auto r = (*server)->reload_whitelist(); !r) error(r.error() + " (keeping the old whitelist)", 0);
+      continue;
+    }
+    break;
+  }
+  (*server)->stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+command add_tracker(CLI::App& app) {
+  auto args = std::make_shared<tracker_args>();
+  auto* sub = app.add_subcommand("tracker", "Run an HTTP BitTorrent tracker with a live dashboard");
+  sub->footer(
+      "Routes: /announce, /scrape, / (dashboard), /api/stats (JSON), /metrics (Prometheus).\n"
+      "By default listens on 0.0.0.0:6969 and [::]:6969. SIGHUP reloads the whitelist;\n"
+      "SIGINT and SIGTERM stop the tracker.");
+  sub->add_option("--listen", args->listen, "ADDR:PORT to listen on (repeatable; port 0 picks one)");
+  sub->add_option("--interval", args->interval, "Seconds between announces asked of clients (default 1800)")
+      ->check(CLI::Range(1u, 86400u));
+  sub->add_option("--whitelist", args->whitelist, "File of allowed hex info-hashes, one per line (private mode)");
+  sub->add_option("--threads", args->threads, "Event-loop threads (default: one per core)")
+      ->check(CLI::Range(1u, 1024u));
+  sub->add_flag("--full-scrape", args->full_scrape, "Answer /scrape without info_hash with every torrent");
+  sub->add_option("--trusted-proxy", args->trusted_proxies,
+                  "Address whose requests may set ip= (loopback always may; repeatable)");
+  return {sub, [args] { return run_tracker(*args); }};
+}
+
+}  // namespace sta::cli

@@ -1,0 +1,62 @@
+// sta's HTTP tracker: Boost.Beast over Asio, one io_context thread per core.
+// Acceptors run on the first context and hand each connection to the
+// contexts in turn; a connection then lives on one thread. Swarms are in a
+// swarm_store sharded by info-hash. Routes: /announce, /scrape, / (the live
+// dashboard), /api/stats (JSON), /metrics (Prometheus text).
+//
+// start() binds and starts the threads; stop() closes everything and joins.
+// reload_whitelist() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "tracker/swarm_store.hpp"
+
+namespace sta::tracker {
+
+struct options {
+  std::vector<std::string> listen = {"0.0.0.0:6969"};  // ADDR:PORT, [v6]:PORT
+  std::chrono::seconds interval{1800};
+  unsigned threads = 0;  // 0: one per core
+  std::string whitelist_path;  // empty: every torrent is allowed
+  bool full_scrape = false;
+  std::vector<std::string> trusted_proxies;  // may set ip=, like loopback
+  store_limits limits;
+  std::size_t max_connections = 10'000;
+  std::chrono::seconds idle_timeout{30};
+  std::size_t max_header_bytes = 8192;
+  std::function<clock::time_point()> now = [] { return clock::now(); };
+};
+
+class server {
+ public:
+  static result<std::unique_ptr<server>, std::string> start(options opts);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // The bound endpoints as ADDR:PORT (port 0 resolved).
+  std::vector<std::string> endpoints() const;
+  // Re-reads the whitelist file; false (with the reason) if it cannot.
+  result<void, std::string> reload_whitelist();
+  // Drops expired peers now (it also happens every interval / 2).
+  void expire_now();
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit server(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+// Parses a whitelist file: one 40-character hex info-hash per line; blank
+// lines and lines starting with '#' are skipped.
+result<std::vector<sha1_digest>, std::string> parse_whitelist(std::string_view text);
+
+}  // namespace sta::tracker
