@@ -1,0 +1,227 @@
+#include "tracker/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+
+#include "announce/announce.hpp"
+#include "base/hex.hpp"
+#include "support/temp_dir.hpp"
+
+namespace sta::tracker {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+struct manual_clock {
+  std::shared_ptr<std::atomic<clock::rep>> ticks = std::make_shared<std::atomic<clock::rep>>(0);
+  clock::time_point operator()() const { return clock::time_point(clock::duration(ticks->load())); }
+  void advance(clock::duration d) { ticks->fetch_add(d.count()); }
+};
+
+struct running {
+  std::unique_ptr<server> srv;
+  std::string v4;
+  manual_clock time;
+};
+
+running start(options opts = {}) {
+  running r;
+  opts.listen = {"127.0.0.1:0"};
+  opts.threads = 2;
+  opts.now = r.time;
+  auto s = server::start(std::move(opts));
+  if (!s) throw std::runtime_error(s.error());
+  r.srv = std::move(*s);
+  r.v4 = r.srv->endpoints().front();
+  return r;
+}
+
+class client {
+ public:
+  explicit client(const std::string& endpoint) : socket_(ctx_) {
+    const auto colon = endpoint.rfind(':');
+    std::string host = endpoint.substr(0, colon);
+    if (host.front() == '[') host = host.substr(1, host.size() - 2);
+    socket_.connect({asio::ip::make_address(host), static_cast<unsigned short>(std::stoi(endpoint.substr(colon + 1)))});
+  }
+  void send_raw(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  http::response<http::string_body> read() {
+    http::response<http::string_body> res;
+    http::read(socket_, buffer_, res);
+    return res;
+  }
+  http::response<http::string_body> get(const std::string& target) {
+    send_raw("GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n");
+    return read();
+  }
+
+ private:
+  asio::io_context ctx_;
+  tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+std::string announce_target(const std::string& torrent, char id, std::uint16_t port, std::int64_t left,
+                            const std::string& extra = "") {
+  announce::request r;
+  r.info_hash = sha1(torrent);
+  r.peer_id = std::string(20, id);
+  r.port = port;
+  r.left = left;
+  std::string url = announce::build_announce_url("/announce", r);
+  return url + extra;
+}
+
+announce::response parse(const http::response<http::string_body>& res) {
+  EXPECT_EQ(res.result(), http::status::ok);
+  auto r = announce::parse_response(res.body());
+  if (!r) throw std::runtime_error(r.error());
+  return *r;
+}
+
+TEST(TrackerServer, CompactIpv4PeersAndTrustedIpFromLoopback) {
+  auto t = start();
+  client c(t.v4);
+  parse(c.get(announce_target("swarm", 'a', 1111, 10, "&ip=127.0.0.11")));
+  const auto r = parse(c.get(announce_target("swarm", 'b', 2222, 10, "&ip=127.0.0.12")));
+  ASSERT_EQ(r.peers.size(), 1u);
+  EXPECT_EQ(r.peers[0].address_text(), "127.0.0.11");
+  EXPECT_EQ(r.peers[0].port, 1111);
+  EXPECT_EQ(r.incomplete, 2);
+  EXPECT_EQ(r.interval, 1800);
+}
+
+TEST(TrackerServer, Ipv6PeersComeInPeers6) {
+  manual_clock time;
+  options opts;
+  opts.listen = {"[::1]:0"};
+  opts.threads = 1;
+  opts.now = time;
+  auto s = server::start(opts);
+  if (!s) GTEST_SKIP() << "no IPv6 loopback here: " << s.error();
+  client c((*s)->endpoints().front());
+  parse(c.get(announce_target("six", 'a', 1111, 10)));
+  const auto res = c.get(announce_target("six", 'b', 2222, 10));
+  EXPECT_NE(res.body().find("6:peers6"), std::string::npos);
+  const auto r = parse(res);
+  ASSERT_EQ(r.peers.size(), 1u);
+  EXPECT_TRUE(r.peers[0].v6);
+  EXPECT_EQ(r.peers[0].address_text(), "::1");
+}
+
+TEST(TrackerServer, MalformedAnnouncesGetAFailureReasonWithStatus200) {
+  auto t = start();
+  client c(t.v4);
+  const std::pair<std::string, std::string> cases[] = {
+      {"/announce", "missing info_hash"},
+      {"/announce?info_hash=abc&peer_id=bbbbbbbbbbbbbbbbbbbb&port=1", "info_hash is not 20 bytes"},
+      {announce_target("x", 'a', 1, 1, "&event=bogus"), "invalid event"},
+      {"/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=99999", "invalid port"},
+  };
+  for (const auto& [target, reason] : cases) {
+    const auto r = parse(c.get(target));
+    EXPECT_EQ(r.failure_reason, reason) << target;
+  }
+  const auto metrics = c.get("/metrics").body();
+  EXPECT_NE(metrics.find("sta_tracker_failures_total{reason=\"invalid port\"} 1"), std::string::npos) << metrics;
+}
+
+TEST(TrackerServer, KeepAliveWithPipelinedRequests) {
+  auto t = start();
+  client c(t.v4);
+  c.send_raw("GET " + announce_target("p", 'a', 1, 0) + " HTTP/1.1\r\nHost: t\r\n\r\n" +
+             "GET /api/stats HTTP/1.1\r\nHost: t\r\n\r\n" + "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n" +
+             "POST /announce HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  const auto first = c.read();
+  EXPECT_EQ(parse(first).complete, 1);
+  const auto second = c.read();
+  EXPECT_EQ(second.result(), http::status::ok);
+  EXPECT_NE(second.body().find("\"seeders\":1"), std::string::npos) << second.body();
+  EXPECT_EQ(c.read().result(), http::status::not_found);
+  EXPECT_EQ(c.read().result(), http::status::method_not_allowed);
+  EXPECT_EQ(c.get("/").result(), http::status::ok);
+}
+
+TEST(TrackerServer, OversizedHeaderIsRefused) {
+  auto t = start();
+  client c(t.v4);
+  c.send_raw("GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20'000, 'x') + "\r\n\r\n");
+  EXPECT_EQ(c.read().result(), http::status::request_header_fields_too_large);
+}
+
+TEST(TrackerServer, ExpiresSilentPeers) {
+  options opts;
+  opts.interval = 100s;
+  auto t = start(opts);
+  client c(t.v4);
+  parse(c.get(announce_target("e", 'a', 1, 10)));
+  t.time.advance(150s);
+  parse(c.get(announce_target("e", 'b', 2, 10)));
+  t.time.advance(60s);  // a: 210 s silent (> 2 x interval); b: 60 s
+  t.srv->expire_now();
+  const auto r = parse(c.get(announce_target("e", 'c', 3, 10)));
+  ASSERT_EQ(r.peers.size(), 1u);
+  EXPECT_EQ(r.peers[0].port, 2);
+}
+
+TEST(TrackerServer, ScrapeCountsAndFullScrapeIsOffByDefault) {
+  auto t = start();
+  client c(t.v4);
+  parse(c.get(announce_target("s", 'a', 1, 0, "&event=completed")));
+  parse(c.get(announce_target("s", 'b', 2, 5)));
+  announce::request r;
+  r.info_hash = sha1("s");
+  std::string q = announce::build_announce_url("/scrape", r);
+  q = q.substr(0, q.find('&'));
+  const auto res = c.get(q);
+  EXPECT_NE(res.body().find("8:completei1e10:downloadedi1e10:incompletei1e"), std::string::npos) << res.body();
+  EXPECT_NE(c.get("/scrape").body().find("full scrape is disabled"), std::string::npos);
+}
+
+TEST(TrackerServer, WhitelistIsEnforcedAndReloaded) {
+  test::temp_dir dir;
+  const auto path = (dir / "allowed.txt").string();
+  std::ofstream(path) << "# allowed torrents\n" << sha1("good").hex() << "\n";
+  options opts;
+  opts.whitelist_path = path;
+  opts.threads = 1;
+  auto t = start(opts);
+  {
+    client c(t.v4);
+    EXPECT_EQ(parse(c.get(announce_target("bad", 'a', 1, 1))).failure_reason, "torrent not allowed on this tracker");
+    EXPECT_TRUE(parse(c.get(announce_target("good", 'a', 1, 1))).failure_reason.empty());
+  }
+  std::ofstream(path) << sha1("bad").hex() << "\n";
+  ASSERT_TRUE(t.srv->reload_whitelist());
+  client c(t.v4);
+  EXPECT_TRUE(parse(c.get(announce_target("bad", 'b', 1, 1))).failure_reason.empty());
+  std::ofstream(path) << "not a hash\n";
+  EXPECT_FALSE(t.srv->reload_whitelist());
+}
+
+TEST(Whitelist, ParsesHexLinesAndRejectsJunk) {
+  auto ok = parse_whitelist("# c\n\n  " + sha1("a").hex() + "  \r\n" + sha1("b").hex());
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok->size(), 2u);
+  auto bad = parse_whitelist(sha1("a").hex() + "\nxyz\n");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "line 2: not a 40-character hex info-hash");
+}
+
+TEST(TrackerServer, ReportsBadListenAddresses) {
+  options opts;
+  opts.listen = {"not-an-address"};
+  auto s = server::start(opts);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("not ADDR:PORT"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sta::tracker
