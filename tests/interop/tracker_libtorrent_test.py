@@ -1,0 +1,80 @@
+"""Two libtorrent sessions find each other through `sta tracker` and complete
+a transfer; libtorrent's scrape then sees the right counts. Run with
+Debian's /usr/bin/python3, which has the libtorrent module."""
+import filecmp
+import os
+import sys
+import time
+
+import libtorrent as lt
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from sta_test import TempDir, main, random_file, sta  # noqa: E402
+from sta_tracker import Tracker  # noqa: E402
+
+DEADLINE_S = 120
+
+
+def session():
+    return lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "allow_multiple_connections_per_ip": True,
+        # libtorrent blocks every request but /announce to a tracker on
+        # localhost ("SSRF mitigation"), which would block the scrape.
+        "ssrf_mitigation": False,
+        "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification
+        | lt.alert.category_t.tracker_notification,
+    })
+
+
+def pump(sessions, until, what):
+    """Waits on alerts until until() is true; raises after DEADLINE_S."""
+    deadline = time.monotonic() + DEADLINE_S
+    alerts = []
+    while not until(alerts):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last alerts: {[a.message() for a in alerts[-5:]]}")
+        sessions[0].wait_for_alert(200)
+        for s in sessions:
+            alerts.extend(s.pop_alerts())
+    return alerts
+
+
+def test_libtorrent_peers_meet_through_sta_tracker(binary):
+    with TempDir() as d, Tracker(binary) as tracker:
+        random_file(f"{d}/seed/payload.bin", 3 * 1024 * 1024 + 123, 1)
+        assert sta(binary, "create", f"{d}/seed/payload.bin", "-a", tracker.announce_url, "-p", "64KiB",
+                   "-o", f"{d}/t.torrent").code == 0
+        ti = lt.torrent_info(f"{d}/t.torrent")
+        seeder, leecher = session(), session()
+        hs = seeder.add_torrent({"ti": ti, "save_path": f"{d}/seed"})
+        pump([seeder], lambda _: hs.status().is_seeding, "the seeder to check its data")
+        os.mkdir(f"{d}/down")
+        hl = leecher.add_torrent({"ti": lt.torrent_info(f"{d}/t.torrent"), "save_path": f"{d}/down"})
+        pump([leecher, seeder], lambda _: hl.status().is_seeding, "the download to complete")
+        assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/down/payload.bin", shallow=False)
+
+        # The leecher's 'completed' announce may land after a first scrape:
+        # scrape again until the counts settle or the deadline passes.
+        def scraped(alerts):
+            for a in alerts:
+                if isinstance(a, lt.scrape_reply_alert) and a.complete == 2 and a.incomplete == 0:
+                    return True
+            if not any(isinstance(a, (lt.scrape_reply_alert, lt.scrape_failed_alert)) for a in alerts[-1:]):
+                return False
+            alerts.clear()
+            hl.scrape_tracker()
+            return False
+        hl.scrape_tracker()
+        pump([leecher], lambda alerts: scraped(alerts), "a scrape with 2 seeds")
+        assert tracker.stop() == 0
+
+
+if __name__ == "__main__":
+    main([test_libtorrent_peers_meet_through_sta_tracker])
