@@ -15,5 +15,6 @@ struct command {
 
 command add_hash(CLI::App& app);
 command add_loopback(CLI::App& app);
+command add_tracker(CLI::App& app);
 
 }  // namespace sta::bench
