@@ -69,20 +69,30 @@ class swarm_store {
   std::vector<swarm_summary> top(std::size_t n) const;
 
  private:
+  // 44 bytes a peer: a million peers take ~50 MB, not the ~200 MB that a
+  // std::string id and a node-based index per peer cost.
   struct peer {
-    peer_address address;
-    std::uint16_t port = 0;
-    std::string peer_id;
-    bool seed = false;
-    clock::time_point last_seen;
+    std::array<std::uint8_t, 16> addr;
+    std::array<char, 20> id;
+    std::uint32_t last_seen;  // seconds of the clock
+    std::uint16_t port;
+    bool v6;
+    bool seed;
   };
+  // Peers in a vector; an open-addressing table (linear probing) of
+  // index + 1 into it, kept at most half full, finds a peer by id.
   struct swarm {
     std::vector<peer> peers;
-    std::unordered_map<std::string, std::uint32_t> by_id;  // peer_id -> index in peers
+    std::vector<std::uint32_t> slots;
     std::int64_t seeders = 0;
     std::int64_t completed = 0;
-    clock::time_point last_activity;
-    clock::time_point last_sweep;
+    std::uint32_t last_activity = 0;
+    std::uint32_t last_sweep = 0;
+
+    std::size_t find_slot(const std::array<char, 20>& id) const;  // slots.size() when absent
+    void insert(peer p);
+    void remove(std::uint32_t index);
+    void rehash(std::size_t capacity);
   };
   struct digest_hash {
     std::size_t operator()(const sha1_digest& d) const noexcept {
@@ -100,8 +110,7 @@ class swarm_store {
 
   shard& shard_for(const sha1_digest& h) { return shards_[h.bytes[19] % kShards]; }
   const shard& shard_for(const sha1_digest& h) const { return shards_[h.bytes[19] % kShards]; }
-  void remove_peer(swarm& s, std::uint32_t index);
-  void sweep(swarm& s, clock::time_point now);
+  void sweep(swarm& s, std::uint32_t now);
 
   store_limits limits_;
   clock::duration ttl_;

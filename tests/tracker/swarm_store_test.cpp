@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 
 namespace sta::tracker {
@@ -131,6 +132,34 @@ TEST(SwarmStore, TopAndTotals) {
   EXPECT_EQ(t.swarms, 2);
   EXPECT_EQ(t.seeders, 1);
   EXPECT_EQ(t.leechers, 3);
+}
+
+}  // namespace
+}  // namespace sta::tracker
+
+namespace sta::tracker {
+namespace {
+
+TEST(SwarmStore, PeerIndexMatchesAModelUnderRandomJoinsAndLeaves) {
+  swarm_store s({}, std::chrono::hours(1));
+  std::set<std::string> model;
+  std::mt19937 rng(99);
+  for (int step = 0; step < 20'000; ++step) {
+    announce::request r;
+    r.info_hash = sha1("model");
+    // Ids share a client prefix, as real ones do; 600 distinct ones.
+    r.peer_id = "-qB4650-" + std::to_string(100000 + rng() % 600);
+    r.peer_id.resize(20, '#');
+    r.port = 1;
+    r.left = 1;
+    r.numwant = 0;
+    r.ev = rng() % 3 == 0 ? announce::event::stopped : announce::event::none;
+    auto res = s.announce(r, peer_address{}, clock::time_point{});
+    ASSERT_TRUE(res);
+    if (r.ev == announce::event::stopped) model.erase(r.peer_id);
+    else model.insert(r.peer_id);
+    ASSERT_EQ(res->incomplete, static_cast<std::int64_t>(model.size())) << "step " << step;
+  }
 }
 
 }  // namespace
