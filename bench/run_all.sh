@@ -8,3 +8,4 @@ here=$(dirname "$0")
 "$build/bench/sta_reactor_bench" --benchmark_min_time=0.2
 "$here/create_vs_openssl.sh" "$build"
 "$here/loopback_vs_iperf3.sh" "$build"
+"$here/tracker_vs_opentracker.sh" "$build"
