@@ -31,6 +31,15 @@ class category final : public boost::system::error_category {
       case errc::bad_info_hash: return "info-hash must be 40 hex or 32 base32 characters";
       case errc::file_missing: return "file is missing";
       case errc::file_wrong_size: return "file has the wrong size";
+      case errc::bad_handshake: return "not a BitTorrent handshake";
+      case errc::message_too_large: return "peer message too large";
+      case errc::bad_message: return "malformed peer message";
+      case errc::protocol_violation: return "peer broke the protocol";
+      case errc::wrong_torrent: return "peer is in another torrent";
+      case errc::peer_banned: return "peer banned after sending bad data";
+      case errc::too_many_peers: return "connection limit reached";
+      case errc::tracker_failure: return "tracker refused the announce";
+      case errc::bad_tracker_response: return "malformed tracker response";
     }
     return "unknown sta error";
   }

@@ -34,6 +34,17 @@ enum class errc {
   // files
   file_missing,        // a file of the torrent does not exist
   file_wrong_size,     // a file of the torrent has the wrong size
+  // peer wire
+  bad_handshake,       // the peer's handshake is not BitTorrent's
+  message_too_large,   // a peer message longer than the limit
+  bad_message,         // a peer message with the wrong length or content
+  protocol_violation,  // a peer broke the protocol (request outside the torrent, ...)
+  wrong_torrent,       // the peer is not in this torrent
+  peer_banned,         // the peer sent data that failed its hash too often
+  too_many_peers,      // a connection limit was reached
+  // tracker client
+  tracker_failure,     // the tracker answered with a failure reason
+  bad_tracker_response,// the tracker's answer is not a valid announce response
 };
 
 const boost::system::error_category& sta_category() noexcept;
