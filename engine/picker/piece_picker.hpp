@@ -93,6 +93,10 @@ class piece_picker {
   // on_hash_failed() frees the piece again.
   receipt on_block(block_ref b);
 
+  // Whether some peer's copy of the block has been accepted (endgame: the
+  // others cancel theirs).
+  bool received(block_ref b) const;
+
   // A requested block that will not arrive from this peer (rejected, timed
   // out, peer choked or gone): requestable again unless already received.
   void on_abort(block_ref b);

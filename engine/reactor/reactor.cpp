@@ -200,7 +200,12 @@ void reactor::run() {
       for (auto h : running) h.resume();
       running.clear();
     }
-    if (stopping_ && live_tasks_ == 0 && inflight_ == 0) break;
+    if (stopping_ && live_tasks_ == 0 && inflight_ == 0) {
+      // A task may have just hopped to another reactor (switch_to): its
+      // message must leave before this ring goes quiet.
+      io_uring_submit(&ring_);
+      break;
+    }
     arm_wakeup();
 
     io_uring_submit_and_wait(&ring_, 1);

@@ -81,6 +81,8 @@ class reactor {
   // Starts t on this reactor; the reactor owns it until it finishes.
   void spawn(task<void> t);
   std::size_t live_tasks() const { return live_tasks_; }
+  // Resumes h on the next turn of the run loop (not inline).
+  void schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
 
   // Any thread: runs fn on this reactor's thread. Slow path (a lock).
   void post(std::function<void()> fn);

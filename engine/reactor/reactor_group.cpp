@@ -44,12 +44,12 @@ result<std::unique_ptr<reactor_group>, std::string> reactor_group::start(const o
 }
 
 void reactor_group::stop() {
-  for (auto& owned : reactors_) {
-    reactor* r = owned.get();
+  // One at a time, in order: reactor 0 is a torrent's home, whose tasks hop
+  // to the others and back, so it must finish while they still run.
+  for (std::size_t i = 0; i < reactors_.size(); ++i) {
+    reactor* r = reactors_[i].get();
     r->post([r] { r->stop(); });
-  }
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+    if (i < threads_.size() && threads_[i].joinable()) threads_[i].join();
   }
   reactors_.clear();
   threads_.clear();

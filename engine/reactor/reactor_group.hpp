@@ -1,7 +1,8 @@
 // reactor_group: one reactor per thread (by default one per core), each
 // created and run on its own thread, optionally pinned to a CPU. stop()
-// asks each reactor to stop and joins the threads in order; the destructor
-// does the same. The group is driven from one control thread.
+// stops the reactors one by one in order, joining each thread before
+// stopping the next; the destructor does the same. The group is driven
+// from one control thread.
 #pragma once
 
 #include <memory>

@@ -19,5 +19,7 @@ command add_info(CLI::App& app);
 command add_magnet(CLI::App& app);
 command add_verify(CLI::App& app);
 command add_tracker(CLI::App& app);
+command add_get(CLI::App& app);
+command add_serve(CLI::App& app);
 
 }  // namespace sta::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
       add_info(app),
       add_magnet(app),
       add_verify(app),
+      add_get(app),
+      add_serve(app),
       add_tracker(app),
   };
 

@@ -1,0 +1,288 @@
+#include "picker/piece_picker.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+#include <thread>
+
+namespace sta::picker {
+namespace {
+
+// The piece state word: kind in bits 16..18, owner (kClaimed only) in 0..15.
+enum kind : std::uint32_t { kFree = 0, kClaimed = 1, kShared = 2, kComplete = 3, kHave = 4 };
+
+constexpr std::uint32_t make_state(kind k, owner_id owner = 0) { return (std::uint32_t{k} << 16) | owner; }
+constexpr kind kind_of(std::uint32_t s) { return static_cast<kind>(s >> 16); }
+constexpr owner_id owner_of(std::uint32_t s) { return static_cast<owner_id>(s & 0xffff); }
+
+}  // namespace
+
+struct piece_picker::impl {
+  geometry g;
+  std::uint32_t words_per_piece;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> state;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> avail;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> requested_count;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> received_count;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> requested;  // words_per_piece per piece
+  std::unique_ptr<std::atomic<std::uint64_t>[]> received;
+  std::atomic<std::uint32_t> seeds{0};
+  std::atomic<std::uint32_t> have_count{0};
+  std::atomic<bool> endgame{false};
+  std::atomic<bool> sequential{false};
+  std::uint64_t seed;
+
+  explicit impl(geometry geo, std::uint64_t s)
+      : g(geo),
+        words_per_piece((geo.blocks_per_piece + 63) / 64),
+        state(new std::atomic<std::uint32_t>[geo.piece_count]),
+        avail(new std::atomic<std::uint32_t>[geo.piece_count]),
+        requested_count(new std::atomic<std::uint32_t>[geo.piece_count]),
+        received_count(new std::atomic<std::uint32_t>[geo.piece_count]),
+        requested(new std::atomic<std::uint64_t>[std::size_t{geo.piece_count} * words_per_piece]),
+        received(new std::atomic<std::uint64_t>[std::size_t{geo.piece_count} * words_per_piece]),
+        seed(s) {
+    for (std::uint32_t p = 0; p < g.piece_count; ++p) {
+      state[p].store(make_state(kFree), std::memory_order_relaxed);
+      avail[p].store(0, std::memory_order_relaxed);
+      requested_count[p].store(0, std::memory_order_relaxed);
+      received_count[p].store(0, std::memory_order_relaxed);
+    }
+    for (std::size_t i = 0; i < std::size_t{g.piece_count} * words_per_piece; ++i) {
+      requested[i].store(0, std::memory_order_relaxed);
+      received[i].store(0, std::memory_order_relaxed);
+    }
+  }
+
+  std::uint32_t blocks_in(std::uint32_t p) const {
+    return p + 1 == g.piece_count ? g.blocks_in_last_piece : g.blocks_per_piece;
+  }
+  std::atomic<std::uint64_t>& req_word(std::uint32_t p, std::uint32_t w) {
+    return requested[std::size_t{p} * words_per_piece + w];
+  }
+  std::atomic<std::uint64_t>& recv_word(std::uint32_t p, std::uint32_t w) {
+    return received[std::size_t{p} * words_per_piece + w];
+  }
+  // The bits of word w that are blocks of piece p.
+  std::uint64_t valid_mask(std::uint32_t p, std::uint32_t w) const {
+    const std::uint32_t blocks = blocks_in(p);
+    const std::uint32_t first = w * 64;
+    if (first >= blocks) return 0;
+    const std::uint32_t n = std::min(64u, blocks - first);
+    return n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+  }
+
+  std::uint64_t random() {
+    // xorshift64*, one stream per thread, mixed with the picker's seed.
+    thread_local std::uint64_t x = 0;
+    if (x == 0) x = (seed ^ std::hash<std::thread::id>{}(std::this_thread::get_id())) | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * 0x2545F4914F6CDD1Dull;
+  }
+
+  // Marks up to `max` unrequested, unreceived blocks of p requested and
+  // appends them. Lock-free: a CAS per 64-block word.
+  std::size_t take_blocks(std::uint32_t p, std::size_t max, std::vector<block_ref>& out) {
+    std::size_t n = 0;
+    for (std::uint32_t w = 0; w < words_per_piece && n < max; ++w) {
+      const std::uint64_t valid = valid_mask(p, w);
+      std::uint64_t cur = req_word(p, w).load(std::memory_order_relaxed);
+      for (;;) {
+        std::uint64_t avail_bits = ~(cur | recv_word(p, w).load(std::memory_order_relaxed)) & valid;
+        if (avail_bits == 0) break;
+        std::uint64_t take = 0;
+        std::size_t k = 0;
+        while (avail_bits != 0 && n + k < max) {
+          const std::uint64_t low = avail_bits & (~avail_bits + 1);
+          take |= low;
+          avail_bits &= avail_bits - 1;
+          ++k;
+        }
+        if (req_word(p, w).compare_exchange_weak(cur, cur | take, std::memory_order_acq_rel)) {
+          requested_count[p].fetch_add(static_cast<std::uint32_t>(k), std::memory_order_relaxed);
+          for (std::uint64_t t = take; t != 0; t &= t - 1)
+            out.push_back({p, w * 64 + static_cast<std::uint32_t>(std::countr_zero(t))});
+          n += k;
+          break;
+        }
+      }
+    }
+    return n;
+  }
+
+  bool peer_has(const bitfield* has, std::uint32_t p) const { return has == nullptr || (p < has->size() && has->test(p)); }
+};
+
+piece_picker::piece_picker(geometry g, std::uint64_t seed) : impl_(std::make_unique<impl>(g, seed)) {}
+piece_picker::~piece_picker() = default;
+
+std::uint32_t piece_picker::piece_count() const { return impl_->g.piece_count; }
+std::uint32_t piece_picker::blocks_in(std::uint32_t piece) const { return impl_->blocks_in(piece); }
+
+void piece_picker::add_peer(const bitfield& has) {
+  for (std::uint32_t p = 0; p < impl_->g.piece_count && p < has.size(); ++p)
+    if (has.test(p)) impl_->avail[p].fetch_add(1, std::memory_order_relaxed);
+}
+void piece_picker::remove_peer(const bitfield& has) {
+  for (std::uint32_t p = 0; p < impl_->g.piece_count && p < has.size(); ++p)
+    if (has.test(p)) impl_->avail[p].fetch_sub(1, std::memory_order_relaxed);
+}
+void piece_picker::add_have(std::uint32_t piece) { impl_->avail[piece].fetch_add(1, std::memory_order_relaxed); }
+void piece_picker::add_seed() { impl_->seeds.fetch_add(1, std::memory_order_relaxed); }
+void piece_picker::remove_seed() { impl_->seeds.fetch_sub(1, std::memory_order_relaxed); }
+std::uint32_t piece_picker::availability(std::uint32_t piece) const {
+  return impl_->avail[piece].load(std::memory_order_relaxed) + impl_->seeds.load(std::memory_order_relaxed);
+}
+
+bool piece_picker::have(std::uint32_t piece) const {
+  return kind_of(impl_->state[piece].load(std::memory_order_acquire)) == kHave;
+}
+std::uint32_t piece_picker::have_count() const { return impl_->have_count.load(std::memory_order_acquire); }
+
+bitfield piece_picker::have_bits() const {
+  bitfield b(impl_->g.piece_count);
+  for (std::uint32_t p = 0; p < impl_->g.piece_count; ++p)
+    if (have(p)) b.set(p);
+  return b;
+}
+
+void piece_picker::mark_have(std::uint32_t piece) {
+  if (impl_->state[piece].exchange(make_state(kHave), std::memory_order_acq_rel) != make_state(kHave))
+    impl_->have_count.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void piece_picker::set_sequential(bool on) { impl_->sequential.store(on, std::memory_order_relaxed); }
+
+std::size_t piece_picker::pick(const bitfield* has, owner_id owner, bool whole_piece, std::size_t max,
+                               std::span<const block_ref> in_flight, std::vector<block_ref>& out) {
+  impl& m = *impl_;
+  std::size_t n = 0;
+  if (max == 0) return 0;
+
+  // 1. Pieces this peer claimed, then shared pieces already started: finish
+  //    what is begun before starting more (rarest of those first).
+  struct candidate {
+    std::uint32_t availability;
+    std::uint64_t tie;
+    std::uint32_t piece;
+  };
+  std::vector<candidate> partial;
+  std::vector<candidate> fresh;
+  const bool sequential = m.sequential.load(std::memory_order_relaxed);
+  for (std::uint32_t p = 0; p < m.g.piece_count; ++p) {
+    if (!m.peer_has(has, p)) continue;
+    const std::uint32_t st = m.state[p].load(std::memory_order_acquire);
+    const kind k = kind_of(st);
+    if (k == kClaimed && owner_of(st) == owner) {
+      n += m.take_blocks(p, max - n, out);
+      if (n == max) return n;
+    } else if (k == kShared) {
+      partial.push_back({availability(p), sequential ? p : m.random(), p});
+    } else if (k == kFree) {
+      fresh.push_back({availability(p), sequential ? p : m.random(), p});
+    }
+  }
+  auto rarer = [sequential](const candidate& a, const candidate& b) {
+    if (sequential) return a.piece < b.piece;
+    return a.availability != b.availability ? a.availability < b.availability : a.tie < b.tie;
+  };
+  std::sort(partial.begin(), partial.end(), rarer);
+  for (const auto& c : partial) {
+    n += m.take_blocks(c.piece, max - n, out);
+    if (n == max) return n;
+  }
+
+  // 2. New pieces, rarest first with a random tie-break (or in order).
+  std::sort(fresh.begin(), fresh.end(), rarer);
+  for (const auto& c : fresh) {
+    std::uint32_t expected = make_state(kFree);
+    const std::uint32_t next = whole_piece ? make_state(kClaimed, owner) : make_state(kShared);
+    if (!m.state[c.piece].compare_exchange_strong(expected, next, std::memory_order_acq_rel)) {
+      // Someone else started it meanwhile; share it if we may.
+      if (kind_of(expected) != kShared) continue;
+    }
+    n += m.take_blocks(c.piece, max - n, out);
+    if (n == max) return n;
+  }
+  if (n > 0) return n;
+
+  // 3. Endgame: nothing unrequested is left that this peer has; ask it for
+  //    blocks others are already fetching, except those it has in flight.
+  for (std::uint32_t p = 0; p < m.g.piece_count && n < max; ++p) {
+    if (!m.peer_has(has, p)) continue;
+    const kind k = kind_of(m.state[p].load(std::memory_order_acquire));
+    if (k != kClaimed && k != kShared) continue;
+    for (std::uint32_t w = 0; w < m.words_per_piece && n < max; ++w) {
+      std::uint64_t bits = m.req_word(p, w).load(std::memory_order_acquire) &
+                           ~m.recv_word(p, w).load(std::memory_order_acquire) & m.valid_mask(p, w);
+      for (; bits != 0 && n < max; bits &= bits - 1) {
+        const block_ref b{p, w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits))};
+        if (std::find(in_flight.begin(), in_flight.end(), b) != in_flight.end()) continue;
+        out.push_back(b);
+        ++n;
+      }
+    }
+  }
+  if (n > 0) m.endgame.store(true, std::memory_order_relaxed);
+  return n;
+}
+
+bool piece_picker::in_endgame() const { return impl_->endgame.load(std::memory_order_relaxed); }
+
+piece_picker::receipt piece_picker::on_block(block_ref b) {
+  impl& m = *impl_;
+  const std::uint64_t bit = std::uint64_t{1} << (b.block % 64);
+  const std::uint32_t w = b.block / 64;
+  if (m.recv_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel) & bit) return receipt::duplicate;
+  // A copy can land after its request was aborted: it counts as requested.
+  if (!(m.req_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel) & bit))
+    m.requested_count[b.piece].fetch_add(1, std::memory_order_relaxed);
+  if (m.received_count[b.piece].fetch_add(1, std::memory_order_acq_rel) + 1 < m.blocks_in(b.piece))
+    return receipt::accepted;
+  // The last block: whatever the claim was, the piece is now complete.
+  m.state[b.piece].store(make_state(kComplete), std::memory_order_release);
+  return receipt::piece_complete;
+}
+
+bool piece_picker::received(block_ref b) const {
+  const std::uint64_t bit = std::uint64_t{1} << (b.block % 64);
+  return (impl_->recv_word(b.piece, b.block / 64).load(std::memory_order_acquire) & bit) != 0;
+}
+
+void piece_picker::on_abort(block_ref b) {
+  impl& m = *impl_;
+  const std::uint64_t bit = std::uint64_t{1} << (b.block % 64);
+  const std::uint32_t w = b.block / 64;
+  if (m.recv_word(b.piece, w).load(std::memory_order_acquire) & bit) return;
+  if (m.req_word(b.piece, w).fetch_and(~bit, std::memory_order_acq_rel) & bit)
+    m.requested_count[b.piece].fetch_sub(1, std::memory_order_relaxed);
+}
+
+void piece_picker::release_owner(owner_id owner) {
+  impl& m = *impl_;
+  for (std::uint32_t p = 0; p < m.g.piece_count; ++p) {
+    std::uint32_t expected = make_state(kClaimed, owner);
+    m.state[p].compare_exchange_strong(expected, make_state(kShared), std::memory_order_acq_rel);
+  }
+}
+
+void piece_picker::on_hash_passed(std::uint32_t piece) {
+  impl_->state[piece].store(make_state(kHave), std::memory_order_release);
+  impl_->have_count.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void piece_picker::on_hash_failed(std::uint32_t piece) {
+  impl& m = *impl_;
+  for (std::uint32_t w = 0; w < m.words_per_piece; ++w) {
+    m.recv_word(piece, w).store(0, std::memory_order_relaxed);
+    m.req_word(piece, w).store(0, std::memory_order_relaxed);
+  }
+  m.requested_count[piece].store(0, std::memory_order_relaxed);
+  m.received_count[piece].store(0, std::memory_order_relaxed);
+  // The release publishes the cleared bits to whoever sees the piece free.
+  m.state[piece].store(make_state(kFree), std::memory_order_release);
+}
+
+}  // namespace sta::picker

@@ -1,0 +1,238 @@
+// sta get TORRENT -o SAVE_DIR ...   and   sta serve TORRENT SAVE_DIR ...
+// Both run a session and report its progress: a live line on stderr when it
+// is a terminal, JSON lines on stdout with --json. The session does the
+// work; this file parses, prints and waits for signals.
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "base/units.hpp"
+#include "commands.hpp"
+#include "output.hpp"
+#include "session/session.hpp"
+
+namespace sta::cli {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kResumeInterval = 30s;
+
+struct swarm_args {
+  std::string torrent;
+  std::string save_dir;
+  std::vector<std::string> peers;
+  std::vector<std::string> listen;
+  bool exit_on_complete = false;
+  double seed_ratio = 0;
+  unsigned threads = 0;
+  bool no_tracker = false;
+  bool json = false;
+};
+
+std::string format_eta(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0 || seconds > 99 * 3600) return "--:--";
+  const auto s = static_cast<long>(seconds);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+class reporter {
+ public:
+  reporter(bool json, std::vector<std::string> listen) : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)) {}
+
+  void report(const char* event, const session_stats& st, double elapsed, double dt) {
+    const double down = dt > 0 ? static_cast<double>(st.downloaded - last_down_) / dt : 0;
+    const double up = dt > 0 ? static_cast<double>(st.uploaded - last_up_) / dt : 0;
+    last_down_ = st.downloaded;
+    last_up_ = st.uploaded;
+    const double progress = st.total > 0 ? static_cast<double>(st.verified) / static_cast<double>(st.total) : 1.0;
+    if (json_) {
+      boost::json::object o;
+      o["event"] = event;
+      o["progress"] = progress;
+      o["downloaded"] = st.downloaded;
+      o["uploaded"] = st.uploaded;
+      o["total"] = st.total;
+      o["verified"] = st.verified;
+      o["down_rate"] = static_cast<std::int64_t>(down);
+      o["up_rate"] = static_cast<std::int64_t>(up);
+      o["peers"] = st.peers;
+      o["seeds"] = st.seeds;
+      o["elapsed"] = elapsed;
+      if (first_) {
+        boost::json::array l;
+        for (const auto& e : listen_) l.emplace_back(e);
+        o["listen"] = std::move(l);
+      }
+      if (st.error) o["error"] = *st.error;
+      std::cout << boost::json::serialize(o) << std::endl;
+    } else if (terminal_) {
+      if (first_) std::fprintf(stderr, "listening on %s\n", listen_.empty() ? "-" : listen_.front().c_str());
+      const double eta = down > 0 ? static_cast<double>(st.total - st.verified) / down : INFINITY;
+      std::fprintf(stderr, "\r\033[K%5.1f%% %s/%s  down %s/s  up %s/s  peers %u (%u seeds)  ETA %s",
+                   progress * 100, format_size(static_cast<double>(st.verified)).c_str(),
+                   format_size(static_cast<double>(st.total)).c_str(), format_size(down).c_str(),
+                   format_size(up).c_str(), st.peers, st.seeds, st.complete ? "0:00" : format_eta(eta).c_str());
+      if (std::string(event) != "progress") std::fputc('\n', stderr);
+      std::fflush(stderr);
+    }
+    first_ = false;
+  }
+
+ private:
+  bool json_;
+  bool terminal_;
+  std::vector<std::string> listen_;
+  bool first_ = true;
+  std::int64_t last_down_ = 0;
+  std::int64_t last_up_ = 0;
+};
+
+int run_swarm(const swarm_args& args, torrent_mode mode) {
+  auto m = load_torrent(args.torrent);
+  if (!m) return kExitUsage;
+  session_options opts;
+  opts.save_dir = args.save_dir;
+  opts.mode = mode;
+  opts.threads = args.threads;
+  opts.use_trackers = !args.no_tracker;
+  for (const auto& p : args.peers) {
+    auto ep = io::parse_endpoint(p);
+    if (!ep) return error("--peer " + p + ": expected IP:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
+    opts.peers.push_back(*ep);
+  }
+  for (const auto& l : args.listen) {
+    auto ep = io::parse_endpoint(l);
+    if (!ep) return error("--listen " + l + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
+    opts.listen.push_back(*ep);
+  }
+  if (args.no_tracker && opts.peers.empty() && mode == torrent_mode::download)
+    return error("--no-tracker needs at least one --peer to download from", kExitUsage);
+
+  // Signals are taken by sigtimedwait below: block them before any thread
+  // starts, so every reactor thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  progress_bar bar("checking");
+  opts.on_check_progress = [&](std::int64_t done, std::int64_t total) { bar.update(done, total); };
+  auto s = session::start(*m, std::move(opts));
+  bar.finish();
+  if (!s) return error(s.error().message(), s.error().code == std::errc::function_not_supported ? kExitFailed : kExitUsage);
+
+  std::vector<std::string> listen;
+  for (const auto& e : (*s)->listening()) listen.push_back(e.to_string());
+  reporter out(args.json, listen);
+  const auto start = clock::now();
+  auto last = start;
+  auto last_resume = start;
+  bool was_complete = (*s)->stats().complete;
+  bool announced_complete = false;
+  for (;;) {
+    const timespec tick{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    const auto now = clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    const double dt = std::chrono::duration<double>(now - last).count();
+    last = now;
+    const session_stats st = (*s)->stats();
+    if (st.error) {
+      out.report("error", st, elapsed, dt);
+      (*s)->stop();
+      return error(*st.error, kExitFailed);
+    }
+    if (sig > 0) {
+      out.report(st.complete ? "complete" : "progress", st, elapsed, dt);
+      (*s)->stop();
+      if (st.complete || mode == torrent_mode::seed) return kExitOk;
+      return error("interrupted at " + std::to_string(st.verified_pieces) + " of " + std::to_string(st.pieces) +
+                       " pieces; run the same command again to resume",
+                   128 + sig);
+    }
+    if (st.complete && !announced_complete) {
+      announced_complete = true;
+      out.report(mode == torrent_mode::download ? "complete" : "progress", st, elapsed, dt);
+      if (!was_complete) (*s)->save_resume();
+      if (mode == torrent_mode::download && args.exit_on_complete) {
+        (*s)->stop();
+        return kExitOk;
+      }
+    } else {
+      out.report("progress", st, elapsed, dt);
+    }
+    if (mode == torrent_mode::download && args.seed_ratio > 0 && st.complete &&
+        static_cast<double>(st.uploaded) >= args.seed_ratio * static_cast<double>(st.total)) {
+      (*s)->stop();
+      return kExitOk;
+    }
+    if (now - last_resume >= kResumeInterval && !st.complete) {
+      last_resume = now;
+      (*s)->save_resume();
+    }
+  }
+}
+
+void add_common(CLI::App* sub, swarm_args& args) {
+  sub->add_option("--peer", args.peers, "Connect to this peer (IP:PORT); repeatable")->type_name("IP:PORT");
+  sub->add_option("--listen", args.listen,
+                  "Listen for peers on ADDR:PORT (default 0.0.0.0:6881, or the next free port)")
+      ->type_name("ADDR:PORT");
+  sub->add_option("--threads", args.threads, "Reactor threads (default: one per core)")
+      ->check(CLI::Range(1u, 256u));
+  sub->add_flag("--no-tracker", args.no_tracker, "Do not announce; use --peer only");
+  sub->add_flag("--json", args.json,
+                "Print one JSON object per line on stdout every second and at the end");
+}
+
+}  // namespace
+
+command add_get(CLI::App& app) {
+  auto args = std::make_shared<swarm_args>();
+  auto* sub = app.add_subcommand("get", "Download a torrent, verify every piece, then seed");
+  sub->footer(
+      "SAVE_DIR is the directory that will contain the torrent's root name; data already\n"
+      "there is checked and kept. Seeds after completing until Ctrl-C, unless -e or\n"
+      "--seed-ratio. Ctrl-C leaves resumable state: run the same command to continue.\n"
+      "Exit status: 0 complete, 1 failed (disk, network), 2 usage or input error,\n"
+      "128+signal when interrupted before completion.");
+  sub->add_option("TORRENT", args->torrent, ".torrent file")->required();
+  sub->add_option("-o,--output", args->save_dir, "Directory to save into")->required()->type_name("SAVE_DIR");
+  sub->add_flag("-e,--exit-on-complete", args->exit_on_complete, "Exit once every piece is verified");
+  sub->add_option("--seed-ratio", args->seed_ratio, "Exit once uploaded/size reaches R after completing")
+      ->check(CLI::PositiveNumber)
+      ->type_name("R");
+  add_common(sub, *args);
+  return {sub, [args] { return run_swarm(*args, torrent_mode::download); }};
+}
+
+command add_serve(CLI::App& app) {
+  auto args = std::make_shared<swarm_args>();
+  auto* sub = app.add_subcommand("serve", "Seed a torrent whose data is complete in SAVE_DIR");
+  sub->footer(
+      "Checks the data first (or trusts a matching resume record), then seeds until Ctrl-C.\n"
+      "Exit status: 0 stopped cleanly, 1 failed, 2 usage or input error (including\n"
+      "data that does not verify).");
+  sub->add_option("TORRENT", args->torrent, ".torrent file")->required();
+  sub->add_option("SAVE_DIR", args->save_dir, "Directory holding the torrent's data")->required();
+  add_common(sub, *args);
+  return {sub, [args] { return run_swarm(*args, torrent_mode::seed); }};
+}
+
+}  // namespace sta::cli
