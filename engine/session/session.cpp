@@ -112,6 +112,26 @@ struct session::control {
     if (candidates.size() < 10'000) candidates.push_back({addr});
   }
 
+  // The address outgoing connections of `family` leave from: the listening
+  // address given with --listen (any port), unless it is a wildcard.
+  std::optional<io::endpoint> outgoing_bind(int family) const {
+    for (const auto& l : opts.listen) {
+      if (l.family() != family) continue;
+      io::endpoint local = l;
+      if (family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&local.storage);
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY)) return std::nullopt;
+        a->sin_port = 0;
+      } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&local.storage);
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) return std::nullopt;
+        a->sin6_port = 0;
+      }
+      return local;
+    }
+    return std::nullopt;
+  }
+
   announce::request make_request(announce::event ev) const {
     announce::request r;
     r.info_hash = t.meta().info_hash;
@@ -160,17 +180,8 @@ io::task<void> connect_candidate(control& c, std::size_t index, swarm::peer_slot
   io::reactor& home = c.home();
   const io::endpoint addr = c.candidates[index].addr;
   ++c.half_open;
-  const io::endpoint* bind = nullptr;
-  for (const auto& l : c.opts.listen)
-    if (l.family() == addr.family()) bind = &l;
-  io::endpoint local;
-  if (bind != nullptr) {
-    // Leave from the listening address (any port).
-    local = *bind;
-    if (local.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&local.storage)->sin_port = 0;
-    else reinterpret_cast<sockaddr_in6*>(&local.storage)->sin6_port = 0;
-  }
-  auto sock = io::tcp_socket(addr.family(), bind != nullptr ? &local : nullptr);
+  const auto local = c.outgoing_bind(addr.family());
+  auto sock = io::tcp_socket(addr.family(), local ? &*local : nullptr);
   bool ok = false;
   if (sock) {
     auto r = co_await io::connect(home, sock->get(), addr.addr(), addr.length).deadline(kConnectTimeout);
@@ -267,8 +278,8 @@ io::task<std::optional<announce::response>> announce_once(control& c, announce::
   for (auto& tier : c.tiers) {
     for (std::size_t i = 0; i < tier.size(); ++i) {
       const auto req = c.make_request(ev);
-      const io::endpoint* bind = c.opts.listen.empty() ? nullptr : &c.opts.listen.front();
-      auto r = co_await swarm::http_announce(c.home(), tier[i], req, bind, kTrackerTimeout);
+      const auto bind = c.outgoing_bind(c.opts.listen.empty() ? AF_INET : c.opts.listen.front().family());
+      auto r = co_await swarm::http_announce(c.home(), tier[i], req, bind ? &*bind : nullptr, kTrackerTimeout);
       if (!r) {
         last_error = tier[i] + ": " + r.error();
         continue;

@@ -78,6 +78,7 @@ class reporter {
         for (const auto& e : listen_) l.emplace_back(e);
         o["listen"] = std::move(l);
       }
+      if (!st.tracker_status.empty()) o["tracker"] = st.tracker_status;
       if (st.error) o["error"] = *st.error;
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
