@@ -1,0 +1,190 @@
+// In-process swarms on loopback: sessions with several reactors each, one
+// address of 127.0.0.0/8 per peer, no tracker (peers are given directly).
+// Every test ends with byte-exact files.
+#include "session/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "storage/create.hpp"
+#include "support/temp_dir.hpp"
+
+namespace sta {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_file(const fs::path& p, const std::string& data) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+}
+
+meta::metainfo make_torrent(const fs::path& path, std::int64_t piece_length) {
+  storage::create_options opts;
+  opts.path = path.string();
+  opts.piece_length = piece_length;
+  auto bytes = storage::create_torrent(opts);
+  if (!bytes) throw std::runtime_error(bytes.error().message());
+  auto m = meta::parse(*bytes);
+  if (!m) throw std::runtime_error(m.error().message());
+  return std::move(*m);
+}
+
+io::endpoint ep(const std::string& text) { return *io::parse_endpoint(text); }
+
+std::unique_ptr<session> start(const meta::metainfo& m, const fs::path& save_dir, torrent_mode mode,
+                               const std::string& listen, std::vector<io::endpoint> peers = {}) {
+  session_options o;
+  o.save_dir = save_dir.string();
+  o.mode = mode;
+  o.threads = 2;
+  o.listen = {ep(listen)};
+  o.peers = std::move(peers);
+  o.use_trackers = false;
+  auto s = session::start(m, std::move(o));
+  if (!s) throw std::runtime_error(s.error().message());
+  return std::move(*s);
+}
+
+// Polls until every session is complete; the bound only turns a hang into
+// a failure.
+void wait_complete(const std::vector<session*>& sessions) {
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    bool all = true;
+    for (auto* s : sessions) {
+      const auto st = s->stats();
+      ASSERT_FALSE(st.error) << *st.error;
+      all = all && st.complete;
+    }
+    if (all) return;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "swarm did not complete";
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+TEST(Swarm, OneSeederToOneDownloaderWithShortLastPiece) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(3 * 1024 * 1024 + 123, 1);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 256 * 1024);
+  ASSERT_NE(m.piece_size(m.piece_count() - 1), m.piece_length);
+
+  auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.21:0");
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.22:0", {seed->listening().front()});
+  wait_complete({dl.get()});
+  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  EXPECT_EQ(dl->stats().downloaded, static_cast<std::int64_t>(data.size()));
+  EXPECT_EQ(dl->stats().hash_failures, 0);
+}
+
+TEST(Swarm, FourSeedersToOneDownloader) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(8 * 1024 * 1024, 2);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 128 * 1024);
+
+  std::vector<std::unique_ptr<session>> seeds;
+  std::vector<io::endpoint> addrs;
+  for (int i = 0; i < 4; ++i) {
+    seeds.push_back(start(m, dir / "seed", torrent_mode::seed, "127.0.0." + std::to_string(31 + i) + ":0"));
+    addrs.push_back(seeds.back()->listening().front());
+  }
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.30:0", addrs);
+  wait_complete({dl.get()});
+  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  std::int64_t uploaded = 0;
+  for (auto& s : seeds) uploaded += s->stats().uploaded;
+  EXPECT_GE(uploaded, static_cast<std::int64_t>(data.size()));
+}
+
+TEST(Swarm, OneSeederToFourDownloaders) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(4 * 1024 * 1024 + 5, 3);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 64 * 1024);
+
+  auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.40:0");
+  std::vector<std::unique_ptr<session>> dls;
+  std::vector<session*> raw;
+  for (int i = 0; i < 4; ++i) {
+    dls.push_back(start(m, dir / ("dl" + std::to_string(i)), torrent_mode::download,
+                        "127.0.0." + std::to_string(41 + i) + ":0", {seed->listening().front()}));
+    raw.push_back(dls.back().get());
+  }
+  wait_complete(raw);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(read_file(dir / ("dl" + std::to_string(i)) / "file.bin"), data) << i;
+}
+
+TEST(Swarm, MultiFileTorrentWithZeroLengthFile) {
+  test::temp_dir dir;
+  const std::string a = test::random_bytes(100 * 1024, 4);
+  const std::string b = test::random_bytes(700 * 1024 + 5, 5);
+  write_file(dir / "seed/pack/a.bin", a);
+  write_file(dir / "seed/pack/empty", "");
+  write_file(dir / "seed/pack/sub/b.bin", b);
+  const auto m = make_torrent(dir / "seed/pack", 64 * 1024);
+  ASSERT_EQ(m.files.size(), 3u);
+
+  auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.50:0");
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.51:0", {seed->listening().front()});
+  wait_complete({dl.get()});
+  EXPECT_EQ(read_file(dir / "dl/pack/a.bin"), a);
+  EXPECT_EQ(read_file(dir / "dl/pack/sub/b.bin"), b);
+  ASSERT_TRUE(fs::exists(dir / "dl/pack/empty"));
+  EXPECT_EQ(fs::file_size(dir / "dl/pack/empty"), 0u);
+}
+
+TEST(Swarm, RestartTrustsResumeDataWithoutRechecking) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(2 * 1024 * 1024, 6);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 256 * 1024);
+  {
+    auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.60:0");
+    auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.61:0", {seed->listening().front()});
+    wait_complete({dl.get()});
+    dl->stop();
+  }
+  session_options o;
+  o.save_dir = (dir / "dl").string();
+  o.threads = 1;
+  o.listen = {ep("127.0.0.61:0")};
+  o.use_trackers = false;
+  bool checked = false;
+  o.on_check_progress = [&](std::int64_t, std::int64_t) { checked = true; };
+  auto again = session::start(m, std::move(o));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE((*again)->stats().complete);
+  EXPECT_FALSE(checked);
+}
+
+TEST(Swarm, SeedRefusesDataThatDoesNotVerify) {
+  test::temp_dir dir;
+  std::string data = test::random_bytes(512 * 1024, 7);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 64 * 1024);
+  data[100] ^= 1;
+  write_file(dir / "seed/file.bin", data);
+  session_options o;
+  o.save_dir = (dir / "seed").string();
+  o.mode = torrent_mode::seed;
+  o.listen = {ep("127.0.0.70:0")};
+  o.use_trackers = false;
+  auto s = session::start(m, std::move(o));
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("1 of 8 pieces do not verify"), std::string::npos) << s.error().message();
+}
+
+}  // namespace
+}  // namespace sta
