@@ -486,7 +486,9 @@ void connection::top_up(clock::time_point now) {
   std::size_t target = static_cast<std::size_t>(down_rate_ * kSecondsOfRequests / wire::kBlockSize);
   target = std::clamp(target, lim.min_pipeline, std::min(lim.max_pipeline, peer_reqq_));
   if (snubbed) target = 1;
-  if (in_flight_.size() >= target) return;
+  // Refill when a quarter of the pipeline has drained, so the picker runs
+  // per batch of blocks rather than per block.
+  if (!in_flight_.empty() && in_flight_.size() + target / 4 > target) return;
   // A peer that can fetch a whole piece within the request horizon claims
   // whole pieces; slower ones share pieces block by block.
   const bool whole = down_rate_ * kSecondsOfRequests >= t_.map().piece_length();

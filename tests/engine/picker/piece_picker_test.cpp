@@ -1,0 +1,222 @@
+#include "picker/piece_picker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace sta::picker {
+namespace {
+
+// A picker from shorthand: one character per piece. `availability` digits
+// are how many peers have each piece; `have` marks with '*' the pieces we
+// already have. Every piece has `blocks` blocks.
+std::unique_ptr<piece_picker> make_picker(std::string_view availability, std::string_view have = "",
+                                          std::uint32_t blocks = 4, std::uint64_t seed = 1) {
+  geometry g;
+  g.piece_count = static_cast<std::uint32_t>(availability.size());
+  g.blocks_per_piece = blocks;
+  g.blocks_in_last_piece = blocks;
+  auto p = std::make_unique<piece_picker>(g, seed);
+  for (std::uint32_t i = 0; i < g.piece_count; ++i)
+    for (int k = 0; k < availability[i] - '0'; ++k) p->add_have(i);
+  for (std::uint32_t i = 0; i < have.size(); ++i)
+    if (have[i] == '*') p->mark_have(i);
+  return p;
+}
+
+std::vector<block_ref> pick(piece_picker& p, const bitfield* has, owner_id owner, bool whole, std::size_t max,
+                            std::span<const block_ref> in_flight = {}) {
+  std::vector<block_ref> out;
+  p.pick(has, owner, whole, max, in_flight, out);
+  return out;
+}
+
+std::set<std::uint32_t> pieces_of(const std::vector<block_ref>& blocks) {
+  std::set<std::uint32_t> s;
+  for (const auto& b : blocks) s.insert(b.piece);
+  return s;
+}
+
+TEST(PiecePicker, PicksTheRarestPieceThePeerHas) {
+  auto p = make_picker("3314");
+  auto got = pick(*p, nullptr, 1, false, 4);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(pieces_of(got), std::set<std::uint32_t>{2});
+  const auto has = bitfield::from_string("1101");
+  got = pick(*p, &has, 2, false, 8);
+  EXPECT_EQ(pieces_of(got), (std::set<std::uint32_t>{0, 1}));
+}
+
+TEST(PiecePicker, BreaksTiesRandomly) {
+  std::set<std::uint32_t> first;
+  for (std::uint64_t seed = 1; seed <= 32; ++seed) {
+    auto p = make_picker("2222", "", 4, seed * 7919);
+    first.insert(pick(*p, nullptr, 1, false, 1).at(0).piece);
+  }
+  EXPECT_GT(first.size(), 1u);
+}
+
+TEST(PiecePicker, NeverPicksPiecesWeHaveOrThePeerLacks) {
+  auto p = make_picker("1111", "*  *");
+  const auto has = bitfield::from_string("1110");
+  auto got = pick(*p, &has, 1, false, 100);
+  EXPECT_EQ(pieces_of(got), (std::set<std::uint32_t>{1, 2}));
+  EXPECT_EQ(got.size(), 8u);
+}
+
+TEST(PiecePicker, FinishesPartialPiecesFirst) {
+  auto p = make_picker("1222");
+  auto first = pick(*p, nullptr, 1, false, 2);  // half of the rarest piece
+  EXPECT_EQ(pieces_of(first), std::set<std::uint32_t>{0});
+  p->add_have(0);
+  p->add_have(0);
+  p->add_have(0);  // piece 0 is now the most common, but it is started
+  auto next = pick(*p, nullptr, 2, false, 2);
+  EXPECT_EQ(pieces_of(next), std::set<std::uint32_t>{0});
+}
+
+TEST(PiecePicker, WholePieceClaimExcludesOtherOwnersUntilReleased) {
+  auto p = make_picker("1");
+  auto mine = pick(*p, nullptr, 1, true, 1);
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_TRUE(pick(*p, nullptr, 2, false, 4).empty() || p->in_endgame());
+  p->release_owner(1);
+  auto theirs = pick(*p, nullptr, 2, false, 4);
+  EXPECT_EQ(theirs.size(), 3u);  // the three blocks owner 1 had not requested
+}
+
+TEST(PiecePicker, SharedPiecesGiveDifferentBlocksToDifferentPeers) {
+  auto p = make_picker("1", "", 4);
+  auto a = pick(*p, nullptr, 1, false, 2);
+  auto b = pick(*p, nullptr, 2, false, 2);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  std::set<std::uint32_t> blocks;
+  for (const auto& x : a) blocks.insert(x.block);
+  for (const auto& x : b) blocks.insert(x.block);
+  EXPECT_EQ(blocks.size(), 4u);
+  EXPECT_FALSE(p->in_endgame());
+}
+
+TEST(PiecePicker, SequentialModePicksInIndexOrder) {
+  auto p = make_picker("5514");
+  p->set_sequential(true);
+  auto got = pick(*p, nullptr, 1, false, 6);
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got[0].piece, 0u);
+  EXPECT_EQ(got[5].piece, 1u);
+}
+
+TEST(PiecePicker, EndgameDuplicatesOnlyWhenNothingElseIsLeft) {
+  auto p = make_picker("11", "", 2);
+  auto a = pick(*p, nullptr, 1, false, 4);
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_FALSE(p->in_endgame());
+  // Peer 2 gets the same blocks, except what it already has in flight.
+  const std::vector<block_ref> in_flight{{0, 0}};
+  auto b = pick(*p, nullptr, 2, false, 10, in_flight);
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_TRUE(p->in_endgame());
+  for (const auto& x : b) EXPECT_FALSE(x == (block_ref{0, 0}));
+  // A received block is not handed out again.
+  EXPECT_EQ(p->on_block({1, 0}), piece_picker::receipt::accepted);
+  EXPECT_TRUE(p->received({1, 0}));
+  EXPECT_EQ(pick(*p, nullptr, 3, false, 10).size(), 3u);
+}
+
+TEST(PiecePicker, ReceiptsAreDuplicateAcceptedOrPieceComplete) {
+  auto p = make_picker("1", "", 2);
+  auto got = pick(*p, nullptr, 1, false, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(p->on_block({0, 0}), piece_picker::receipt::accepted);
+  EXPECT_EQ(p->on_block({0, 0}), piece_picker::receipt::duplicate);
+  EXPECT_EQ(p->on_block({0, 1}), piece_picker::receipt::piece_complete);
+  EXPECT_TRUE(pick(*p, nullptr, 2, false, 4).empty());  // complete: not even endgame
+  EXPECT_FALSE(p->have(0));
+  p->on_hash_passed(0);
+  EXPECT_TRUE(p->have(0));
+  EXPECT_TRUE(p->complete());
+  EXPECT_TRUE(p->have_bits().all());
+}
+
+TEST(PiecePicker, AbortedBlocksAreRequestableAgain) {
+  auto p = make_picker("1", "", 2);
+  auto got = pick(*p, nullptr, 1, false, 2);
+  p->on_abort({0, 1});
+  auto again = pick(*p, nullptr, 2, false, 4);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0], (block_ref{0, 1}));
+}
+
+TEST(PiecePicker, FailedHashMakesTheWholePieceRequestableAgain) {
+  auto p = make_picker("1", "", 2);
+  pick(*p, nullptr, 1, true, 2);
+  p->on_block({0, 0});
+  EXPECT_EQ(p->on_block({0, 1}), piece_picker::receipt::piece_complete);
+  p->on_hash_failed(0);
+  EXPECT_FALSE(p->received({0, 0}));
+  EXPECT_EQ(pick(*p, nullptr, 2, false, 4).size(), 2u);
+}
+
+TEST(PiecePicker, LastPieceHasFewerBlocks) {
+  geometry g{3, 4, 1};
+  piece_picker p(g);
+  for (std::uint32_t i = 0; i < 3; ++i) p.add_have(i);
+  std::vector<block_ref> out;
+  p.pick(nullptr, 1, false, 100, {}, out);
+  EXPECT_EQ(out.size(), 9u);
+  EXPECT_EQ(p.blocks_in(2), 1u);
+}
+
+TEST(PiecePicker, CountsSeedsAndPeersInAvailability) {
+  auto p = make_picker("0000");
+  p->add_seed();
+  p->add_peer(bitfield::from_string("0110"));
+  EXPECT_EQ(p->availability(0), 1u);
+  EXPECT_EQ(p->availability(1), 2u);
+  p->remove_peer(bitfield::from_string("0110"));
+  p->remove_seed();
+  EXPECT_EQ(p->availability(1), 0u);
+}
+
+// Threads act as peers: pick, receive (sometimes abort), and pass pieces.
+// Every piece must complete exactly once and the picker end complete.
+TEST(PiecePicker, ConcurrentPeersCompleteEveryPieceExactlyOnce) {
+  constexpr std::uint32_t kPieces = 256;
+  geometry g{kPieces, 16, 3};
+  piece_picker p(g, 42);
+  p.add_seed();
+  std::vector<std::atomic<int>> completions(kPieces);
+  std::vector<std::thread> threads;
+  for (owner_id t = 1; t <= 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<block_ref> out;
+      std::uint64_t n = 0;
+      while (!p.complete()) {
+        out.clear();
+        p.pick(nullptr, t, t % 2 == 0, 8, {}, out);
+        for (const auto& b : out) {
+          if (++n % 7 == 0) {
+            p.on_abort(b);
+            continue;
+          }
+          if (p.on_block(b) == piece_picker::receipt::piece_complete) {
+            completions[b.piece].fetch_add(1);
+            p.on_hash_passed(b.piece);
+          }
+        }
+        if (out.empty()) p.release_owner(t);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(p.complete());
+  for (std::uint32_t i = 0; i < kPieces; ++i) EXPECT_EQ(completions[i].load(), 1) << i;
+}
+
+}  // namespace
+}  // namespace sta::picker
