@@ -488,7 +488,7 @@ void connection::top_up(clock::time_point now) {
   if (snubbed) target = 1;
   // Refill when a quarter of the pipeline has drained, so the picker runs
   // per batch of blocks rather than per block.
-  if (!in_flight_.empty() && in_flight_.size() + target / 4 > target) return;
+  if (in_flight_.size() >= target || (!in_flight_.empty() && in_flight_.size() + target / 4 > target)) return;
   // A peer that can fetch a whole piece within the request horizon claims
   // whole pieces; slower ones share pieces block by block.
   const bool whole = down_rate_ * kSecondsOfRequests >= t_.map().piece_length();

@@ -144,7 +144,10 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   const auto start = clock::now();
   auto last = start;
   auto last_resume = start;
-  bool was_complete = (*s)->stats().complete;
+  // A first line at once: where we listen and what was already here.
+  const session_stats initial = (*s)->stats();
+  out.report("progress", initial, 0, 0);
+  bool was_complete = initial.complete;
   bool announced_complete = false;
   for (;;) {
     const timespec tick{1, 0};
