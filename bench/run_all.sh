@@ -9,3 +9,4 @@ here=$(dirname "$0")
 "$here/create_vs_openssl.sh" "$build"
 "$here/loopback_vs_iperf3.sh" "$build"
 "$here/tracker_vs_opentracker.sh" "$build"
+/usr/bin/python3 "$here/swarm_vs_libtorrent.py" "$build/tools/sta"

@@ -1,20 +1,42 @@
 #!/usr/bin/env bash
-# The built-in default job: a local demo on loopback that ends with a
-# verified file. Usage: scripts/demo.sh BUILD_DIR
+# The built-in default job: a local swarm on loopback. `sta tracker`, a
+# seeder (`sta serve`) and a downloader (`sta get`, with live progress) move
+# a generated file, and `sta verify` checks the copy.
+# Usage: scripts/demo.sh BUILD_DIR   (STA_DEMO_MIB sets the size, default 512)
 set -euo pipefail
 build=${1:-build/default}
 sta="$build/tools/sta"
+mib=${STA_DEMO_MIB:-512}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sta-demo-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo "demo: generating 256 MiB of data in $work"
+echo "demo: generating $mib MiB of data in $work"
 mkdir -p "$work/seed"
-head -c $((256 << 20)) /dev/urandom > "$work/seed/demo.bin"
+head -c $((mib << 20)) /dev/urandom > "$work/seed/demo.bin"
 
-echo "demo: sta create"
-"$sta" create "$work/seed/demo.bin" -a http://127.0.0.1:6969/announce -o "$work/demo.torrent"
+# The tracker picks a free port and prints its URLs on its first line.
+"$sta" tracker --listen 127.0.0.1:0 --threads 1 > "$work/tracker.out" &
+pids+=($!)
+until read -r ready < "$work/tracker.out" 2>/dev/null && [[ -n "$ready" ]]; do
+  kill -0 "${pids[0]}" || { echo "demo: the tracker did not start" >&2; exit 1; }
+  sleep 0.1
+done
+announce=$(sed -E 's/.*announce (http[^,]+),.*/\1/' <<< "$ready")
+echo "demo: $ready"
+
+"$sta" create "$work/seed/demo.bin" -a "$announce" -o "$work/demo.torrent"
 "$sta" info "$work/demo.torrent"
-echo "demo: magnet: $("$sta" magnet "$work/demo.torrent")"
+
+echo "demo: seeding from 127.0.0.2, downloading on 127.0.0.3"
+"$sta" serve "$work/demo.torrent" "$work/seed" --listen 127.0.0.2:0 2> "$work/serve.err" &
+pids+=($!)
+"$sta" get "$work/demo.torrent" -o "$work/down" --listen 127.0.0.3:0 -e
 
 echo "demo: sta verify"
-"$sta" verify "$work/demo.torrent" "$work/seed"
+"$sta" verify "$work/demo.torrent" "$work/down"

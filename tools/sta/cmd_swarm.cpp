@@ -28,6 +28,7 @@ using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr auto kResumeInterval = 30s;
+constexpr auto kReportInterval = 1s;
 
 struct swarm_args {
   std::string torrent;
@@ -91,6 +92,11 @@ class reporter {
       if (std::string(event) != "progress") std::fputc('\n', stderr);
       std::fflush(stderr);
     }
+    if (!json_ && std::string(event) == "complete" && st.downloaded > 0) {
+      std::fprintf(stderr, "complete: %s downloaded and verified in %.1f s (%s/s)\n",
+                   format_size(static_cast<double>(st.downloaded)).c_str(), elapsed,
+                   format_size(elapsed > 0 ? static_cast<double>(st.downloaded) / elapsed : 0).c_str());
+    }
     first_ = false;
   }
 
@@ -150,13 +156,17 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   bool was_complete = initial.complete;
   bool announced_complete = false;
   for (;;) {
-    const timespec tick{1, 0};
-    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    // Completion and errors are noticed within 100 ms; progress is
+    // reported once a second.
+    const timespec poll{0, 100'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &poll);
     const auto now = clock::now();
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const double dt = std::chrono::duration<double>(now - last).count();
-    last = now;
     const session_stats st = (*s)->stats();
+    const bool report_due = now - last >= kReportInterval;
+    if (sig <= 0 && !st.error && !(st.complete && !announced_complete) && !report_due) continue;
+    last = now;
     if (st.error) {
       out.report("error", st, elapsed, dt);
       (*s)->stop();
