@@ -116,8 +116,14 @@ def test_malformed_torrents_give_one_line_and_exit_2(binary):
             path = f"{d}/{name.replace(' ', '_')}.torrent"
             with open(path, "wb") as f:
                 f.write(data)
-            for cmd in (["info"], ["info", "--json"], ["magnet"], ["verify"]):
-                args = [*cmd, path] + ([d] if cmd == ["verify"] else [])
+            runs = {
+                "info": [path], "info --json": [path, "--json"], "magnet": [path], "verify": [path, d],
+                # A torrent whose names escape SAVE_DIR never reaches the disk.
+                "get": [path, "-o", f"{d}/down", "--no-tracker", "--peer", "127.0.0.1:9"],
+                "serve": [path, d, "--no-tracker"],
+            }
+            for cmd, rest in runs.items():
+                args = [cmd.split()[0], *rest]
                 expect_one_error_line(sta(binary, *args), 2, field)
 
 

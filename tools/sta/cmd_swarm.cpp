@@ -74,6 +74,7 @@ class reporter {
       o["peers"] = st.peers;
       o["seeds"] = st.seeds;
       o["elapsed"] = elapsed;
+      o["hash_failures"] = st.hash_failures;
       if (first_) {
         boost::json::array l;
         for (const auto& e : listen_) l.emplace_back(e);
