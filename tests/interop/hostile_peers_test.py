@@ -9,11 +9,9 @@ import socket
 import struct
 import sys
 import threading
-import time
-
-import libtorrent as lt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from lt_peer import lt_seed  # noqa: E402
 from sta_peer import StaPeer  # noqa: E402
 from sta_test import TempDir, main, random_file, sta  # noqa: E402
 
@@ -160,27 +158,12 @@ class FakeSeeder:
         self.listener.close()
 
 
-def slow_libtorrent_seed(d, torrent, addr, rate):
-    s = lt.session({"listen_interfaces": f"{addr}:0", "enable_dht": False, "enable_lsd": False,
-                    "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
-                    "enable_incoming_utp": False, "alert_mask": lt.alert.category_t.status_notification})
-    s.set_peer_class_filter(lt.ip_filter())
-    h = s.add_torrent({"ti": lt.torrent_info(torrent), "save_path": f"{d}/seed"})
-    h.set_upload_limit(rate)
-    deadline = time.monotonic() + DEADLINE_S
-    while not h.status().is_seeding:
-        assert time.monotonic() < deadline, "libtorrent did not check its data"
-        s.wait_for_alert(100)
-        s.pop_alerts()
-    return s
-
-
 def test_liar_is_banned_and_download_completes_from_honest_peer(binary):
     with TempDir() as d:
         size = 64 * PIECE
         torrent = make_torrent(binary, d, size, 22)
         liar = FakeSeeder("127.0.0.122", info_hash(torrent), 64, "liar")
-        honest = slow_libtorrent_seed(d, torrent, "127.0.0.123", 512 * 1024)
+        honest, _ = lt_seed(f"{d}/seed", "127.0.0.123", torrent, upload_limit=512 * 1024)
         try:
             with StaPeer(binary, "get", torrent, "-o", f"{d}/down", "--no-tracker", "-e", "--listen",
                          "127.0.0.124:0", "--peer", f"127.0.0.122:{liar.port}",

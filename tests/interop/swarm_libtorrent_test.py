@@ -7,54 +7,16 @@ import filecmp
 import os
 import signal
 import sys
-import time
 
 import libtorrent as lt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from lt_peer import lt_flush, lt_seed, lt_session, wait_until  # noqa: E402
 from sta_peer import StaPeer  # noqa: E402
 from sta_test import TempDir, main, random_file, sta  # noqa: E402
 from sta_tracker import Tracker  # noqa: E402
 
 DEADLINE_S = 120
-
-
-def lt_session(iface, **extra):
-    settings = {
-        "listen_interfaces": f"{iface}:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "ssrf_mitigation": False,
-        "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification,
-    }
-    settings.update(extra)
-    return lt.session(settings)
-
-
-def wait_until(session, cond, what):
-    deadline = time.monotonic() + DEADLINE_S
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        session.wait_for_alert(200)
-        session.pop_alerts()
-
-
-def lt_seed(d, iface, torrent, **extra):
-    s = lt_session(iface, **extra)
-    # libtorrent exempts local peers from rate limits through its peer
-    # class filter; an empty filter puts every peer under the limits.
-    s.set_peer_class_filter(lt.ip_filter())
-    h = s.add_torrent({"ti": lt.torrent_info(torrent), "save_path": f"{d}/seed"})
-    if "upload_rate_limit" in extra:
-        h.set_upload_limit(extra["upload_rate_limit"])
-    wait_until(s, lambda: h.status().is_seeding, "libtorrent to check its data")
-    return s, h
 
 
 def make_torrent(binary, d, size, seed, *extra):
@@ -66,7 +28,7 @@ def make_torrent(binary, d, size, seed, *extra):
 def test_sta_downloads_from_libtorrent_through_sta_tracker(binary):
     with TempDir() as d, Tracker(binary) as tracker:
         torrent = make_torrent(binary, d, 5 * 1024 * 1024 + 7, 11, "-a", tracker.announce_url, "-p", "256KiB")
-        s, h = lt_seed(d, "127.0.0.91", torrent)
+        s, h = lt_seed(f"{d}/seed", "127.0.0.91", torrent)
         h.force_reannounce()
         with StaPeer(binary, "get", torrent, "-o", f"{d}/down", "--listen", "127.0.0.92:0", "-e") as get:
             assert get.wait(DEADLINE_S) == 0, get.proc.stderr.read() if get.proc.stderr else ""
@@ -78,7 +40,7 @@ def test_sta_downloads_from_libtorrent_through_sta_tracker(binary):
 def test_sta_downloads_from_libtorrent_with_peer(binary):
     with TempDir() as d:
         torrent = make_torrent(binary, d, 3 * 1024 * 1024, 12, "-p", "64KiB")
-        s, h = lt_seed(d, "127.0.0.93", torrent)
+        s, h = lt_seed(f"{d}/seed", "127.0.0.93", torrent)
         port = s.listen_port()
         with StaPeer(binary, "get", torrent, "-o", f"{d}/down", "--no-tracker", "--peer", f"127.0.0.93:{port}",
                      "--listen", "127.0.0.94:0", "-e") as get:
@@ -97,9 +59,12 @@ def test_libtorrent_downloads_from_sta_serve(binary):
             h = s.add_torrent({"ti": lt.torrent_info(torrent), "save_path": f"{d}/down"})
             h.connect_peer(("127.0.0.95", port))
             wait_until(s, lambda: h.status().is_seeding, "libtorrent to download from sta")
-            assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/down/payload.bin", shallow=False)
-            assert serve.stop() == 0
-            assert serve.events[-1]["uploaded"] >= 4 * 1024 * 1024 + 99
+            lt_flush(s, h)
+            assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/down/payload.bin", shallow=False), "data differs"
+
+            code = serve.stop()
+            assert code == 0, f"sta serve exited {code}"
+            assert serve.events[-1]["uploaded"] >= 4 * 1024 * 1024 + 99, serve.events[-1]
 
 
 def test_killed_download_resumes_without_losing_verified_pieces(binary):
@@ -107,7 +72,7 @@ def test_killed_download_resumes_without_losing_verified_pieces(binary):
         size = 24 * 1024 * 1024
         torrent = make_torrent(binary, d, size, 14, "-p", "256KiB")
         # A seeder slow enough that the download is still running when killed.
-        s, h = lt_seed(d, "127.0.0.97", torrent, upload_rate_limit=4 * 1024 * 1024)
+        s, h = lt_seed(f"{d}/seed", "127.0.0.97", torrent, upload_limit=4 * 1024 * 1024)
         port = s.listen_port()
         args = ["get", torrent, "-o", f"{d}/down", "--no-tracker", "--peer", f"127.0.0.97:{port}",
                 "--listen", "127.0.0.98:0"]

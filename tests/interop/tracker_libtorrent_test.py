@@ -9,6 +9,7 @@ import time
 import libtorrent as lt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from lt_peer import lt_session  # noqa: E402
 from sta_test import TempDir, main, random_file, sta  # noqa: E402
 from sta_tracker import Tracker  # noqa: E402
 
@@ -16,21 +17,7 @@ DEADLINE_S = 120
 
 
 def session():
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        # libtorrent blocks every request but /announce to a tracker on
-        # localhost ("SSRF mitigation"), which would block the scrape.
-        "ssrf_mitigation": False,
-        "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification
-        | lt.alert.category_t.tracker_notification,
-    })
+    return lt_session("127.0.0.1")
 
 
 def pump(sessions, until, what):
