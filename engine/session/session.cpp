@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <random>
@@ -208,7 +209,6 @@ void connect_more(control& c, clock::time_point now) {
       cand.next_try = now + std::min<std::chrono::seconds>(30s * (1u << std::min(cand.failures, 5u)), 600s);
     }
     if (now < cand.next_try || c.is_banned(cand.addr)) continue;
-    if (c.t.picker().complete() && c.t.stopping.load(std::memory_order_relaxed)) break;
     swarm::peer_slot* slot = c.t.claim_slot(cand.addr, true);
     if (slot == nullptr) break;
     cand.slot = slot;

@@ -4,10 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <memory>
 #include <vector>
-
-#include <boost/endian/conversion.hpp>
 
 #include "reactor/event.hpp"
 #include "reactor/ops.hpp"
