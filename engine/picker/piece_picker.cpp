@@ -9,7 +9,7 @@ namespace sta::picker {
 namespace {
 
 // The piece state word: kind in bits 16..18, owner (kClaimed only) in 0..15.
-enum kind : std::uint32_t { kFree = 0, kClaimed = 1, kShared = 2, kComplete = 3, kHave = 4 };
+enum kind : std::uint32_t { kFree = 0, kClaimed = 1, kShared = 2, kComplete = 3, kHave = 4, kSkipped = 5 };
 
 constexpr std::uint32_t make_state(kind k, owner_id owner = 0) { return (std::uint32_t{k} << 16) | owner; }
 constexpr kind kind_of(std::uint32_t s) { return static_cast<kind>(s >> 16); }
@@ -28,6 +28,7 @@ struct piece_picker::impl {
   std::unique_ptr<std::atomic<std::uint64_t>[]> received;
   std::atomic<std::uint32_t> seeds{0};
   std::atomic<std::uint32_t> have_count{0};
+  std::atomic<std::uint32_t> missing;  // wanted pieces not yet `have`
   std::atomic<bool> endgame{false};
   std::atomic<bool> sequential{false};
   std::uint64_t seed;
@@ -41,6 +42,7 @@ struct piece_picker::impl {
         received_count(new std::atomic<std::uint32_t>[geo.piece_count]),
         requested(new std::atomic<std::uint64_t>[std::size_t{geo.piece_count} * words_per_piece]),
         received(new std::atomic<std::uint64_t>[std::size_t{geo.piece_count} * words_per_piece]),
+        missing(geo.piece_count),
         seed(s) {
     for (std::uint32_t p = 0; p < g.piece_count; ++p) {
       state[p].store(make_state(kFree), std::memory_order_relaxed);
@@ -149,9 +151,28 @@ bitfield piece_picker::have_bits() const {
 }
 
 void piece_picker::mark_have(std::uint32_t piece) {
-  if (impl_->state[piece].exchange(make_state(kHave), std::memory_order_acq_rel) != make_state(kHave))
-    impl_->have_count.fetch_add(1, std::memory_order_acq_rel);
+  const std::uint32_t before = impl_->state[piece].exchange(make_state(kHave), std::memory_order_acq_rel);
+  if (before == make_state(kHave)) return;
+  if (before != make_state(kSkipped)) impl_->missing.fetch_sub(1, std::memory_order_acq_rel);
+  impl_->have_count.fetch_add(1, std::memory_order_acq_rel);
 }
+
+void piece_picker::skip(std::uint32_t piece) {
+  std::uint32_t expected = make_state(kFree);
+  if (impl_->state[piece].compare_exchange_strong(expected, make_state(kSkipped), std::memory_order_acq_rel))
+    impl_->missing.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+bool piece_picker::wanted(std::uint32_t piece) const {
+  const kind k = kind_of(impl_->state[piece].load(std::memory_order_acquire));
+  return k != kSkipped && k != kHave;
+}
+
+bool piece_picker::skipped(std::uint32_t piece) const {
+  return kind_of(impl_->state[piece].load(std::memory_order_acquire)) == kSkipped;
+}
+
+bool piece_picker::complete() const { return impl_->missing.load(std::memory_order_acquire) == 0; }
 
 void piece_picker::set_sequential(bool on) { impl_->sequential.store(on, std::memory_order_relaxed); }
 
@@ -270,6 +291,7 @@ void piece_picker::release_owner(owner_id owner) {
 
 void piece_picker::on_hash_passed(std::uint32_t piece) {
   impl_->state[piece].store(make_state(kHave), std::memory_order_release);
+  impl_->missing.fetch_sub(1, std::memory_order_acq_rel);
   impl_->have_count.fetch_add(1, std::memory_order_acq_rel);
 }
 

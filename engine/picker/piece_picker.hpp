@@ -64,10 +64,18 @@ class piece_picker {
   // What we have (verified and written).
   bool have(std::uint32_t piece) const;
   std::uint32_t have_count() const;
-  bool complete() const { return have_count() == piece_count(); }
+  // Every wanted piece is ours: nothing left to download.
+  bool complete() const;
   bitfield have_bits() const;
   // At start, from resume data or a re-verify: no claims exist yet.
   void mark_have(std::uint32_t piece);
+
+  // File selection, at start before any pick: the piece is not wanted and
+  // is never picked (a piece we already have stays ours to seed).
+  void skip(std::uint32_t piece);
+  bool skipped(std::uint32_t piece) const;
+  // Neither have nor skipped: still to be downloaded.
+  bool wanted(std::uint32_t piece) const;
 
   // Pieces in index order instead of rarest first.
   void set_sequential(bool on);

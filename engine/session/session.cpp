@@ -32,7 +32,6 @@ constexpr auto kOptimisticInterval = 30s;
 constexpr auto kConnectTimeout = 10s;
 constexpr auto kTrackerTimeout = std::chrono::seconds(15);
 constexpr auto kStoppedAnnounceWait = 3s;
-constexpr unsigned kMaxHalfOpen = 8;
 constexpr std::size_t kRegularUnchokes = 4;
 constexpr std::int64_t kDefaultInterval = 1800;
 constexpr std::int64_t kMinInterval = 10;
@@ -103,6 +102,14 @@ struct session::control {
     tracker_status = std::move(s);
   }
 
+  // Peer connections open or being opened (the process runs one torrent).
+  unsigned connections() const {
+    unsigned n = 0;
+    for (const auto& s : t.slots())
+      if (s.state.load(std::memory_order_acquire) != swarm::peer_slot::free) ++n;
+    return n;
+  }
+
   bool is_banned(const io::endpoint& addr) const {
     return std::any_of(banned.begin(), banned.end(), [&](const io::endpoint& b) { return same_host(b, addr); });
   }
@@ -141,6 +148,7 @@ struct session::control {
     r.uploaded = t.uploaded.load(std::memory_order_relaxed);
     r.downloaded = t.downloaded.load(std::memory_order_relaxed);
     r.left = t.map().total_size() - t.have_bytes();
+    r.ip = opts.tracker_ip;
     r.ev = ev;
     r.compact = true;
     r.numwant = ev == announce::event::stopped ? 0 : announce::kMaxNumwant;
@@ -171,6 +179,7 @@ io::task<void> accept_loop(control& c, int listen_fd) {
     peer.length = sizeof peer.storage;
     if (::getpeername(sock.get(), reinterpret_cast<sockaddr*>(&peer.storage), &peer.length) != 0) continue;
     if (c.t.stopping.load(std::memory_order_acquire) || c.is_banned(peer)) continue;
+    if (c.connections() >= c.opts.max_connections) continue;
     swarm::peer_slot* slot = c.t.claim_slot(peer, false);
     if (slot == nullptr) continue;  // full: the socket closes
     home.spawn(run_incoming(std::move(sock), &c.t, slot, &c.pick_reactor()));
@@ -199,7 +208,8 @@ io::task<void> connect_candidate(control& c, std::size_t index, swarm::peer_slot
 
 void connect_more(control& c, clock::time_point now) {
   auto& home = c.home();
-  for (std::size_t i = 0; i < c.candidates.size() && c.half_open < kMaxHalfOpen; ++i) {
+  unsigned open = c.connections();
+  for (std::size_t i = 0; i < c.candidates.size() && c.half_open < c.opts.max_half_open; ++i) {
     auto& cand = c.candidates[i];
     if (cand.slot != nullptr) {
       if (cand.slot->generation.load(std::memory_order_relaxed) == cand.generation) continue;
@@ -209,8 +219,10 @@ void connect_more(control& c, clock::time_point now) {
       cand.next_try = now + std::min<std::chrono::seconds>(30s * (1u << std::min(cand.failures, 5u)), 600s);
     }
     if (now < cand.next_try || c.is_banned(cand.addr)) continue;
+    if (open >= c.opts.max_connections) break;
     swarm::peer_slot* slot = c.t.claim_slot(cand.addr, true);
     if (slot == nullptr) break;
+    ++open;
     cand.slot = slot;
     cand.generation = slot->generation.load(std::memory_order_relaxed);
     home.spawn(connect_candidate(c, i, slot, &c.pick_reactor()));
@@ -301,7 +313,7 @@ io::task<void> announce_loop(control& c) {
   std::int64_t retry = 30;
   while (!home.stopping() && !c.t.stopping.load(std::memory_order_acquire)) {
     const auto now = clock::now();
-    if (c.announced && !c.completed_announced && c.t.picker().complete() && c.opts.mode == torrent_mode::download) {
+    if (c.announced && !c.completed_announced && c.t.seed() && c.opts.mode == torrent_mode::download) {
       ev = announce::event::completed;
       next = now;
     }
@@ -310,7 +322,7 @@ io::task<void> announce_loop(control& c) {
       if (home.stopping()) co_return;
       if (r) {
         if (ev == announce::event::completed) c.completed_announced = true;
-        if (c.t.picker().complete()) c.completed_announced = true;
+        if (c.t.seed()) c.completed_announced = true;
         c.announced = true;
         ev = announce::event::none;
         for (const auto& p : r->peers) c.add_candidate(swarm::to_endpoint(p));
@@ -360,6 +372,22 @@ result<std::vector<io::fd>, std::string> open_listeners(std::vector<io::endpoint
   return fds;
 }
 
+// Whether a file's bytes would live in the parts file under this selection.
+bool parts_backed(const meta::metainfo& m, const std::vector<bool>& selected, std::size_t file) {
+  return !selected.empty() && !selected[file] && !m.files[file].pad && m.files[file].size > 0;
+}
+
+// The pieces that hold bytes of a selected file.
+bitfield wanted_pieces(const meta::metainfo& m, const meta::file_map& map, const std::vector<bool>& selected) {
+  bitfield wanted(static_cast<std::size_t>(m.piece_count()));
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    if (m.files[i].pad || (!selected.empty() && !selected[i])) continue;
+    const auto range = map.file_pieces(i);
+    for (std::int64_t p = range.first; p <= range.last; ++p) wanted.set(static_cast<std::size_t>(p));
+  }
+  return wanted;
+}
+
 bool any_file_exists(const meta::metainfo& m, const std::string& save_dir) {
   for (std::size_t i = 0; i < m.files.size(); ++i) {
     struct stat st {};
@@ -384,9 +412,20 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
   // Which pieces are already here: a matching resume record, else a check.
   bitfield have(static_cast<std::size_t>(m.piece_count()));
   const std::string resume = storage::resume_path(o.save_dir, m.info_hash);
+  const meta::file_map map(m);
   if (auto r = storage::load_matching_resume(resume, m, o.save_dir)) {
-    for (std::size_t i = 0; i < r->verified.size(); ++i)
-      if (r->verified[i]) have.set(i);
+    // A piece counts only if each of its bytes is still where it was
+    // written: in its file, or in the parts file if its file was not
+    // selected then. A change of selection moves some of them.
+    auto moved = [&](const meta::file_slice& sl) {
+      const bool was = !r->in_parts.empty() && r->in_parts[sl.file];
+      return was != parts_backed(m, o.selected, sl.file);
+    };
+    for (std::size_t i = 0; i < r->verified.size(); ++i) {
+      if (!r->verified[i]) continue;
+      const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
+      if (std::none_of(slices.begin(), slices.end(), moved)) have.set(i);
+    }
   } else if (o.mode == torrent_mode::seed || any_file_exists(m, o.save_dir)) {
     storage::hash_options hopts;
     hopts.on_progress = o.on_check_progress;
@@ -401,12 +440,19 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
         return fail(errc::bad_value, std::to_string(report->bad_pieces) + " of " + std::to_string(report->piece_count) +
                                          " pieces do not verify; `sta get` completes them");
     }
-    for (std::size_t i = 0; i < report->verified.size(); ++i)
-      if (report->verified[i]) have.set(i);
+    // The check read the files; a piece with bytes of an unselected file
+    // keeps those in the parts file from now on, which the check did not
+    // read.
+    auto in_parts = [&](const meta::file_slice& sl) { return parts_backed(m, o.selected, sl.file); };
+    for (std::size_t i = 0; i < report->verified.size(); ++i) {
+      const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
+      if (report->verified[i] && std::none_of(slices.begin(), slices.end(), in_parts)) have.set(i);
+    }
   }
 
   auto files = storage::file_set::open(
-      m, o.save_dir, o.mode == torrent_mode::seed ? storage::open_mode::existing : storage::open_mode::create);
+      m, o.save_dir, o.mode == torrent_mode::seed ? storage::open_mode::existing : storage::open_mode::create,
+      o.selected);
   if (!files) return files.error();
 
   s->listening_ = o.listen;
@@ -416,6 +462,22 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
 
   s->torrent_ = std::make_unique<swarm::torrent>(m, std::move(*files), have, make_peer_id(),
                                                  s->listening_.front().port(), o.limits);
+  auto& picker = s->torrent_->picker();
+  const bitfield wanted = wanted_pieces(m, map, o.selected);
+  for (std::uint32_t p = 0; p < s->torrent_->piece_count(); ++p) {
+    const std::int64_t size = map.piece_size(p);
+    if (wanted.test(p)) {
+      s->selected_total_ += size;
+      ++s->selected_pieces_;
+    } else {
+      picker.skip(p);
+      if (picker.have(p)) {
+        s->unselected_have_bytes_ += size;
+        ++s->unselected_have_pieces_;
+      }
+    }
+  }
+  picker.set_sequential(o.sequential);
   io::reactor_group::options gopts;
   gopts.reactors = o.threads;
   auto group = io::reactor_group::start(gopts);
@@ -443,10 +505,11 @@ session_stats session::stats() const {
   session_stats st;
   const auto& t = *torrent_;
   st.total = t.map().total_size();
-  st.verified = t.have_bytes();
-  st.pieces = t.piece_count();
-  st.verified_pieces = t.picker().have_count();
-  st.complete = st.verified_pieces == st.pieces;
+  st.selected_total = selected_total_;
+  st.verified = t.have_bytes() - unselected_have_bytes_;
+  st.pieces = selected_pieces_;
+  st.verified_pieces = t.picker().have_count() - unselected_have_pieces_;
+  st.complete = t.picker().complete();
   st.downloaded = t.downloaded.load(std::memory_order_relaxed);
   st.uploaded = t.uploaded.load(std::memory_order_relaxed);
   st.wasted = t.wasted.load(std::memory_order_relaxed);
@@ -464,6 +527,12 @@ session_stats session::stats() const {
   return st;
 }
 
+std::vector<std::uint32_t> session::verified_order() const {
+  std::vector<std::uint32_t> out;
+  while (auto p = torrent_->verified_at(out.size())) out.push_back(*p);
+  return out;
+}
+
 detailed_result<void> session::save_resume() {
   storage::resume_data r;
   r.info_hash = meta_->info_hash;
@@ -472,9 +541,16 @@ detailed_result<void> session::save_resume() {
   const bitfield have = torrent_->picker().have_bits();
   r.verified.resize(have.size());
   for (std::size_t i = 0; i < have.size(); ++i) r.verified[i] = have.test(i);
-  for (std::size_t i = 0; i < torrent_->files().size(); ++i)
-    if (torrent_->files().fd(i) >= 0) ::fdatasync(torrent_->files().fd(i));
+  const auto& files = torrent_->files();
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (files.fd(i) >= 0) ::fdatasync(files.fd(i));
   r.files = storage::stamp_files(*meta_, opts_.save_dir);
+  if (files.parts_fd() >= 0) {
+    ::fdatasync(files.parts_fd());
+    r.in_parts.resize(files.size());
+    for (std::size_t i = 0; i < files.size(); ++i) r.in_parts[i] = files.in_parts(i);
+    r.parts = storage::stamp_file(storage::parts_path(opts_.save_dir, meta_->info_hash));
+  }
   return storage::save_resume(storage::resume_path(opts_.save_dir, meta_->info_hash), r);
 }
 

@@ -36,15 +36,23 @@ struct session_options {
   std::vector<io::endpoint> listen;    // empty: 0.0.0.0:6881, or the next free port
   std::vector<io::endpoint> peers;     // connected to directly
   bool use_trackers = true;
-  swarm::limits limits;
+  std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent
+  swarm::limits limits;                // max_peers, rates...
+  unsigned max_connections = 200;      // peer connections of the process, half-open included
+  unsigned max_half_open = 8;          // outgoing connects in progress at once
+  // Which files to download, one flag per file; empty: all. Unselected files
+  // are not created (see storage::file_set).
+  std::vector<bool> selected;
+  bool sequential = false;             // pieces in index order (streaming) instead of rarest first
   // While checking existing data at start: bytes hashed so far and total.
   std::function<void(std::int64_t, std::int64_t)> on_check_progress;
 };
 
 struct session_stats {
-  std::int64_t total = 0;        // bytes in the torrent
-  std::int64_t verified = 0;     // bytes of verified pieces
-  std::uint32_t pieces = 0;
+  std::int64_t total = 0;           // bytes in the torrent
+  std::int64_t selected_total = 0;  // bytes of the pieces the selected files need
+  std::int64_t verified = 0;        // bytes of verified pieces among those
+  std::uint32_t pieces = 0;         // pieces the selected files need
   std::uint32_t verified_pieces = 0;
   std::int64_t downloaded = 0;   // payload bytes received this run
   std::int64_t uploaded = 0;     // payload bytes sent this run
@@ -52,7 +60,7 @@ struct session_stats {
   std::int64_t hash_failures = 0;
   unsigned peers = 0;            // connected (handshake done)
   unsigned seeds = 0;
-  bool complete = false;
+  bool complete = false;          // every selected piece verified
   std::optional<std::string> error;  // fatal: the torrent stopped
   std::string tracker_status;        // last announce outcome, for display
 };
@@ -70,6 +78,9 @@ class session {
   session_stats stats() const;
   // The addresses listened on, ports resolved.
   const std::vector<io::endpoint>& listening() const { return listening_; }
+
+  // The pieces verified during this run, in the order they were verified.
+  std::vector<std::uint32_t> verified_order() const;
 
   // Writes the resume file: which pieces are verified, with the files'
   // sizes and mtimes after flushing them to disk. Blocking.
@@ -91,6 +102,12 @@ class session {
   std::unique_ptr<swarm::torrent> torrent_;
   std::unique_ptr<control> control_;
   std::unique_ptr<io::reactor_group> group_;
+  // Fixed at start: the selection's size, and what was verified already of
+  // pieces outside it (seeded, but not part of the selection's progress).
+  std::int64_t selected_total_ = 0;
+  std::uint32_t selected_pieces_ = 0;
+  std::int64_t unselected_have_bytes_ = 0;
+  std::uint32_t unselected_have_pieces_ = 0;
   bool stopped_ = false;
 };
 

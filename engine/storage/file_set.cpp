@@ -71,16 +71,26 @@ detailed_result<void> preallocate(int fd, std::int64_t size, const std::string& 
 }  // namespace
 
 detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::string& save_dir,
-                                         open_mode mode) {
+                                         open_mode mode, const std::vector<bool>& selected) {
   const fd_guard root(::open(save_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return detailed_error{sys_error(errno), save_dir};
 
   file_set set;
   set.fds_.assign(m.files.size(), -1);
+  set.parts_offsets_.assign(m.files.size(), -1);
+  std::int64_t offset = 0;
+  bool need_parts = false;
   for (std::size_t i = 0; i < m.files.size(); ++i) {
     const auto& f = m.files[i];
+    const std::int64_t at = offset;
+    offset += f.size;
     // Zero-length files hold nothing to seed; padding files live nowhere.
     if (f.pad || (mode == open_mode::existing && f.size == 0)) continue;
+    if (!selected.empty() && !selected[i]) {
+      if (f.size > 0) set.parts_offsets_[i] = at;
+      need_parts = need_parts || f.size > 0;
+      continue;
+    }
     const std::string rel = m.relative_path(i);
     const std::string shown = save_dir + "/" + rel;
     if (mode == open_mode::create) {
@@ -108,15 +118,28 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::str
     }
     if (f.size > 0) set.fds_[i] = guard.release();
   }
+  if (need_parts) {
+    if (auto r = make_parents(root.get(), {".sta"}, save_dir); !r) return r.error();
+    const std::string rel = ".sta/" + m.info_hash.hex() + ".parts";
+    set.parts_fd_ = openat_beneath(root.get(), rel, O_RDWR | O_CREAT, 0644);
+    if (set.parts_fd_ < 0) return detailed_error{sys_error(errno), save_dir + "/" + rel};
+  }
   return set;
 }
 
-file_set::file_set(file_set&& other) noexcept : fds_(std::move(other.fds_)) { other.fds_.clear(); }
+file_set::file_set(file_set&& other) noexcept
+    : fds_(std::move(other.fds_)),
+      parts_offsets_(std::move(other.parts_offsets_)),
+      parts_fd_(std::exchange(other.parts_fd_, -1)) {
+  other.fds_.clear();
+}
 
 file_set& file_set::operator=(file_set&& other) noexcept {
   if (this != &other) {
     close_all();
     fds_ = std::move(other.fds_);
+    parts_offsets_ = std::move(other.parts_offsets_);
+    parts_fd_ = std::exchange(other.parts_fd_, -1);
     other.fds_.clear();
   }
   return *this;
@@ -129,6 +152,8 @@ void file_set::close_all() {
     if (fd >= 0) ::close(fd);
   }
   fds_.clear();
+  if (parts_fd_ >= 0) ::close(parts_fd_);
+  parts_fd_ = -1;
 }
 
 }  // namespace sta::storage

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "meta/file_map.hpp"
 #include "meta/metainfo.hpp"
 
 namespace sta::storage {
@@ -23,9 +24,21 @@ enum class open_mode {
   create,
 };
 
+// Where a slice of a file lives on disk.
+struct location {
+  int fd = -1;              // -1: nowhere (padding): reads as zeros, writes are dropped
+  std::int64_t offset = 0;  // in fd
+};
+
 class file_set {
  public:
-  static detailed_result<file_set> open(const meta::metainfo& m, const std::string& save_dir, open_mode mode);
+  // `selected`: one flag per file, or empty for all. A file that is not
+  // selected is never created or opened; the bytes of it that belong to a
+  // piece we download anyway (one shared with a selected file) are kept in
+  // the parts file SAVE_DIR/.sta/<info-hash>.parts, at their offset in the
+  // torrent (a sparse file). Only with open_mode::create.
+  static detailed_result<file_set> open(const meta::metainfo& m, const std::string& save_dir, open_mode mode,
+                                        const std::vector<bool>& selected = {});
 
   file_set(file_set&& other) noexcept;
   file_set& operator=(file_set&& other) noexcept;
@@ -37,11 +50,22 @@ class file_set {
   // hold no bytes on disk.
   int fd(std::size_t file) const { return fds_[file]; }
   std::size_t size() const { return fds_.size(); }
+  // Whether the file's bytes live in the parts file.
+  bool in_parts(std::size_t file) const { return parts_offsets_[file] >= 0; }
+  // The parts file, or -1 if every file is selected.
+  int parts_fd() const { return parts_fd_; }
+
+  location locate(const meta::file_slice& s) const {
+    if (parts_offsets_[s.file] >= 0) return {parts_fd_, parts_offsets_[s.file] + s.offset};
+    return {fds_[s.file], s.offset};
+  }
 
  private:
   file_set() = default;
   void close_all();
   std::vector<int> fds_;
+  std::vector<std::int64_t> parts_offsets_;  // the file's offset in the torrent, or -1
+  int parts_fd_ = -1;
 };
 
 }  // namespace sta::storage

@@ -27,6 +27,22 @@ std::string pack_bits(const std::vector<bool>& bits) {
   return out;
 }
 
+std::vector<bool> unpack_bits(std::string_view bytes, std::size_t count) {
+  std::vector<bool> bits(count);
+  for (std::size_t i = 0; i < count; ++i)
+    bits[i] = (static_cast<unsigned char>(bytes[i / 8]) & (0x80 >> (i % 8))) != 0;
+  return bits;
+}
+
+std::optional<file_stamp> decode_stamp(const bencode::node& v) {
+  if (!v.is_list() || v.child_count() != 2) return std::nullopt;
+  auto it = v.begin();
+  const auto size = *it;
+  const auto mtime = *++it;
+  if (!size.is_int() || !mtime.is_int()) return std::nullopt;
+  return file_stamp{size.int_value(), mtime.int_value()};
+}
+
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -49,6 +65,10 @@ std::string encode_resume(const resume_data& r) {
   w.string("files").begin_list();
   for (const auto& f : r.files) w.begin_list().integer(f.size).integer(f.mtime_ns).end();
   w.end();
+  if (!r.in_parts.empty()) {
+    w.string("in-parts").string(pack_bits(r.in_parts));
+    w.string("parts").begin_list().integer(r.parts.size).integer(r.parts.mtime_ns).end();
+  }
   w.string("info-hash").string(r.info_hash.raw());
   w.string("pieces").integer(static_cast<std::int64_t>(r.verified.size()));
   w.string("verified").string(pack_bits(r.verified));
@@ -76,38 +96,43 @@ detailed_result<resume_data> decode_resume(std::string_view bytes) {
       static_cast<std::uint64_t>(verified->string_value().size()) != (static_cast<std::uint64_t>(pieces->int_value()) + 7) / 8) {
     return fail(errc::bad_value, "resume.verified");
   }
-  const auto bits = verified->string_value();
-  r.verified.resize(static_cast<std::size_t>(pieces->int_value()));
-  for (std::size_t i = 0; i < r.verified.size(); ++i) {
-    r.verified[i] = (static_cast<unsigned char>(bits[i / 8]) & (0x80 >> (i % 8))) != 0;
-  }
+  r.verified = unpack_bits(verified->string_value(), static_cast<std::size_t>(pieces->int_value()));
   auto files = root.find("files");
   if (!files || !files->is_list()) return fail(errc::bad_value, "resume.files");
   for (auto f : *files) {
-    if (!f.is_list() || f.child_count() != 2) return fail(errc::bad_value, "resume.files");
-    auto it = f.begin();
-    const auto size = *it;
-    const auto mtime = *++it;
-    if (!size.is_int() || !mtime.is_int()) return fail(errc::bad_value, "resume.files");
-    r.files.push_back({size.int_value(), mtime.int_value()});
+    auto stamp = decode_stamp(f);
+    if (!stamp) return fail(errc::bad_value, "resume.files");
+    r.files.push_back(*stamp);
+  }
+  if (auto in_parts = root.find("in-parts")) {
+    auto parts = root.find("parts");
+    auto stamp = parts ? decode_stamp(*parts) : std::nullopt;
+    if (!in_parts->is_string() || in_parts->string_value().size() != (r.files.size() + 7) / 8 || !stamp)
+      return fail(errc::bad_value, "resume.in-parts");
+    r.in_parts = unpack_bits(in_parts->string_value(), r.files.size());
+    r.parts = *stamp;
   }
   return r;
 }
 
+file_stamp stamp_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  return {st.st_size, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 std::vector<file_stamp> stamp_files(const meta::metainfo& m, const std::string& save_dir) {
   std::vector<file_stamp> out(m.files.size());
-  for (std::size_t i = 0; i < m.files.size(); ++i) {
-    struct stat st {};
-    const std::string p = save_dir + "/" + m.relative_path(i);
-    if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      out[i] = {st.st_size, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-    }
-  }
+  for (std::size_t i = 0; i < m.files.size(); ++i) out[i] = stamp_file(save_dir + "/" + m.relative_path(i));
   return out;
 }
 
 std::string resume_path(const std::string& save_dir, const sha1_digest& info_hash) {
   return save_dir + "/.sta/" + info_hash.hex() + ".resume";
+}
+
+std::string parts_path(const std::string& save_dir, const sha1_digest& info_hash) {
+  return save_dir + "/.sta/" + info_hash.hex() + ".parts";
 }
 
 detailed_result<void> save_resume(const std::string& path, const resume_data& r) {
@@ -145,6 +170,7 @@ std::optional<resume_data> load_matching_resume(const std::string& path, const m
       r->files != stamp_files(m, save_dir)) {
     return std::nullopt;
   }
+  if (!r->in_parts.empty() && r->parts != stamp_file(parts_path(save_dir, m.info_hash))) return std::nullopt;
   return std::move(*r);
 }
 

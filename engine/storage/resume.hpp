@@ -28,6 +28,10 @@ struct resume_data {
   sha1_digest info_hash;
   std::vector<bool> verified;  // one per piece
   std::vector<file_stamp> files;
+  // Files that were not selected, whose bytes in boundary pieces live in the
+  // parts file (one per file; empty: none), and the parts file's stamp.
+  std::vector<bool> in_parts;
+  file_stamp parts;
 };
 
 // Pure codec: a bencoded dict.
@@ -37,13 +41,19 @@ detailed_result<resume_data> decode_resume(std::string_view bytes);
 // The stamps of the torrent's files in SAVE_DIR as they are now.
 std::vector<file_stamp> stamp_files(const meta::metainfo& m, const std::string& save_dir);
 
+// The stamp of one file (size -1 if it is missing).
+file_stamp stamp_file(const std::string& path);
+
 // SAVE_DIR/.sta/<info-hash hex>.resume
 std::string resume_path(const std::string& save_dir, const sha1_digest& info_hash);
+// SAVE_DIR/.sta/<info-hash hex>.parts
+std::string parts_path(const std::string& save_dir, const sha1_digest& info_hash);
 
 detailed_result<void> save_resume(const std::string& path, const resume_data& r);
 
 // The record at path if it exists, decodes, belongs to this torrent (same
-// info-hash, piece and file counts) and every file's stamp still matches.
+// info-hash, piece and file counts) and every file's stamp still matches,
+// the parts file's too if it holds anything.
 std::optional<resume_data> load_matching_resume(const std::string& path, const meta::metainfo& m,
                                                 const std::string& save_dir);
 

@@ -28,6 +28,10 @@ constexpr std::uint32_t kMaxRequestLength = 128 * 1024;
 constexpr std::uint32_t kMaxUnchoked = 5;  // 4 regular + 1 optimistic
 constexpr std::int64_t kSecondsOfRequests = 3;
 
+std::int64_t now_ns(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 struct served_request {
   std::uint32_t piece;
   std::uint32_t offset;
@@ -202,9 +206,10 @@ io::task<void> connection::run() {
   while (!closing_) {
     if (!have_data) {
       if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
-      auto n = co_await io::recv(r_, sock_.get(), std::span(rbuf_).subspan(rlen_))
-                   .deadline(kTick)
-                   .cancel_with(recv_cancel_);
+      rate_limiter& limit = t_.download_limiter();
+      auto room = std::span(rbuf_).subspan(rlen_);
+      if (!limit.unlimited()) room = room.first(std::min<std::size_t>(room.size(), limit.quantum()));
+      auto n = co_await io::recv(r_, sock_.get(), room).deadline(kTick).cancel_with(recv_cancel_);
       const auto now = clock::now();
       if (!n) {
         if (n.error() == std::errc::timed_out) {
@@ -220,6 +225,14 @@ io::task<void> connection::run() {
       }
       rlen_ += *n;
       last_recv_ = now;
+      // Over the download limit: the next recv waits, and TCP makes the
+      // peer wait too.
+      if (const auto wait = limit.charge(static_cast<std::int64_t>(*n), now_ns(now)); wait > 0) {
+        if (!co_await io::sleep(r_, std::chrono::nanoseconds(wait)).cancel_with(recv_cancel_)) {
+          close(make_error_code(std::errc::operation_canceled));
+          break;
+        }
+      }
     }
     have_data = false;
 
@@ -261,7 +274,11 @@ io::task<void> connection::write_loop() {
     }
     batch_.clear();
     std::swap(batch_, out_);
-    while (!closing_ && !am_choking_ && !served_.empty() && batch_.size() < kSendBatch) {
+    rate_limiter& limit = t_.upload_limiter();
+    const std::size_t batch_limit =
+        limit.unlimited() ? kSendBatch : std::min<std::size_t>(kSendBatch, static_cast<std::size_t>(limit.quantum()));
+    std::int64_t payload = 0;
+    while (!closing_ && !am_choking_ && !served_.empty() && batch_.size() < batch_limit) {
       const served_request req = served_.front();
       served_.pop_front();
       const std::byte* data = cached_piece(t_, req.piece);
@@ -278,6 +295,7 @@ io::task<void> connection::write_loop() {
       batch_.insert(batch_.end(), header.begin(), header.end());
       batch_.insert(batch_.end(), data + req.offset, data + req.offset + req.length);
       up_bytes_ += req.length;
+      payload += req.length;
       t_.uploaded.fetch_add(req.length, std::memory_order_relaxed);
     }
     std::size_t off = 0;
@@ -293,6 +311,13 @@ io::task<void> connection::write_loop() {
       off += *n;
     }
     last_send_ = clock::now();
+    // Over the upload limit: the next batch waits. Batches of messages
+    // alone (requests, haves) are not charged, so a download never waits
+    // for the upload limit.
+    if (payload > 0) {
+      const auto wait = limit.charge(static_cast<std::int64_t>(batch_.size()), now_ns(last_send_));
+      if (wait > 0 && !closing_) co_await io::sleep(r_, std::chrono::nanoseconds(wait)).cancel_with(send_cancel_);
+    }
   }
 }
 
@@ -441,7 +466,7 @@ void connection::update_interest() {
 bool connection::peer_lacks_nothing_we_want() const {
   auto& p = t_.picker();
   for (std::uint32_t i = 0; i < t_.piece_count(); ++i)
-    if (peer_has_.test(i) && !p.have(i)) return false;
+    if (peer_has_.test(i) && p.wanted(i)) return false;
   return true;
 }
 

@@ -62,14 +62,14 @@ io::task<result<const std::byte*>> read_piece(io::reactor& r, const torrent& t, 
   auto data = std::make_unique<std::byte[]>(size);
   std::size_t at = 0;
   for (const auto& s : t.map().piece_slices(piece)) {
-    const int fd = t.files().fd(s.file);
+    const storage::location where = t.files().locate(s);
     auto dest = std::span(data.get() + at, static_cast<std::size_t>(s.length));
-    if (fd < 0) {
+    if (where.fd < 0) {
       std::fill(dest.begin(), dest.end(), std::byte{0});  // BEP 47 padding
     } else {
       std::size_t done = 0;
       while (done < dest.size()) {
-        auto n = co_await io::read(r, fd, dest.subspan(done), static_cast<std::uint64_t>(s.offset) + done);
+        auto n = co_await io::read(r, where.fd, dest.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
         if (!n) co_return n.error();
         if (*n == 0) co_return make_error_code(errc::file_wrong_size);  // truncated under us
         done += *n;
@@ -97,17 +97,17 @@ io::task<void> finish_piece(io::reactor& r, torrent& t, std::uint32_t piece) {
   }
   std::size_t at = 0;
   for (const auto& s : t.map().piece_slices(piece)) {
-    const int fd = t.files().fd(s.file);
+    const storage::location where = t.files().locate(s);
     const auto src = std::span(data + at, static_cast<std::size_t>(s.length));
     at += src.size();
-    if (fd < 0) continue;
+    if (where.fd < 0) continue;
     std::size_t done = 0;
     while (done < src.size()) {
-      auto n = co_await io::write(r, fd, src.subspan(done), static_cast<std::uint64_t>(s.offset) + done);
+      auto n = co_await io::write(r, where.fd, src.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
       if (!n || *n == 0) {
         // Stopping cancels writes: the piece simply stays unverified.
         if (!r.stopping())
-          t.fail("cannot write " + t.meta().relative_path(s.file) + ": " +
+          t.fail("cannot write " + (t.files().in_parts(s.file) ? std::string("the parts file") : t.meta().relative_path(s.file)) + ": " +
                  (n ? std::string("no progress") : n.error().message()));
         co_return;
       }

@@ -24,6 +24,8 @@ torrent::torrent(const meta::metainfo& m, storage::file_set files, const bitfiel
       listen_port_(listen_port),
       piece_count_(static_cast<std::uint32_t>(m.piece_count())),
       blocks_per_piece_(geometry_of(m).blocks_per_piece),
+      down_limiter_(lim.download_rate),
+      up_limiter_(lim.upload_rate),
       buffers_(new std::atomic<std::byte*>[piece_count_]),
       written_(new std::atomic<std::uint32_t>[piece_count_]),
       senders_(new std::atomic<picker::owner_id>[std::size_t{piece_count_} * blocks_per_piece_]),

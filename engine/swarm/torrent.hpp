@@ -12,7 +12,7 @@
 //    sends 'have' at its own pace;
 //  - peer slots: a fixed table whose entries a connection publishes its
 //    rates and flags into and the home reactor's choker reads and steers;
-//  - byte counters.
+//  - byte counters and the rate limits of both directions.
 // The torrent is created on the control thread before any reactor touches
 // it and destroyed after every reactor has stopped.
 #pragma once
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/bitfield.hpp"
+#include "base/rate_limiter.hpp"
 #include "meta/file_map.hpp"
 #include "meta/metainfo.hpp"
 #include "picker/piece_picker.hpp"
@@ -42,6 +43,8 @@ struct limits {
   std::size_t max_pipeline = 500;           // our requests in flight to one peer
   std::size_t min_pipeline = 16;
   std::uint32_t strikes_to_ban = 3;         // pieces that failed with a peer's blocks in them
+  std::int64_t download_rate = 0;           // bytes/s over all connections; 0: unlimited
+  std::int64_t upload_rate = 0;
 };
 
 // One peer connection's public face. `state` is claimed on the home reactor
@@ -85,6 +88,12 @@ class torrent {
   std::uint32_t piece_count() const { return piece_count_; }
   std::uint32_t block_size(picker::block_ref b) const;
   std::int64_t have_bytes() const;
+  // Every piece verified (not just the selected ones).
+  bool seed() const { return picker_.have_count() == piece_count_; }
+
+  // Charged by every connection on every reactor: bytes received, bytes sent.
+  rate_limiter& download_limiter() { return down_limiter_; }
+  rate_limiter& upload_limiter() { return up_limiter_; }
 
   // Piece assembly. buffer() installs one on first use.
   std::byte* buffer(std::uint32_t piece);
@@ -141,6 +150,8 @@ class torrent {
   std::uint16_t listen_port_;
   std::uint32_t piece_count_;
   std::uint32_t blocks_per_piece_;
+  rate_limiter down_limiter_;
+  rate_limiter up_limiter_;
 
   std::unique_ptr<std::atomic<std::byte*>[]> buffers_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> written_;

@@ -2,6 +2,7 @@
 // Both run a session and report its progress: a live line on stderr when it
 // is a terminal, JSON lines on stdout with --json. The session does the
 // work; this file parses, prints and waits for signals.
+#include <fnmatch.h>
 #include <signal.h>
 
 #include <cerrno>
@@ -40,7 +41,81 @@ struct swarm_args {
   unsigned threads = 0;
   bool no_tracker = false;
   bool json = false;
+  std::string tracker_ip;
+  std::string download_limit = "0";
+  std::string upload_limit = "0";
+  std::size_t max_peers = 200;
+  unsigned max_connections = 200;
+  unsigned max_half_open = 8;
+  std::string select;
+  std::vector<std::string> exclude_globs;
+  bool sequential = false;
 };
+
+// "50MiB", "800k", "0": bytes per second.
+std::optional<std::int64_t> parse_rate(const std::string& flag, const std::string& text) {
+  auto v = parse_size(text);
+  if (!v || *v < 0) {
+    error(flag + " " + text + ": expected bytes per second, like 50MiB, 800k or 0 (unlimited)", kExitUsage);
+    return std::nullopt;
+  }
+  return v;
+}
+
+// "0,2-4" against the torrent's file count.
+std::optional<std::vector<bool>> parse_select(const std::string& text, std::size_t files) {
+  std::vector<bool> selected(files, false);
+  auto bad = [&](const std::string& why) {
+    error("--select " + text + ": " + why, kExitUsage);
+    return std::nullopt;
+  };
+  auto number = [](std::string_view s) -> std::optional<std::size_t> {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+    return static_cast<std::size_t>(std::stoul(std::string(s)));
+  };
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    const auto dash = item.find('-');
+    const auto first = number(item.substr(0, dash));
+    const auto last = dash == std::string_view::npos ? first : number(item.substr(dash + 1));
+    if (!first || !last || *last < *first)
+      return bad("expected file indices as `sta info` lists them, like 0,2-4");
+    if (*last >= files)
+      return bad("the torrent has " + std::to_string(files) + (files == 1 ? " file (index 0)" : " files (indices 0-" +
+                 std::to_string(files - 1) + ")"));
+    for (std::size_t i = *first; i <= *last; ++i) selected[i] = true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return selected;
+}
+
+// The selection from --select and --exclude-glob (matched against the paths
+// `sta info` shows); empty when every file is selected.
+std::optional<std::vector<bool>> selection(const swarm_args& args, const meta::metainfo& m) {
+  if (args.select.empty() && args.exclude_globs.empty()) return std::vector<bool>{};
+  std::vector<bool> selected(m.files.size(), true);
+  if (!args.select.empty()) {
+    auto s = parse_select(args.select, m.files.size());
+    if (!s) return std::nullopt;
+    selected = std::move(*s);
+  }
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    const std::string path = m.multi_file ? m.files[i].joined_path() : m.name;
+    for (const auto& g : args.exclude_globs)
+      if (::fnmatch(g.c_str(), path.c_str(), 0) == 0) selected[i] = false;
+  }
+  bool any = false;
+  for (std::size_t i = 0; i < m.files.size(); ++i) any = any || (selected[i] && !m.files[i].pad);
+  if (!any) {
+    error("--select/--exclude-glob leave no file to download", kExitUsage);
+    return std::nullopt;
+  }
+  return selected;
+}
 
 std::string format_eta(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0 || seconds > 99 * 3600) return "--:--";
@@ -60,7 +135,8 @@ class reporter {
     const double up = dt > 0 ? static_cast<double>(st.uploaded - last_up_) / dt : 0;
     last_down_ = st.downloaded;
     last_up_ = st.uploaded;
-    const double progress = st.total > 0 ? static_cast<double>(st.verified) / static_cast<double>(st.total) : 1.0;
+    const double progress =
+        st.selected_total > 0 ? static_cast<double>(st.verified) / static_cast<double>(st.selected_total) : 1.0;
     if (json_) {
       boost::json::object o;
       o["event"] = event;
@@ -68,6 +144,7 @@ class reporter {
       o["downloaded"] = st.downloaded;
       o["uploaded"] = st.uploaded;
       o["total"] = st.total;
+      o["selected_total"] = st.selected_total;
       o["verified"] = st.verified;
       o["down_rate"] = static_cast<std::int64_t>(down);
       o["up_rate"] = static_cast<std::int64_t>(up);
@@ -85,10 +162,10 @@ class reporter {
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
       if (first_) std::fprintf(stderr, "listening on %s\n", listen_.empty() ? "-" : listen_.front().c_str());
-      const double eta = down > 0 ? static_cast<double>(st.total - st.verified) / down : INFINITY;
+      const double eta = down > 0 ? static_cast<double>(st.selected_total - st.verified) / down : INFINITY;
       std::fprintf(stderr, "\r\033[K%5.1f%% %s/%s  down %s/s  up %s/s  peers %u (%u seeds)  ETA %s",
                    progress * 100, format_size(static_cast<double>(st.verified)).c_str(),
-                   format_size(static_cast<double>(st.total)).c_str(), format_size(down).c_str(),
+                   format_size(static_cast<double>(st.selected_total)).c_str(), format_size(down).c_str(),
                    format_size(up).c_str(), st.peers, st.seeds, st.complete ? "0:00" : format_eta(eta).c_str());
       if (std::string(event) != "progress") std::fputc('\n', stderr);
       std::fflush(stderr);
@@ -118,6 +195,20 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   opts.mode = mode;
   opts.threads = args.threads;
   opts.use_trackers = !args.no_tracker;
+  opts.tracker_ip = args.tracker_ip;
+  opts.sequential = args.sequential;
+  opts.max_connections = args.max_connections;
+  opts.max_half_open = args.max_half_open;
+  opts.limits.max_peers = args.max_peers;
+  const auto down = parse_rate("-d/--download-limit", args.download_limit);
+  if (!down) return kExitUsage;
+  const auto up = parse_rate("-u/--upload-limit", args.upload_limit);
+  if (!up) return kExitUsage;
+  opts.limits.download_rate = *down;
+  opts.limits.upload_rate = *up;
+  auto selected = selection(args, *m);
+  if (!selected) return kExitUsage;
+  opts.selected = std::move(*selected);
   for (const auto& p : args.peers) {
     auto ep = io::parse_endpoint(p);
     if (!ep) return error("--peer " + p + ": expected IP:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
@@ -193,7 +284,7 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
       out.report("progress", st, elapsed, dt);
     }
     if (mode == torrent_mode::download && args.seed_ratio > 0 && st.complete &&
-        static_cast<double>(st.uploaded) >= args.seed_ratio * static_cast<double>(st.total)) {
+        static_cast<double>(st.uploaded) >= args.seed_ratio * static_cast<double>(st.selected_total)) {
       (*s)->stop();
       return kExitOk;
     }
@@ -207,11 +298,34 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
 void add_common(CLI::App* sub, swarm_args& args) {
   sub->add_option("--peer", args.peers, "Connect to this peer (IP:PORT); repeatable")->type_name("IP:PORT");
   sub->add_option("--listen", args.listen,
-                  "Listen for peers on ADDR:PORT (default 0.0.0.0:6881, or the next free port)")
+                  "Listen for peers on ADDR:PORT ([::]:PORT for IPv6, port 0: any free port; default\n"
+                  "0.0.0.0:6881 or the next free one); repeatable. Outgoing peer and tracker\n"
+                  "connections leave from ADDR unless it is a wildcard")
       ->type_name("ADDR:PORT");
   sub->add_option("--threads", args.threads, "Reactor threads (default: one per core)")
       ->check(CLI::Range(1u, 256u));
   sub->add_flag("--no-tracker", args.no_tracker, "Do not announce; use --peer only");
+  sub->add_option("--tracker-ip", args.tracker_ip, "Tell trackers to hand out this address (ip=), e.g. behind NAT")
+      ->type_name("ADDR")
+      ->check([](const std::string& v) {
+        const bool ok = !v.empty() && v.size() <= 253 &&
+                        v.find_first_not_of("0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ.:-") ==
+                            std::string::npos;
+        return ok ? std::string() : "expected an IP address or host name";
+      });
+  sub->add_option("-d,--download-limit", args.download_limit,
+                  "Download at most RATE bytes/s over all peers (50MiB, 800k; default 0: unlimited)")
+      ->type_name("RATE");
+  sub->add_option("-u,--upload-limit", args.upload_limit,
+                  "Upload at most RATE bytes/s over all peers (default 0: unlimited)")
+      ->type_name("RATE");
+  sub->add_option("--max-peers", args.max_peers, "Peer connections of this torrent (default 200)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{65535}));
+  sub->add_option("--max-connections", args.max_connections,
+                  "Peer connections of the process, connecting ones included (default 200)")
+      ->check(CLI::Range(1u, 65535u));
+  sub->add_option("--max-half-open", args.max_half_open, "Outgoing connects in progress at once (default 8)")
+      ->check(CLI::Range(1u, 1000u));
   sub->add_flag("--json", args.json,
                 "Print one JSON object per line on stdout every second and at the end");
 }
@@ -225,6 +339,9 @@ command add_get(CLI::App& app) {
       "SAVE_DIR is the directory that will contain the torrent's root name; data already\n"
       "there is checked and kept. Seeds after completing until Ctrl-C, unless -e or\n"
       "--seed-ratio. Ctrl-C leaves resumable state: run the same command to continue.\n"
+      "Files left out by --select/--exclude-glob are not created; the bytes of theirs that\n"
+      "share a piece with a selected file are kept in SAVE_DIR/.sta/<info-hash>.parts.\n"
+      "Rates: k/M/G (or KiB/MiB/GiB) are powers of 1024.\n"
       "Exit status: 0 complete, 1 failed (disk, network), 2 usage or input error,\n"
       "128+signal when interrupted before completion.");
   sub->add_option("TORRENT", args->torrent, ".torrent file")->required();
@@ -233,6 +350,14 @@ command add_get(CLI::App& app) {
   sub->add_option("--seed-ratio", args->seed_ratio, "Exit once uploaded/size reaches R after completing")
       ->check(CLI::PositiveNumber)
       ->type_name("R");
+  sub->add_option("--select", args->select,
+                  "Download only these files: indices as `sta info` lists them, like 0,2-4")
+      ->type_name("LIST");
+  sub->add_option("--exclude-glob", args->exclude_globs,
+                  "Do not download files whose path (as `sta info` shows it) matches; repeatable")
+      ->type_name("PATTERN");
+  sub->add_flag("--sequential", args->sequential,
+                "Download pieces in order (for streaming) instead of rarest first");
   add_common(sub, *args);
   return {sub, [args] { return run_swarm(*args, torrent_mode::download); }};
 }

@@ -13,7 +13,8 @@ namespace {
 
 // A picker from shorthand: one character per piece. `availability` digits
 // are how many peers have each piece; `have` marks with '*' the pieces we
-// already have. Every piece has `blocks` blocks.
+// already have and with '-' the pieces not wanted (file selection). Every
+// piece has `blocks` blocks.
 std::unique_ptr<piece_picker> make_picker(std::string_view availability, std::string_view have = "",
                                           std::uint32_t blocks = 4, std::uint64_t seed = 1) {
   geometry g;
@@ -25,6 +26,7 @@ std::unique_ptr<piece_picker> make_picker(std::string_view availability, std::st
     for (int k = 0; k < availability[i] - '0'; ++k) p->add_have(i);
   for (std::uint32_t i = 0; i < have.size(); ++i)
     if (have[i] == '*') p->mark_have(i);
+    else if (have[i] == '-') p->skip(i);
   return p;
 }
 
@@ -66,6 +68,34 @@ TEST(PiecePicker, NeverPicksPiecesWeHaveOrThePeerLacks) {
   auto got = pick(*p, &has, 1, false, 100);
   EXPECT_EQ(pieces_of(got), (std::set<std::uint32_t>{1, 2}));
   EXPECT_EQ(got.size(), 8u);
+}
+
+TEST(PiecePicker, SkippedPiecesAreNeverPickedAndNotNeededForCompletion) {
+  auto p = make_picker("1111", "-*  ");
+  auto got = pick(*p, nullptr, 1, false, 100);
+  EXPECT_EQ(pieces_of(got), (std::set<std::uint32_t>{2, 3}));
+  EXPECT_TRUE(p->skipped(0));
+  EXPECT_FALSE(p->wanted(0));
+  EXPECT_FALSE(p->wanted(1));
+  EXPECT_TRUE(p->wanted(2));
+  for (std::uint32_t piece : {2u, 3u}) {
+    for (std::uint32_t b = 0; b < 4; ++b) p->on_block({piece, b});
+    EXPECT_FALSE(p->complete());
+    p->on_hash_passed(piece);
+  }
+  EXPECT_TRUE(p->complete());
+  EXPECT_EQ(p->have_count(), 3u);
+  EXPECT_FALSE(p->have(0));
+}
+
+TEST(PiecePicker, SkippingAPieceWeHaveKeepsIt) {
+  auto p = make_picker("11", "* ");
+  p->skip(0);
+  p->skip(1);
+  EXPECT_TRUE(p->have(0));
+  EXPECT_TRUE(p->skipped(1));
+  EXPECT_TRUE(p->complete());
+  EXPECT_TRUE(pick(*p, nullptr, 1, false, 100).empty());
 }
 
 TEST(PiecePicker, FinishesPartialPiecesFirst) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "storage/create.hpp"
@@ -43,7 +44,8 @@ meta::metainfo make_torrent(const fs::path& path, std::int64_t piece_length) {
 io::endpoint ep(const std::string& text) { return *io::parse_endpoint(text); }
 
 std::unique_ptr<session> start(const meta::metainfo& m, const fs::path& save_dir, torrent_mode mode,
-                               const std::string& listen, std::vector<io::endpoint> peers = {}) {
+                               const std::string& listen, std::vector<io::endpoint> peers = {},
+                               const std::function<void(session_options&)>& tweak = {}) {
   session_options o;
   o.save_dir = save_dir.string();
   o.mode = mode;
@@ -51,6 +53,7 @@ std::unique_ptr<session> start(const meta::metainfo& m, const fs::path& save_dir
   o.listen = {ep(listen)};
   o.peers = std::move(peers);
   o.use_trackers = false;
+  if (tweak) tweak(o);
   auto s = session::start(m, std::move(o));
   if (!s) throw std::runtime_error(s.error().message());
   return std::move(*s);
@@ -143,6 +146,94 @@ TEST(Swarm, MultiFileTorrentWithZeroLengthFile) {
   EXPECT_EQ(read_file(dir / "dl/pack/sub/b.bin"), b);
   ASSERT_TRUE(fs::exists(dir / "dl/pack/empty"));
   EXPECT_EQ(fs::file_size(dir / "dl/pack/empty"), 0u);
+}
+
+TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
+  test::temp_dir dir;
+  // 64 KiB pieces: a.bin ends and c.bin starts inside pieces shared with b.bin.
+  const std::string a = test::random_bytes(100 * 1024 + 7, 11);
+  const std::string b = test::random_bytes(300 * 1024 + 3, 12);
+  const std::string c = test::random_bytes(200 * 1024 + 1, 13);
+  write_file(dir / "seed/pack/a.bin", a);
+  write_file(dir / "seed/pack/b.bin", b);
+  write_file(dir / "seed/pack/c.bin", c);
+  const auto m = make_torrent(dir / "seed/pack", 64 * 1024);
+  ASSERT_EQ(m.files.size(), 3u);
+  ASSERT_EQ(m.files[1].joined_path(), "b.bin");
+
+  auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.80:0");
+  {
+    auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.81:0", {seed->listening().front()},
+                    [](session_options& o) { o.selected = {false, true, false}; });
+    const auto first = dl->stats();
+    EXPECT_EQ(first.total, m.total_size);
+    // b.bin's pieces: from the one holding its first byte to the one holding its last.
+    const std::int64_t begin = (100 * 1024 + 7) / (64 * 1024), end = (400 * 1024 + 10 - 1) / (64 * 1024);
+    EXPECT_EQ(first.selected_total, (end - begin + 1) * 64 * 1024);
+    wait_complete({dl.get()});
+    EXPECT_EQ(dl->stats().verified, first.selected_total);
+    EXPECT_EQ(read_file(dir / "dl/pack/b.bin"), b);
+    EXPECT_FALSE(fs::exists(dir / "dl/pack/a.bin"));
+    EXPECT_FALSE(fs::exists(dir / "dl/pack/c.bin"));
+    EXPECT_TRUE(fs::exists(dir / "dl/.sta" / (m.info_hash.hex() + ".parts")));
+    dl->stop();
+  }
+  // Selecting everything later: the pieces shared with b.bin had a.bin's and
+  // c.bin's bytes in the parts file, so they are fetched again into the files.
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.81:0", {seed->listening().front()});
+  EXPECT_FALSE(dl->stats().complete);
+  wait_complete({dl.get()});
+  EXPECT_EQ(read_file(dir / "dl/pack/a.bin"), a);
+  EXPECT_EQ(read_file(dir / "dl/pack/b.bin"), b);
+  EXPECT_EQ(read_file(dir / "dl/pack/c.bin"), c);
+}
+
+TEST(Swarm, SequentialCompletesPiecesInIndexOrder) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(16 * 1024 * 1024, 14);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 256 * 1024);  // 64 pieces of 16 blocks
+
+  auto s1 = start(m, dir / "seed", torrent_mode::seed, "127.0.0.82:0");
+  auto s2 = start(m, dir / "seed", torrent_mode::seed, "127.0.0.83:0");
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.84:0",
+                  {s1->listening().front(), s2->listening().front()}, [](session_options& o) {
+                    o.sequential = true;
+                    o.limits.max_pipeline = 64;  // at most 4 pieces ahead per peer
+                  });
+  wait_complete({dl.get()});
+  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  const auto order = dl->verified_order();
+  ASSERT_EQ(order.size(), 64u);
+  // Two peers with up to 4 pieces in flight each: the i-th piece verified
+  // is never more than a few pieces past i (rarest-first order would be a
+  // random permutation).
+  for (std::size_t i = 0; i < order.size(); ++i) EXPECT_LE(order[i], i + 12) << "position " << i;
+}
+
+TEST(Swarm, MaxConnectionsCapsThePeers) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(2 * 1024 * 1024, 15);
+  write_file(dir / "seed/file.bin", data);
+  const auto m = make_torrent(dir / "seed/file.bin", 64 * 1024);
+
+  std::vector<std::unique_ptr<session>> seeds;
+  std::vector<io::endpoint> addrs;
+  for (int i = 0; i < 3; ++i) {
+    seeds.push_back(start(m, dir / "seed", torrent_mode::seed, "127.0.0." + std::to_string(85 + i) + ":0"));
+    addrs.push_back(seeds.back()->listening().front());
+  }
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.88:0", addrs,
+                  [](session_options& o) { o.max_connections = 1; });
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  unsigned most = 0;
+  while (!dl->stats().complete) {
+    most = std::max(most, dl->stats().peers);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(most, 1u);
+  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
 }
 
 TEST(Swarm, RestartTrustsResumeDataWithoutRechecking) {
