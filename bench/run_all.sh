@@ -10,3 +10,4 @@ here=$(dirname "$0")
 "$here/loopback_vs_iperf3.sh" "$build"
 "$here/tracker_vs_opentracker.sh" "$build"
 /usr/bin/python3 "$here/swarm_vs_libtorrent.py" "$build/tools/sta"
+python3 "$here/rate_limit_accuracy.py" "$build/tools/sta"
