@@ -59,6 +59,34 @@ std::unique_ptr<session> start(const meta::metainfo& m, const fs::path& save_dir
   return std::move(*s);
 }
 
+// A single-file torrent of `size` random bytes in dir/seed/file.bin.
+struct single_file {
+  std::string data;
+  meta::metainfo m;
+};
+single_file make_single_file(const fs::path& dir, std::size_t size, std::uint64_t seed, std::int64_t piece_length) {
+  single_file f{test::random_bytes(size, seed), {}};
+  write_file(dir / "seed/file.bin", f.data);
+  f.m = make_torrent(dir / "seed/file.bin", piece_length);
+  return f;
+}
+
+// `count` seeders of the data in dir/seed, listening on 127.0.0.first,
+// first + 1, ...
+std::vector<std::unique_ptr<session>> start_seeders(const meta::metainfo& m, const fs::path& dir, int count,
+                                                    int first) {
+  std::vector<std::unique_ptr<session>> seeds;
+  for (int i = 0; i < count; ++i)
+    seeds.push_back(start(m, dir / "seed", torrent_mode::seed, "127.0.0." + std::to_string(first + i) + ":0"));
+  return seeds;
+}
+
+std::vector<io::endpoint> addresses_of(const std::vector<std::unique_ptr<session>>& sessions) {
+  std::vector<io::endpoint> out;
+  for (const auto& s : sessions) out.push_back(s->listening().front());
+  return out;
+}
+
 // Polls until every session is complete; the bound only turns a hang into
 // a failure.
 void wait_complete(const std::vector<session*>& sessions) {
@@ -93,17 +121,10 @@ TEST(Swarm, OneSeederToOneDownloaderWithShortLastPiece) {
 
 TEST(Swarm, FourSeedersToOneDownloader) {
   test::temp_dir dir;
-  const std::string data = test::random_bytes(8 * 1024 * 1024, 2);
-  write_file(dir / "seed/file.bin", data);
-  const auto m = make_torrent(dir / "seed/file.bin", 128 * 1024);
+  const auto [data, m] = make_single_file(dir.path(), 8 * 1024 * 1024, 2, 128 * 1024);
 
-  std::vector<std::unique_ptr<session>> seeds;
-  std::vector<io::endpoint> addrs;
-  for (int i = 0; i < 4; ++i) {
-    seeds.push_back(start(m, dir / "seed", torrent_mode::seed, "127.0.0." + std::to_string(31 + i) + ":0"));
-    addrs.push_back(seeds.back()->listening().front());
-  }
-  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.30:0", addrs);
+  const auto seeds = start_seeders(m, dir.path(), 4, 31);
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.30:0", addresses_of(seeds));
   wait_complete({dl.get()});
   EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
   std::int64_t uploaded = 0;
@@ -190,14 +211,10 @@ TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
 
 TEST(Swarm, SequentialCompletesPiecesInIndexOrder) {
   test::temp_dir dir;
-  const std::string data = test::random_bytes(16 * 1024 * 1024, 14);
-  write_file(dir / "seed/file.bin", data);
-  const auto m = make_torrent(dir / "seed/file.bin", 256 * 1024);  // 64 pieces of 16 blocks
+  const auto [data, m] = make_single_file(dir.path(), 16 * 1024 * 1024, 14, 256 * 1024);  // 64 pieces of 16 blocks
 
-  auto s1 = start(m, dir / "seed", torrent_mode::seed, "127.0.0.82:0");
-  auto s2 = start(m, dir / "seed", torrent_mode::seed, "127.0.0.83:0");
-  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.84:0",
-                  {s1->listening().front(), s2->listening().front()}, [](session_options& o) {
+  const auto seeds = start_seeders(m, dir.path(), 2, 82);
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.84:0", addresses_of(seeds), [](session_options& o) {
                     o.sequential = true;
                     o.limits.max_pipeline = 64;  // at most 4 pieces ahead per peer
                   });
@@ -213,17 +230,10 @@ TEST(Swarm, SequentialCompletesPiecesInIndexOrder) {
 
 TEST(Swarm, MaxConnectionsCapsThePeers) {
   test::temp_dir dir;
-  const std::string data = test::random_bytes(2 * 1024 * 1024, 15);
-  write_file(dir / "seed/file.bin", data);
-  const auto m = make_torrent(dir / "seed/file.bin", 64 * 1024);
+  const auto [data, m] = make_single_file(dir.path(), 2 * 1024 * 1024, 15, 64 * 1024);
 
-  std::vector<std::unique_ptr<session>> seeds;
-  std::vector<io::endpoint> addrs;
-  for (int i = 0; i < 3; ++i) {
-    seeds.push_back(start(m, dir / "seed", torrent_mode::seed, "127.0.0." + std::to_string(85 + i) + ":0"));
-    addrs.push_back(seeds.back()->listening().front());
-  }
-  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.88:0", addrs,
+  const auto seeds = start_seeders(m, dir.path(), 3, 85);
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.88:0", addresses_of(seeds),
                   [](session_options& o) { o.max_connections = 1; });
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   unsigned most = 0;
