@@ -404,6 +404,8 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
   s->opts_ = std::move(opts);
   const auto& o = s->opts_;
 
+  if (!o.selected.empty() && (o.selected.size() != m.files.size() || o.mode == torrent_mode::seed))
+    return fail(errc::bad_value, "a file selection needs download mode and one flag per file");
   if (o.mode == torrent_mode::download) ::mkdir(o.save_dir.c_str(), 0755);
   struct stat st {};
   if (::stat(o.save_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

@@ -118,11 +118,16 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::str
     }
     if (f.size > 0) set.fds_[i] = guard.release();
   }
+  const std::string parts = ".sta/" + m.info_hash.hex() + ".parts";
   if (need_parts) {
     if (auto r = make_parents(root.get(), {".sta"}, save_dir); !r) return r.error();
-    const std::string rel = ".sta/" + m.info_hash.hex() + ".parts";
-    set.parts_fd_ = openat_beneath(root.get(), rel, O_RDWR | O_CREAT, 0644);
-    if (set.parts_fd_ < 0) return detailed_error{sys_error(errno), save_dir + "/" + rel};
+    set.parts_fd_ = openat_beneath(root.get(), parts, O_RDWR | O_CREAT, 0644);
+    if (set.parts_fd_ < 0) return detailed_error{sys_error(errno), save_dir + "/" + parts};
+  } else if (mode == open_mode::create) {
+    // Left by an earlier selection: the pieces whose bytes it held are
+    // fetched again into their files (the resume record says which).
+    const fd_guard dir(openat_beneath(root.get(), ".sta", O_PATH | O_DIRECTORY, 0));
+    if (dir.get() >= 0) ::unlinkat(dir.get(), (m.info_hash.hex() + ".parts").c_str(), 0);
   }
   return set;
 }

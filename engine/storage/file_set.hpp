@@ -36,7 +36,8 @@ class file_set {
   // selected is never created or opened; the bytes of it that belong to a
   // piece we download anyway (one shared with a selected file) are kept in
   // the parts file SAVE_DIR/.sta/<info-hash>.parts, at their offset in the
-  // torrent (a sparse file). Only with open_mode::create.
+  // torrent (a sparse file). Only with open_mode::create, which also removes
+  // a parts file that the selection no longer needs.
   static detailed_result<file_set> open(const meta::metainfo& m, const std::string& save_dir, open_mode mode,
                                         const std::vector<bool>& selected = {});
 

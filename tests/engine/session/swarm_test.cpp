@@ -207,6 +207,7 @@ TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
   EXPECT_EQ(read_file(dir / "dl/pack/a.bin"), a);
   EXPECT_EQ(read_file(dir / "dl/pack/b.bin"), b);
   EXPECT_EQ(read_file(dir / "dl/pack/c.bin"), c);
+  EXPECT_FALSE(fs::exists(dir / "dl/.sta" / (m.info_hash.hex() + ".parts")));
 }
 
 TEST(Swarm, SequentialCompletesPiecesInIndexOrder) {

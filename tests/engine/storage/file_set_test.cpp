@@ -33,6 +33,33 @@ TEST(FileSet, CreateMakesDirectoriesAndPreallocates) {
   EXPECT_GE(set->fd(2), 0);
 }
 
+TEST(FileSet, UnselectedFilesAreNotCreatedAndLiveInThePartsFile) {
+  temp_dir dir;
+  const auto m = multi_file_torrent();
+  auto set = file_set::open(m, dir.path().string(), open_mode::create, {true, true, false});
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_TRUE(fs::exists(dir / "root/a/b/c.bin"));
+  EXPECT_FALSE(fs::exists(dir / "root/d.bin"));
+  const fs::path parts = dir / ".sta" / (m.info_hash.hex() + ".parts");
+  EXPECT_TRUE(fs::exists(parts));
+  EXPECT_FALSE(set->in_parts(0));
+  EXPECT_TRUE(set->in_parts(2));
+  // d.bin's byte 5 is at its offset in the torrent (after c.bin and empty).
+  const location d = set->locate({2, 5, 100});
+  EXPECT_EQ(d.fd, set->parts_fd());
+  EXPECT_EQ(d.offset, 40'005);
+  const location c = set->locate({0, 7, 100});
+  EXPECT_EQ(c.fd, set->fd(0));
+  EXPECT_EQ(c.offset, 7);
+
+  // Selecting everything again: the parts file is no longer needed.
+  set = file_set::open(m, dir.path().string(), open_mode::create);
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->parts_fd(), -1);
+  EXPECT_FALSE(fs::exists(parts));
+  EXPECT_TRUE(fs::exists(dir / "root/d.bin"));
+}
+
 TEST(FileSet, CreateResizesAnExistingFile) {
   temp_dir dir;
   write_file(dir / "root/d.bin", std::string(20'000, 'z'));

@@ -26,6 +26,32 @@ TEST(Resume, CodecRoundTrips) {
   EXPECT_EQ(back->info_hash, r.info_hash);
   EXPECT_EQ(back->verified, r.verified);
   EXPECT_EQ(back->files, r.files);
+  EXPECT_TRUE(back->in_parts.empty());
+
+  r.in_parts = {false, true};
+  r.parts = {4096, 77};
+  back = decode_resume(encode_resume(r));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->in_parts, r.in_parts);
+  EXPECT_EQ(back->parts, r.parts);
+}
+
+TEST(Resume, NotTrustedWhenThePartsFileChanged) {
+  temp_dir dir;
+  const auto m = torrent();
+  write_file(dir / "root/a", std::string(20'000, 'a'));
+  write_file(dir / ".sta" / (m.info_hash.hex() + ".parts"), std::string(100, 'p'));
+  resume_data r;
+  r.info_hash = m.info_hash;
+  r.verified = {true, false, false, false};
+  r.files = stamp_files(m, dir.path().string());
+  r.in_parts = {false, true};
+  r.parts = stamp_file(parts_path(dir.path().string(), m.info_hash));
+  const std::string path = resume_path(dir.path().string(), m.info_hash);
+  ASSERT_TRUE(save_resume(path, r));
+  EXPECT_TRUE(load_matching_resume(path, m, dir.path().string()));
+  fs::remove(parts_path(dir.path().string(), m.info_hash));
+  EXPECT_FALSE(load_matching_resume(path, m, dir.path().string()));
 }
 
 TEST(Resume, DecodeRejectsDamagedRecords) {
