@@ -347,7 +347,7 @@ result<std::vector<io::fd>, std::string> open_listeners(std::vector<io::endpoint
   std::vector<io::fd> fds;
   if (eps.empty()) {
     // Like mainstream clients: 6881, else the next free port up to 6889,
-    // else any.
+    // else any; on IPv6 too with the same port where the host has IPv6.
     for (std::uint16_t port = 6881; port <= 6890; ++port) {
       auto ep = io::parse_endpoint("0.0.0.0:" + std::to_string(port == 6890 ? 0 : port));
       auto fd = io::listen_tcp(*ep);
@@ -358,6 +358,12 @@ result<std::vector<io::fd>, std::string> open_listeners(std::vector<io::endpoint
       }
     }
     if (fds.empty()) return std::string("cannot listen on any port");
+    auto chosen = io::local_endpoint(fds.front().get());
+    auto v6 = io::parse_endpoint("[::]:" + std::to_string(chosen ? chosen->port() : 0));
+    if (auto fd = io::listen_tcp(*v6)) {
+      fds.push_back(std::move(*fd));
+      eps.push_back(*v6);
+    }
   } else {
     for (const auto& ep : eps) {
       auto fd = io::listen_tcp(ep);

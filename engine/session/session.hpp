@@ -33,7 +33,7 @@ struct session_options {
   std::string save_dir;
   torrent_mode mode = torrent_mode::download;
   unsigned threads = 0;                // reactors; 0: one per core
-  std::vector<io::endpoint> listen;    // empty: 0.0.0.0:6881, or the next free port
+  std::vector<io::endpoint> listen;    // empty: 0.0.0.0:6881 (or the next free port) and [::] on the same port
   std::vector<io::endpoint> peers;     // connected to directly
   bool use_trackers = true;
   std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent

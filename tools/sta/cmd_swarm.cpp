@@ -161,7 +161,11 @@ class reporter {
       if (st.error) o["error"] = *st.error;
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
-      if (first_) std::fprintf(stderr, "listening on %s\n", listen_.empty() ? "-" : listen_.front().c_str());
+      if (first_) {
+        std::string all;
+        for (const auto& l : listen_) all += (all.empty() ? "" : ", ") + l;
+        std::fprintf(stderr, "listening on %s\n", all.empty() ? "-" : all.c_str());
+      }
       const double eta = down > 0 ? static_cast<double>(st.selected_total - st.verified) / down : INFINITY;
       std::fprintf(stderr, "\r\033[K%5.1f%% %s/%s  down %s/s  up %s/s  peers %u (%u seeds)  ETA %s",
                    progress * 100, format_size(static_cast<double>(st.verified)).c_str(),
@@ -299,8 +303,8 @@ void add_common(CLI::App* sub, swarm_args& args) {
   sub->add_option("--peer", args.peers, "Connect to this peer (IP:PORT); repeatable")->type_name("IP:PORT");
   sub->add_option("--listen", args.listen,
                   "Listen for peers on ADDR:PORT ([::]:PORT for IPv6, port 0: any free port; default\n"
-                  "0.0.0.0:6881 or the next free one); repeatable. Outgoing peer and tracker\n"
-                  "connections leave from ADDR unless it is a wildcard")
+                  "0.0.0.0:6881 or the next free one, and [::] on the same port); repeatable.\n"
+                  "Outgoing peer and tracker connections leave from ADDR unless it is a wildcard")
       ->type_name("ADDR:PORT");
   sub->add_option("--threads", args.threads, "Reactor threads (default: one per core)")
       ->check(CLI::Range(1u, 256u));
