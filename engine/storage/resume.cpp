@@ -65,11 +65,10 @@ std::string encode_resume(const resume_data& r) {
   w.string("files").begin_list();
   for (const auto& f : r.files) w.begin_list().integer(f.size).integer(f.mtime_ns).end();
   w.end();
-  if (!r.in_parts.empty()) {
-    w.string("in-parts").string(pack_bits(r.in_parts));
-    w.string("parts").begin_list().integer(r.parts.size).integer(r.parts.mtime_ns).end();
-  }
+  // Keys in bencode's sorted order.
+  if (!r.in_parts.empty()) w.string("in-parts").string(pack_bits(r.in_parts));
   w.string("info-hash").string(r.info_hash.raw());
+  if (!r.in_parts.empty()) w.string("parts").begin_list().integer(r.parts.size).integer(r.parts.mtime_ns).end();
   w.string("pieces").integer(static_cast<std::int64_t>(r.verified.size()));
   w.string("verified").string(pack_bits(r.verified));
   w.end();

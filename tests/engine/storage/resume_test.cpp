@@ -30,7 +30,11 @@ TEST(Resume, CodecRoundTrips) {
 
   r.in_parts = {false, true};
   r.parts = {4096, 77};
-  back = decode_resume(encode_resume(r));
+  const std::string bytes = encode_resume(r);
+  EXPECT_LT(bytes.find("8:in-parts"), bytes.find("9:info-hash"));
+  EXPECT_LT(bytes.find("9:info-hash"), bytes.find("5:parts"));
+  EXPECT_LT(bytes.find("5:parts"), bytes.find("6:pieces"));
+  back = decode_resume(bytes);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->in_parts, r.in_parts);
   EXPECT_EQ(back->parts, r.parts);
