@@ -1,8 +1,8 @@
 """The options of `sta get` / `sta serve` that decide where sta talks from, how
 fast, and what it downloads: --listen addresses as the tracker sees them,
---tracker-ip, -d/-u rate limits (measured against libtorrent peers, so
-interop with limits on is tested too), --select/--exclude-glob, and the
-errors for bad values. Run with Debian's /usr/bin/python3 (libtorrent)."""
+IPv6 beside IPv4, --tracker-ip, -d/-u rate limits (measured against
+libtorrent peers, so interop with limits on is tested too),
+--select/--exclude-glob, and the errors for bad values. Run with Debian's /usr/bin/python3 (libtorrent)."""
 import filecmp
 import http.server
 import os
@@ -76,6 +76,22 @@ def test_tracker_sees_the_listen_addresses(binary):
             # The two peers found each other through the tracker.
             get.wait_for(lambda e: e["progress"] == 1, "the download")
         assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/down/payload.bin", shallow=False)
+
+
+def test_listen_on_ipv6_and_ipv4_at_once(binary):
+    with TempDir() as d:
+        random_file(f"{d}/seed/payload.bin", 3 * MIB + 5, 25)
+        assert sta(binary, "create", f"{d}/seed/payload.bin", "-o", f"{d}/t.torrent", "-p", "256KiB").code == 0
+        with StaPeer(binary, "serve", f"{d}/t.torrent", f"{d}/seed", "--no-tracker", "--listen", "[::1]:0",
+                     "--listen", "127.0.0.13:0") as serve:
+            first = serve.next_event()
+            v6, v4 = first["listen"]
+            assert v6.startswith("[::1]:") and v4.startswith("127.0.0.13:"), first["listen"]
+            for out, peer, listen in [("six", v6, "[::1]:0"), ("four", v4, "127.0.0.23:0")]:
+                with StaPeer(binary, "get", f"{d}/t.torrent", "-o", f"{d}/{out}", "--no-tracker", "--peer", peer,
+                             "--listen", listen, "-e") as get:
+                    assert get.wait(DEADLINE_S) == 0, peer
+                assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/{out}/payload.bin", shallow=False), peer
 
 
 class AnnounceRecorder(http.server.BaseHTTPRequestHandler):
@@ -198,6 +214,7 @@ def test_bad_option_values_are_one_error_line(binary):
 
 if __name__ == "__main__":
     main([test_tracker_sees_the_listen_addresses,
+          test_listen_on_ipv6_and_ipv4_at_once,
           test_tracker_ip_is_sent_and_announces_leave_from_the_listen_address,
           test_download_limit_from_a_libtorrent_seeder,
           test_upload_limit_to_a_libtorrent_downloader,
