@@ -2,7 +2,8 @@
 fast, and what it downloads: --listen addresses as the tracker sees them,
 IPv6 beside IPv4, --tracker-ip, -d/-u rate limits (measured against
 libtorrent peers, so interop with limits on is tested too),
---select/--exclude-glob, and the errors for bad values. Run with Debian's /usr/bin/python3 (libtorrent)."""
+--select/--exclude-glob, and the errors for bad values. Run with Debian's
+/usr/bin/python3 (libtorrent)."""
 import filecmp
 import http.server
 import os
