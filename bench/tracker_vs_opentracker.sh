@@ -10,14 +10,7 @@ seconds=${2:-10}
 connections=${3:-32}
 bench="$build/bench/sta-bench"
 sta="$build/tools/sta"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sta-trackerbench-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/../scripts/lib/work_dir.sh" trackerbench
 chmod 755 "$work"
 
 "$bench" tracker --list-swarms --swarms 1000 > "$work/whitelist"

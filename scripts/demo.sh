@@ -7,14 +7,7 @@ set -euo pipefail
 build=${1:-build/default}
 sta="$build/tools/sta"
 mib=${STA_DEMO_MIB:-512}
-work=$(mktemp -d "${TMPDIR:-/tmp}/sta-demo-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib/work_dir.sh" demo
 
 echo "demo: generating $mib MiB of data in $work"
 mkdir -p "$work/seed"
