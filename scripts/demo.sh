@@ -13,10 +13,13 @@ echo "demo: generating $mib MiB of data in $work"
 mkdir -p "$work/seed"
 head -c $((mib << 20)) /dev/urandom > "$work/seed/demo.bin"
 
-# The tracker picks a free port and prints its URLs on its first line.
+# The tracker picks a free port and prints its URLs on its first line. The
+# file exists before the tracker starts, so the wait below never reads a
+# missing file.
+: > "$work/tracker.out"
 "$sta" tracker --listen 127.0.0.1:0 --threads 1 > "$work/tracker.out" &
 pids+=($!)
-until read -r ready < "$work/tracker.out" 2>/dev/null && [[ -n "$ready" ]]; do
+until read -r ready < "$work/tracker.out" && [[ -n "$ready" ]]; do
   kill -0 "${pids[0]}" || { echo "demo: the tracker did not start" >&2; exit 1; }
   sleep 0.1
 done

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "base/hex.hpp"
+#include "base/version.hpp"
 #include "reactor/socket.hpp"
 #include "tracker/dashboard.hpp"
 
@@ -136,7 +137,7 @@ struct server::impl {
 
   http::response<http::string_body> reply(http::status status, std::string body, std::string_view type) {
     http::response<http::string_body> res{status, 11};
-    res.set(http::field::server, "sta");
+    res.set(http::field::server, kClientName);
     res.set(http::field::content_type, type);
     res.set(http::field::cache_control, "no-store");
     res.body() = std::move(body);
@@ -344,7 +345,7 @@ result<std::unique_ptr<server>, std::string> server::start(options opts) {
     for (auto& cs : p->contexts) cs->allowed = *wl;
   }
   for (const auto& text : p->opts.listen) {
-    auto ep = io::parse_endpoint(text);
+    auto ep = parse_endpoint(text);
     if (!ep) return "--listen: not ADDR:PORT: " + text;
     auto fd = io::listen_tcp(*ep);
     if (!fd) return "cannot listen on " + text + ": " + fd.error().message();

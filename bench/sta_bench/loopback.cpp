@@ -40,7 +40,7 @@ struct shared {
   explicit shared(std::ptrdiff_t n) : done(n) {}
 };
 
-io::task<void> sender(io::reactor& r, io::fd sock, shared& s) {
+io::task<void> sender(io::reactor& r, unique_fd sock, shared& s) {
   std::vector<std::byte> block(kBlock, std::byte{0x5a});
   while (clock_type::now() < s.end) {
     auto n = co_await io::send(r, sock.get(), block);
@@ -49,7 +49,7 @@ io::task<void> sender(io::reactor& r, io::fd sock, shared& s) {
   ::shutdown(sock.get(), SHUT_WR);
 }
 
-io::task<void> receiver(io::reactor& r, io::fd sock, shared& s) {
+io::task<void> receiver(io::reactor& r, unique_fd sock, shared& s) {
   std::vector<std::byte> block(kBlock);
   std::int64_t total = 0;
   for (;;) {
@@ -76,7 +76,7 @@ int run_loopback(const loopback_args& args) {
     std::cerr << "sta-bench: " << group.error() << '\n';
     return 1;
   }
-  auto listener = io::listen_tcp(*io::parse_endpoint("127.0.0.1:0"));
+  auto listener = io::listen_tcp(*parse_endpoint("127.0.0.1:0"));
   if (!listener) {
     std::cerr << "sta-bench: listen: " << listener.error().message() << '\n';
     return 1;
@@ -84,14 +84,14 @@ int run_loopback(const loopback_args& args) {
   const auto server = *io::local_endpoint(listener->get());
 
   // Connections are set up with plain blocking calls before the clock starts.
-  std::vector<std::pair<io::fd, io::fd>> conns;
+  std::vector<std::pair<unique_fd, unique_fd>> conns;
   for (unsigned i = 0; i < args.connections; ++i) {
     auto c = io::tcp_socket(AF_INET);
     if (!c || ::connect(c->get(), server.addr(), server.length) != 0) {
       std::cerr << "sta-bench: cannot connect over loopback\n";
       return 1;
     }
-    io::fd a(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    unique_fd a(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
     conns.emplace_back(std::move(*c), std::move(a));
   }
 
@@ -105,8 +105,8 @@ int run_loopback(const loopback_args& args) {
     io::reactor& in = g.at((i + 1) % g.size());
     const int send_fd = conns[i].first.release();
     const int recv_fd = conns[i].second.release();
-    out.post([&out, send_fd, &s] { out.spawn(sender(out, io::fd(send_fd), s)); });
-    in.post([&in, recv_fd, &s] { in.spawn(receiver(in, io::fd(recv_fd), s)); });
+    out.post([&out, send_fd, &s] { out.spawn(sender(out, unique_fd(send_fd), s)); });
+    in.post([&in, recv_fd, &s] { in.spawn(receiver(in, unique_fd(recv_fd), s)); });
   }
   s.done.wait();
   const double secs = std::chrono::duration<double>(clock_type::now() - start).count();

@@ -57,7 +57,7 @@ std::vector<sha1_digest> swarm_hashes(unsigned n) {
 
 struct shared {
   const tracker_args& args;
-  io::endpoint server;
+  endpoint server;
   std::string host;
   std::string path;
   std::vector<sha1_digest> hashes;
@@ -108,9 +108,9 @@ io::task<bool> exchange(io::reactor& r, int sock, const std::string& request, st
   co_return true;
 }
 
-io::task<io::fd> open_connection(io::reactor& r, const shared& s) {
+io::task<unique_fd> open_connection(io::reactor& r, const shared& s) {
   auto sock = io::tcp_socket(s.server.family());
-  if (!sock || !co_await io::connect(r, sock->get(), s.server.addr(), s.server.length)) co_return io::fd();
+  if (!sock || !co_await io::connect(r, sock->get(), s.server.addr(), s.server.length)) co_return unique_fd();
   co_return std::move(*sock);
 }
 
@@ -121,7 +121,7 @@ io::task<void> client(io::reactor& r, shared& s, unsigned seed) {
   std::vector<std::uint32_t> latencies;
   std::vector<std::byte> buf(64 << 10);
   std::mt19937_64 rng(seed);
-  io::fd sock;
+  unique_fd sock;
   const std::int64_t total = static_cast<std::int64_t>(s.args.swarms) * s.args.peers;
   for (;;) {
     announce::request a;
@@ -181,7 +181,7 @@ int run_tracker(const tracker_args& args) {
     return 2;
   }
   std::string host(url->encoded_host());
-  auto server = io::parse_endpoint(host + ":" + std::string(url->port()));
+  auto server = parse_endpoint(host + ":" + std::string(url->port()));
   if (!server) {
     std::cerr << "sta-bench: --url needs a numeric address: " << args.url << '\n';
     return 2;

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <boost/url/encode.hpp>
 #include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -216,19 +218,9 @@ std::string encode_scrape(const std::vector<scrape_entry>& files) {
 
 namespace {
 
-void append_escaped(std::string& out, std::string_view bytes) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  for (unsigned char c : bytes) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xf]);
-    }
-  }
-}
+// Everything but RFC 3986's unreserved characters is percent-encoded: the
+// info-hash and peer id are raw bytes.
+void append_escaped(std::string& out, std::string_view bytes) { out += boost::urls::encode(bytes, boost::urls::unreserved_chars); }
 
 }  // namespace
 

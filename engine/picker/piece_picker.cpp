@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <bit>
-#include <functional>
-#include <thread>
 
 namespace sta::picker {
 namespace {
 
 // The piece state word: kind in bits 16..18, owner (kClaimed only) in 0..15.
-enum kind : std::uint32_t { kFree = 0, kClaimed = 1, kShared = 2, kComplete = 3, kHave = 4, kSkipped = 5 };
+enum kind : std::uint32_t { kFree = 0, kClaimed = 1, kShared = 2, kComplete = 3, kHave = 4, kSkipped = 5, kChecking = 6 };
 
 constexpr std::uint32_t make_state(kind k, owner_id owner = 0) { return (std::uint32_t{k} << 16) | owner; }
 constexpr kind kind_of(std::uint32_t s) { return static_cast<kind>(s >> 16); }
@@ -22,7 +20,6 @@ struct piece_picker::impl {
   std::uint32_t words_per_piece;
   std::unique_ptr<std::atomic<std::uint32_t>[]> state;
   std::unique_ptr<std::atomic<std::uint32_t>[]> avail;
-  std::unique_ptr<std::atomic<std::uint32_t>[]> requested_count;
   std::unique_ptr<std::atomic<std::uint32_t>[]> received_count;
   std::unique_ptr<std::atomic<std::uint64_t>[]> requested;  // words_per_piece per piece
   std::unique_ptr<std::atomic<std::uint64_t>[]> received;
@@ -31,23 +28,23 @@ struct piece_picker::impl {
   std::atomic<std::uint32_t> missing;  // wanted pieces not yet `have`
   std::atomic<bool> endgame{false};
   std::atomic<bool> sequential{false};
-  std::uint64_t seed;
+  // Each pick() draws one value from this picker's own sequence and runs a
+  // local generator from it: seeded per picker, one atomic add per pick.
+  std::atomic<std::uint64_t> next_stream;
 
   explicit impl(geometry geo, std::uint64_t s)
       : g(geo),
         words_per_piece((geo.blocks_per_piece + 63) / 64),
         state(new std::atomic<std::uint32_t>[geo.piece_count]),
         avail(new std::atomic<std::uint32_t>[geo.piece_count]),
-        requested_count(new std::atomic<std::uint32_t>[geo.piece_count]),
         received_count(new std::atomic<std::uint32_t>[geo.piece_count]),
         requested(new std::atomic<std::uint64_t>[std::size_t{geo.piece_count} * words_per_piece]),
         received(new std::atomic<std::uint64_t>[std::size_t{geo.piece_count} * words_per_piece]),
         missing(geo.piece_count),
-        seed(s) {
+        next_stream(s) {
     for (std::uint32_t p = 0; p < g.piece_count; ++p) {
       state[p].store(make_state(kFree), std::memory_order_relaxed);
       avail[p].store(0, std::memory_order_relaxed);
-      requested_count[p].store(0, std::memory_order_relaxed);
       received_count[p].store(0, std::memory_order_relaxed);
     }
     for (std::size_t i = 0; i < std::size_t{g.piece_count} * words_per_piece; ++i) {
@@ -74,14 +71,22 @@ struct piece_picker::impl {
     return n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
   }
 
-  std::uint64_t random() {
-    // xorshift64*, one stream per thread, mixed with the picker's seed.
-    thread_local std::uint64_t x = 0;
-    if (x == 0) x = (seed ^ std::hash<std::thread::id>{}(std::this_thread::get_id())) | 1;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    return x * 0x2545F4914F6CDD1Dull;
+  // A generator for one pick(): splitmix64 of the picker's next stream
+  // number seeds a xorshift64*.
+  struct rng {
+    std::uint64_t x;
+    std::uint64_t operator()() {
+      x ^= x >> 12;
+      x ^= x << 25;
+      x ^= x >> 27;
+      return x * 0x2545F4914F6CDD1Dull;
+    }
+  };
+  rng stream() {
+    std::uint64_t z = next_stream.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed) + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return rng{(z ^ (z >> 31)) | 1};
   }
 
   // Marks up to `max` unrequested, unreceived blocks of p requested and
@@ -103,7 +108,6 @@ struct piece_picker::impl {
           ++k;
         }
         if (req_word(p, w).compare_exchange_weak(cur, cur | take, std::memory_order_acq_rel)) {
-          requested_count[p].fetch_add(static_cast<std::uint32_t>(k), std::memory_order_relaxed);
           for (std::uint64_t t = take; t != 0; t &= t - 1)
             out.push_back({p, w * 64 + static_cast<std::uint32_t>(std::countr_zero(t))});
           n += k;
@@ -132,6 +136,7 @@ void piece_picker::remove_peer(const bitfield& has) {
     if (has.test(p)) impl_->avail[p].fetch_sub(1, std::memory_order_relaxed);
 }
 void piece_picker::add_have(std::uint32_t piece) { impl_->avail[piece].fetch_add(1, std::memory_order_relaxed); }
+void piece_picker::remove_have(std::uint32_t piece) { impl_->avail[piece].fetch_sub(1, std::memory_order_relaxed); }
 void piece_picker::add_seed() { impl_->seeds.fetch_add(1, std::memory_order_relaxed); }
 void piece_picker::remove_seed() { impl_->seeds.fetch_sub(1, std::memory_order_relaxed); }
 std::uint32_t piece_picker::availability(std::uint32_t piece) const {
@@ -192,6 +197,7 @@ std::size_t piece_picker::pick(const bitfield* has, owner_id owner, bool whole_p
   std::vector<candidate> partial;
   std::vector<candidate> fresh;
   const bool sequential = m.sequential.load(std::memory_order_relaxed);
+  impl::rng random = m.stream();
   for (std::uint32_t p = 0; p < m.g.piece_count; ++p) {
     if (!m.peer_has(has, p)) continue;
     const std::uint32_t st = m.state[p].load(std::memory_order_acquire);
@@ -200,9 +206,9 @@ std::size_t piece_picker::pick(const bitfield* has, owner_id owner, bool whole_p
       n += m.take_blocks(p, max - n, out);
       if (n == max) return n;
     } else if (k == kShared) {
-      partial.push_back({availability(p), sequential ? p : m.random(), p});
+      partial.push_back({availability(p), sequential ? p : random(), p});
     } else if (k == kFree) {
-      fresh.push_back({availability(p), sequential ? p : m.random(), p});
+      fresh.push_back({availability(p), sequential ? p : random(), p});
     }
   }
   auto rarer = [sequential](const candidate& a, const candidate& b) {
@@ -258,8 +264,7 @@ piece_picker::receipt piece_picker::on_block(block_ref b) {
   const std::uint32_t w = b.block / 64;
   if (m.recv_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel) & bit) return receipt::duplicate;
   // A copy can land after its request was aborted: it counts as requested.
-  if (!(m.req_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel) & bit))
-    m.requested_count[b.piece].fetch_add(1, std::memory_order_relaxed);
+  m.req_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel);
   if (m.received_count[b.piece].fetch_add(1, std::memory_order_acq_rel) + 1 < m.blocks_in(b.piece))
     return receipt::accepted;
   // The last block: whatever the claim was, the piece is now complete.
@@ -277,8 +282,7 @@ void piece_picker::on_abort(block_ref b) {
   const std::uint64_t bit = std::uint64_t{1} << (b.block % 64);
   const std::uint32_t w = b.block / 64;
   if (m.recv_word(b.piece, w).load(std::memory_order_acquire) & bit) return;
-  if (m.req_word(b.piece, w).fetch_and(~bit, std::memory_order_acq_rel) & bit)
-    m.requested_count[b.piece].fetch_sub(1, std::memory_order_relaxed);
+  m.req_word(b.piece, w).fetch_and(~bit, std::memory_order_acq_rel);
 }
 
 void piece_picker::release_owner(owner_id owner) {
@@ -295,13 +299,37 @@ void piece_picker::on_hash_passed(std::uint32_t piece) {
   impl_->have_count.fetch_add(1, std::memory_order_acq_rel);
 }
 
+bool piece_picker::on_lost(std::uint32_t piece, bool wanted) {
+  std::uint32_t expected = make_state(kHave);
+  if (!impl_->state[piece].compare_exchange_strong(expected, make_state(kChecking), std::memory_order_acq_rel))
+    return false;
+  impl_->have_count.fetch_sub(1, std::memory_order_acq_rel);
+  if (wanted) impl_->missing.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
+void piece_picker::on_rechecked(std::uint32_t piece, bool passed, bool wanted) {
+  impl& m = *impl_;
+  if (passed) {
+    if (wanted) m.missing.fetch_sub(1, std::memory_order_acq_rel);
+    m.have_count.fetch_add(1, std::memory_order_acq_rel);
+    m.state[piece].store(make_state(kHave), std::memory_order_release);
+    return;
+  }
+  for (std::uint32_t w = 0; w < m.words_per_piece; ++w) {
+    m.recv_word(piece, w).store(0, std::memory_order_relaxed);
+    m.req_word(piece, w).store(0, std::memory_order_relaxed);
+  }
+  m.received_count[piece].store(0, std::memory_order_relaxed);
+  m.state[piece].store(make_state(wanted ? kFree : kSkipped), std::memory_order_release);
+}
+
 void piece_picker::on_hash_failed(std::uint32_t piece) {
   impl& m = *impl_;
   for (std::uint32_t w = 0; w < m.words_per_piece; ++w) {
     m.recv_word(piece, w).store(0, std::memory_order_relaxed);
     m.req_word(piece, w).store(0, std::memory_order_relaxed);
   }
-  m.requested_count[piece].store(0, std::memory_order_relaxed);
   m.received_count[piece].store(0, std::memory_order_relaxed);
   // The release publishes the cleared bits to whoever sees the piece free.
   m.state[piece].store(make_state(kFree), std::memory_order_release);

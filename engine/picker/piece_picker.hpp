@@ -57,11 +57,13 @@ class piece_picker {
   void add_peer(const bitfield& has);
   void remove_peer(const bitfield& has);
   void add_have(std::uint32_t piece);
+  // The peer no longer has a piece it announced (lt_donthave).
+  void remove_have(std::uint32_t piece);
   void add_seed();
   void remove_seed();
   std::uint32_t availability(std::uint32_t piece) const;  // seeds included
 
-  // What we have (verified and written).
+  // What we have (verified and written, and readable as far as we know).
   bool have(std::uint32_t piece) const;
   std::uint32_t have_count() const;
   // Every wanted piece is ours: nothing left to download.
@@ -116,6 +118,15 @@ class piece_picker {
   void on_hash_passed(std::uint32_t piece);
   // ...or it failed: every block of the piece is unrequested again.
   void on_hash_failed(std::uint32_t piece);
+
+  // A piece we have could not be read back: it is neither had nor
+  // pickable until it is checked again. `wanted`: whether the selection
+  // wants it (then it counts as missing). True for the one caller that
+  // moved it out of `have`.
+  bool on_lost(std::uint32_t piece, bool wanted);
+  // The check after on_lost: had again, or to be downloaded again (wanted)
+  // or left alone (not selected).
+  void on_rechecked(std::uint32_t piece, bool passed, bool wanted);
 
  private:
   struct impl;

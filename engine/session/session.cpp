@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 
+#include "base/version.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/reactor_group.hpp"
 #include "storage/file_set.hpp"
@@ -38,7 +39,7 @@ constexpr std::int64_t kMinInterval = 10;
 
 wire::peer_id make_peer_id() {
   wire::peer_id id{};
-  const std::string prefix = "-ST0001-";
+  const std::string prefix = kPeerIdPrefix;
   std::copy(prefix.begin(), prefix.end(), id.begin());
   std::random_device rd;
   const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -46,24 +47,12 @@ wire::peer_id make_peer_id() {
   return id;
 }
 
-// Same address, ignoring the port.
-bool same_host(const io::endpoint& a, const io::endpoint& b) {
-  if (a.family() != b.family()) return false;
-  if (a.family() == AF_INET)
-    return reinterpret_cast<const sockaddr_in*>(a.addr())->sin_addr.s_addr ==
-           reinterpret_cast<const sockaddr_in*>(b.addr())->sin_addr.s_addr;
-  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a.addr())->sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6*>(b.addr())->sin6_addr, 16) == 0;
-}
-
-bool same_endpoint(const io::endpoint& a, const io::endpoint& b) { return same_host(a, b) && a.port() == b.port(); }
-
 }  // namespace
 
 // Everything below runs on the home reactor (reactor 0), except where noted.
 struct session::control {
   struct candidate {
-    io::endpoint addr;
+    endpoint addr;
     swarm::peer_slot* slot = nullptr;  // while connecting or connected
     std::uint32_t generation = 0;
     clock::time_point next_try{};
@@ -74,7 +63,7 @@ struct session::control {
   io::reactor_group& group;
   const session_options& opts;
   std::vector<candidate> candidates;
-  std::vector<io::endpoint> banned;
+  std::vector<endpoint> banned;
   unsigned next_reactor = 0;
   unsigned half_open = 0;
   bool announced = false;
@@ -110,32 +99,23 @@ struct session::control {
     return n;
   }
 
-  bool is_banned(const io::endpoint& addr) const {
-    return std::any_of(banned.begin(), banned.end(), [&](const io::endpoint& b) { return same_host(b, addr); });
+  bool is_banned(const endpoint& addr) const {
+    return std::any_of(banned.begin(), banned.end(), [&](const endpoint& b) { return b.same_host(addr); });
   }
 
-  void add_candidate(const io::endpoint& addr) {
+  void add_candidate(const endpoint& addr) {
     for (const auto& c : candidates)
-      if (same_endpoint(c.addr, addr)) return;
+      if (c.addr == addr) return;
     if (candidates.size() < 10'000) candidates.push_back({addr});
   }
 
   // The address outgoing connections of `family` leave from: the listening
   // address given with --listen (any port), unless it is a wildcard.
-  std::optional<io::endpoint> outgoing_bind(int family) const {
+  std::optional<endpoint> outgoing_bind(int family) const {
     for (const auto& l : opts.listen) {
       if (l.family() != family) continue;
-      io::endpoint local = l;
-      if (family == AF_INET) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&local.storage);
-        if (a->sin_addr.s_addr == htonl(INADDR_ANY)) return std::nullopt;
-        a->sin_port = 0;
-      } else {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&local.storage);
-        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) return std::nullopt;
-        a->sin6_port = 0;
-      }
-      return local;
+      if (l.is_unspecified()) return std::nullopt;
+      return l.with_port(0);
     }
     return std::nullopt;
   }
@@ -161,7 +141,7 @@ namespace {
 
 using control = session::control;
 
-io::task<void> run_incoming(io::fd sock, swarm::torrent* t, swarm::peer_slot* slot, io::reactor* target) {
+io::task<void> run_incoming(unique_fd sock, swarm::torrent* t, swarm::peer_slot* slot, io::reactor* target) {
   co_await io::switch_to(*target);
   co_await swarm::run_peer(*t, std::move(sock), *slot);
 }
@@ -174,10 +154,10 @@ io::task<void> accept_loop(control& c, int listen_fd) {
       if (fd.error() == std::errc::operation_canceled) co_return;
       continue;  // EMFILE, ECONNABORTED...: keep serving the others
     }
-    io::fd sock(*fd);
-    io::endpoint peer;
-    peer.length = sizeof peer.storage;
-    if (::getpeername(sock.get(), reinterpret_cast<sockaddr*>(&peer.storage), &peer.length) != 0) continue;
+    unique_fd sock(*fd);
+    const auto remote = io::peer_endpoint(sock.get());
+    if (!remote) continue;
+    const endpoint& peer = *remote;
     if (c.t.stopping.load(std::memory_order_acquire) || c.is_banned(peer)) continue;
     if (c.connections() >= c.opts.max_connections) continue;
     swarm::peer_slot* slot = c.t.claim_slot(peer, false);
@@ -188,7 +168,7 @@ io::task<void> accept_loop(control& c, int listen_fd) {
 
 io::task<void> connect_candidate(control& c, std::size_t index, swarm::peer_slot* slot, io::reactor* target) {
   io::reactor& home = c.home();
-  const io::endpoint addr = c.candidates[index].addr;
+  const endpoint addr = c.candidates[index].addr;
   ++c.half_open;
   const auto local = c.outgoing_bind(addr.family());
   auto sock = io::tcp_socket(addr.family(), local ? &*local : nullptr);
@@ -343,13 +323,13 @@ io::task<void> announce_stopped(control& c) {
   c.stopped_announced.set_value();
 }
 
-result<std::vector<io::fd>, std::string> open_listeners(std::vector<io::endpoint>& eps) {
-  std::vector<io::fd> fds;
+result<std::vector<unique_fd>, std::string> open_listeners(std::vector<endpoint>& eps) {
+  std::vector<unique_fd> fds;
   if (eps.empty()) {
     // Like mainstream clients: 6881, else the next free port up to 6889,
     // else any; on IPv6 too with the same port where the host has IPv6.
     for (std::uint16_t port = 6881; port <= 6890; ++port) {
-      auto ep = io::parse_endpoint("0.0.0.0:" + std::to_string(port == 6890 ? 0 : port));
+      auto ep = parse_endpoint("0.0.0.0:" + std::to_string(port == 6890 ? 0 : port));
       auto fd = io::listen_tcp(*ep);
       if (fd) {
         fds.push_back(std::move(*fd));
@@ -359,7 +339,7 @@ result<std::vector<io::fd>, std::string> open_listeners(std::vector<io::endpoint
     }
     if (fds.empty()) return std::string("cannot listen on any port");
     auto chosen = io::local_endpoint(fds.front().get());
-    auto v6 = io::parse_endpoint("[::]:" + std::to_string(chosen ? chosen->port() : 0));
+    auto v6 = parse_endpoint("[::]:" + std::to_string(chosen ? chosen->port() : 0));
     if (auto fd = io::listen_tcp(*v6)) {
       fds.push_back(std::move(*fd));
       eps.push_back(*v6);

@@ -33,8 +33,8 @@ struct session_options {
   std::string save_dir;
   torrent_mode mode = torrent_mode::download;
   unsigned threads = 0;                // reactors; 0: one per core
-  std::vector<io::endpoint> listen;    // empty: 0.0.0.0:6881 (or the next free port) and [::] on the same port
-  std::vector<io::endpoint> peers;     // connected to directly
+  std::vector<endpoint> listen;    // empty: 0.0.0.0:6881 (or the next free port) and [::] on the same port
+  std::vector<endpoint> peers;     // connected to directly
   bool use_trackers = true;
   std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent
   swarm::limits limits;                // max_peers, rates...
@@ -77,7 +77,7 @@ class session {
 
   session_stats stats() const;
   // The addresses listened on, ports resolved.
-  const std::vector<io::endpoint>& listening() const { return listening_; }
+  const std::vector<endpoint>& listening() const { return listening_; }
 
   // The pieces verified during this run, in the order they were verified.
   std::vector<std::uint32_t> verified_order() const;
@@ -97,8 +97,8 @@ class session {
 
   const meta::metainfo* meta_ = nullptr;
   session_options opts_;
-  std::vector<io::endpoint> listening_;
-  std::vector<io::fd> listen_fds_;
+  std::vector<endpoint> listening_;
+  std::vector<unique_fd> listen_fds_;
   std::unique_ptr<swarm::torrent> torrent_;
   std::unique_ptr<control> control_;
   std::unique_ptr<io::reactor_group> group_;

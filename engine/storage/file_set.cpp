@@ -9,10 +9,11 @@
 #include <cerrno>
 #include <utility>
 
+#include "base/sys_error.hpp"
+#include "base/unique_fd.hpp"
+
 namespace sta::storage {
 namespace {
-
-error_code sys_error(int e) { return {e, boost::system::system_category()}; }
 
 int openat_beneath(int dirfd, const std::string& path, std::uint64_t flags, std::uint64_t mode) {
   open_how how{};
@@ -25,28 +26,13 @@ int openat_beneath(int dirfd, const std::string& path, std::uint64_t flags, std:
   }
 }
 
-class fd_guard {
- public:
-  explicit fd_guard(int fd) : fd_(fd) {}
-  ~fd_guard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 // Creates each directory of `parents` (relative to root) that is missing.
 detailed_result<void> make_parents(int root, const std::vector<std::string>& parents,
                                    const std::string& save_dir) {
   std::string rel;
   for (const auto& element : parents) {
     rel += rel.empty() ? element : "/" + element;
-    const fd_guard dir(openat_beneath(root, rel, O_PATH | O_DIRECTORY, 0));
+    const unique_fd dir(openat_beneath(root, rel, O_PATH | O_DIRECTORY, 0));
     if (dir.get() >= 0) continue;
     if (errno != ENOENT) return detailed_error{sys_error(errno), save_dir + "/" + rel};
     // mkdirat follows no symlink in its last element, and its parent was
@@ -72,7 +58,7 @@ detailed_result<void> preallocate(int fd, std::int64_t size, const std::string& 
 
 detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::string& save_dir,
                                          open_mode mode, const std::vector<bool>& selected) {
-  const fd_guard root(::open(save_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const unique_fd root(::open(save_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return detailed_error{sys_error(errno), save_dir};
 
   file_set set;
@@ -108,7 +94,7 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::str
       if (e == ENOENT) return fail(errc::file_missing, shown);
       return detailed_error{sys_error(e), shown};
     }
-    fd_guard guard(fd);
+    unique_fd guard(fd);
     if (mode == open_mode::create) {
       if (auto r = preallocate(fd, f.size, shown); !r) return r.error();
     } else {
@@ -126,7 +112,7 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const std::str
   } else if (mode == open_mode::create) {
     // Left by an earlier selection: the pieces whose bytes it held are
     // fetched again into their files (the resume record says which).
-    const fd_guard dir(openat_beneath(root.get(), ".sta", O_PATH | O_DIRECTORY, 0));
+    const unique_fd dir(openat_beneath(root.get(), ".sta", O_PATH | O_DIRECTORY, 0));
     if (dir.get() >= 0) ::unlinkat(dir.get(), (m.info_hash.hex() + ".parts").c_str(), 0);
   }
   return set;

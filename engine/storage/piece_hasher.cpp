@@ -12,28 +12,14 @@
 #include <mutex>
 #include <thread>
 
+#include "base/sys_error.hpp"
+#include "base/unique_fd.hpp"
+
 namespace sta::storage {
 namespace {
 
 constexpr std::int64_t kChunkBytes = 8 << 20;
 constexpr std::int64_t kReadBytes = 512 << 10;
-
-class fd_set_guard {
- public:
-  explicit fd_set_guard(std::size_t n) : fds_(n, -1) {}
-  ~fd_set_guard() {
-    for (int fd : fds_) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-  fd_set_guard(const fd_set_guard&) = delete;
-  fd_set_guard& operator=(const fd_set_guard&) = delete;
-  int& operator[](std::size_t i) { return fds_[i]; }
-  int operator[](std::size_t i) const { return fds_[i]; }
-
- private:
-  std::vector<int> fds_;
-};
 
 // Reads exactly len bytes at off; false with errno-derived error on failure
 // or a short file.
@@ -42,7 +28,7 @@ bool read_exact(int fd, std::byte* dst, std::int64_t len, std::int64_t off, erro
     const ssize_t n = ::pread(fd, dst, static_cast<std::size_t>(len), off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      ec = error_code(errno, boost::system::system_category());
+      ec = last_sys_error();
       return false;
     }
     if (n == 0) {
@@ -60,7 +46,7 @@ struct shared_state {
   const meta::file_map& map;
   const std::vector<std::string>& paths;
   const std::vector<bool>& zero_files;
-  const fd_set_guard& fds;
+  const std::vector<unique_fd>& fds;
   std::int64_t pieces_per_chunk;
   std::int64_t chunk_count;
   std::atomic<std::int64_t> next_chunk{0};
@@ -102,7 +88,7 @@ void hash_worker(shared_state& s) {
           }
           return;
         }
-        const int fd = s.fds[slice.file];
+        const int fd = s.fds[slice.file].get();
         if (fd < 0) {
           ok = false;
           return;
@@ -134,19 +120,19 @@ hash_report hash_pieces(const meta::file_map& map, const std::vector<std::string
   report.digests.resize(static_cast<std::size_t>(map.piece_count()));
   if (map.piece_count() == 0) return report;
 
-  fd_set_guard fds(map.file_count());
+  std::vector<unique_fd> fds(map.file_count());
   for (std::size_t i = 0; i < map.file_count(); ++i) {
     if (paths[i].empty() || map.file_size(i) == 0) continue;
     if (i < opts.zero_files.size() && opts.zero_files[i]) continue;
-    fds[i] = ::open(paths[i].c_str(), O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) {
+    fds[i].reset(::open(paths[i].c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fds[i]) {
       if (!report.first_error) {
-        report.first_error = error_code(errno, boost::system::system_category());
+        report.first_error = last_sys_error();
         report.first_error_path = paths[i];
       }
       continue;
     }
-    ::posix_fadvise(fds[i], 0, 0, POSIX_FADV_SEQUENTIAL);
+    ::posix_fadvise(fds[i].get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   }
 
   shared_state s{map, paths, opts.zero_files, fds,

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "base/sys_error.hpp"
 #include "bencode/decode.hpp"
 #include "bencode/encode.hpp"
 
@@ -16,8 +17,6 @@ namespace sta::storage {
 namespace fs = std::filesystem;
 
 namespace {
-
-error_code sys_error(int e) { return {e, boost::system::system_category()}; }
 
 std::string pack_bits(const std::vector<bool>& bits) {
   std::string out((bits.size() + 7) / 8, '\0');

@@ -6,6 +6,7 @@
 #include <deque>
 #include <vector>
 
+#include "base/version.hpp"
 #include "reactor/event.hpp"
 #include "reactor/ops.hpp"
 #include "swarm/piece_io.hpp"
@@ -41,7 +42,7 @@ struct served_request {
 
 class connection {
  public:
-  connection(io::reactor& r, torrent& t, io::fd sock, peer_slot& slot)
+  connection(io::reactor& r, torrent& t, unique_fd sock, peer_slot& slot)
       : r_(r), t_(t), sock_(std::move(sock)), slot_(slot), owner_(t.owner_of(slot)),
         peer_has_(t.piece_count()), wake_(r), writer_done_(r) {}
 
@@ -74,7 +75,7 @@ class connection {
 
   io::reactor& r_;
   torrent& t_;
-  io::fd sock_;
+  unique_fd sock_;
   peer_slot& slot_;
   picker::owner_id owner_;
 
@@ -165,16 +166,11 @@ io::task<result<void>> connection::handshake() {
 
   if (extended_) {
     wire::ext_handshake ext;
-    ext.v = "sta/0.1";
+    ext.v = kClientName;
     ext.reqq = static_cast<std::uint32_t>(t_.lim().max_queued_requests);
     ext.p = t_.listen_port();
-    if (slot_.addr.family() == AF_INET) {
-      const auto* a = reinterpret_cast<const sockaddr_in*>(slot_.addr.addr());
-      ext.yourip.assign(reinterpret_cast<const char*>(&a->sin_addr), 4);
-    } else if (slot_.addr.family() == AF_INET6) {
-      const auto* a = reinterpret_cast<const sockaddr_in6*>(slot_.addr.addr());
-      ext.yourip.assign(reinterpret_cast<const char*>(&a->sin6_addr), 16);
-    }
+    const auto ip = slot_.addr.ip();
+    ext.yourip.assign(reinterpret_cast<const char*>(ip.data()), ip.size());
     wire::encode_extended(out_, 0, wire::encode_ext_handshake(ext));
   }
   // Pieces verified from here on are announced with 'have'; the ones before
@@ -582,7 +578,7 @@ void connection::cleanup() {
 
 }  // namespace
 
-io::task<void> run_peer(torrent& t, io::fd sock, peer_slot& slot) {
+io::task<void> run_peer(torrent& t, unique_fd sock, peer_slot& slot) {
   connection c(*io::reactor::current(), t, std::move(sock), slot);
   co_await c.run();
 }

@@ -14,6 +14,6 @@ namespace sta::swarm {
 
 // Runs the connection on the current reactor until it ends; the socket is
 // connected already. Releases `slot` before it returns.
-io::task<void> run_peer(torrent& t, io::fd sock, peer_slot& slot);
+io::task<void> run_peer(torrent& t, unique_fd sock, peer_slot& slot);
 
 }  // namespace sta::swarm

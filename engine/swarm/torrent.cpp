@@ -112,7 +112,7 @@ std::size_t torrent::verified_published() const {
   return i;
 }
 
-peer_slot* torrent::claim_slot(const io::endpoint& addr, bool outgoing) {
+peer_slot* torrent::claim_slot(const endpoint& addr, bool outgoing) {
   for (auto& s : slots()) {
     if (s.state.load(std::memory_order_acquire) != peer_slot::free) continue;
     s.addr = addr;

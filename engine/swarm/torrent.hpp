@@ -55,7 +55,7 @@ struct peer_slot {
   enum : std::uint8_t { free = 0, claimed = 1, connected = 2 };
   std::atomic<std::uint8_t> state{free};
   std::atomic<std::uint32_t> generation{0};  // bumped on release
-  io::endpoint addr;                         // written before state leaves `free`
+  endpoint addr;                         // written before state leaves `free`
   bool outgoing = false;
 
   std::atomic<bool> peer_is_seed{false};
@@ -125,7 +125,7 @@ class torrent {
     return static_cast<picker::owner_id>(&s - slots_.get() + 1);
   }
   // Home reactor only.
-  peer_slot* claim_slot(const io::endpoint& addr, bool outgoing);
+  peer_slot* claim_slot(const endpoint& addr, bool outgoing);
   // The connection's reactor, when it is over.
   void release_slot(peer_slot& s);
 

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include "base/version.hpp"
 #include "reactor/ops.hpp"
 
 namespace sta::swarm {
@@ -20,7 +21,7 @@ namespace {
 
 constexpr std::size_t kMaxBody = 1 << 20;
 
-result<io::endpoint, std::string> resolve(const boost::urls::url_view& u) {
+result<endpoint, std::string> resolve(const boost::urls::url_view& u) {
   const std::string port = u.has_port() ? std::string(u.port()) : "80";
   std::string host(u.encoded_host_address());
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -29,7 +30,7 @@ result<io::endpoint, std::string> resolve(const boost::urls::url_view& u) {
   addrinfo* found = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
     return "cannot resolve " + host + ": " + ::gai_strerror(rc);
-  io::endpoint ep;
+  endpoint ep;
   std::memcpy(&ep.storage, found->ai_addr, found->ai_addrlen);
   ep.length = found->ai_addrlen;
   ::freeaddrinfo(found);
@@ -44,27 +45,13 @@ announce_result failed(std::string why) { return announce_result(boost::system::
 
 }  // namespace
 
-io::endpoint to_endpoint(const announce::peer& p) {
-  io::endpoint ep;
-  if (p.v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ep.storage);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(p.port);
-    std::memcpy(&a->sin6_addr, p.addr.data(), 16);
-    ep.length = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ep.storage);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(p.port);
-    std::memcpy(&a->sin_addr, p.addr.data(), 4);
-    ep.length = sizeof(sockaddr_in);
-  }
-  return ep;
+endpoint to_endpoint(const announce::peer& p) {
+  return *endpoint::from_ip(std::span(p.addr).first(p.v6 ? 16 : 4), p.port);
 }
 
 io::task<result<announce::response, std::string>> http_announce(io::reactor& r, const std::string& url,
                                                                  const announce::request& req,
-                                                                 const io::endpoint* bind,
+                                                                 const endpoint* bind,
                                                                  std::chrono::seconds timeout) {
   const std::string full = announce::build_announce_url(url, req);
   auto parsed = boost::urls::parse_uri(full);
@@ -74,7 +61,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
 
   auto ep = resolve(u);
   if (!ep) co_return failed(ep.error());
-  const io::endpoint* local = bind != nullptr && bind->family() == ep->family() ? bind : nullptr;
+  const endpoint* local = bind != nullptr && bind->family() == ep->family() ? bind : nullptr;
   auto sock = io::tcp_socket(ep->family(), local);
   if (!sock) co_return failed("socket: " + sock.error().message());
   if (auto c = co_await io::connect(r, sock->get(), ep->addr(), ep->length).deadline(timeout); !c)
@@ -82,7 +69,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
 
   http::request<http::empty_body> request{http::verb::get, std::string(u.encoded_target()), 11};
   request.set(http::field::host, std::string(u.encoded_host_and_port()));
-  request.set(http::field::user_agent, "sta/0.1");
+  request.set(http::field::user_agent, kClientName);
   request.set(http::field::connection, "close");
   std::ostringstream os;
   os << request;

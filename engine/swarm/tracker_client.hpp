@@ -21,10 +21,10 @@ namespace sta::swarm {
 // set, is the local address the connection leaves from.
 io::task<result<announce::response, std::string>> http_announce(io::reactor& r, const std::string& url,
                                                                  const announce::request& req,
-                                                                 const io::endpoint* bind,
+                                                                 const endpoint* bind,
                                                                  std::chrono::seconds timeout);
 
 // A peer from a tracker response as a socket address.
-io::endpoint to_endpoint(const announce::peer& p);
+endpoint to_endpoint(const announce::peer& p);
 
 }  // namespace sta::swarm

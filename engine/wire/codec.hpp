@@ -14,13 +14,14 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/piece_geometry.hpp"
 #include "base/result.hpp"
 #include "base/sha1.hpp"
 
 namespace sta::wire {
 
 inline constexpr std::size_t kHandshakeSize = 68;
-inline constexpr std::uint32_t kBlockSize = 16 * 1024;
+inline constexpr std::uint32_t kBlockSize = sta::kBlockSize;
 
 using peer_id = std::array<std::uint8_t, 20>;
 

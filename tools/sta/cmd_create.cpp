@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/units.hpp"
+#include "base/version.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 #include "storage/create.hpp"
@@ -47,7 +48,7 @@ int run_create(const create_args& args) {
   opts.trackers = tiers_of(args.trackers);
   opts.is_private = args.is_private;
   opts.comment = args.comment;
-  opts.created_by = "sta/0.1.0";
+  opts.created_by = kClientName;
   opts.creation_date = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();

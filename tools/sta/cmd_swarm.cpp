@@ -214,12 +214,12 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   if (!selected) return kExitUsage;
   opts.selected = std::move(*selected);
   for (const auto& p : args.peers) {
-    auto ep = io::parse_endpoint(p);
+    auto ep = parse_endpoint(p);
     if (!ep) return error("--peer " + p + ": expected IP:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
     opts.peers.push_back(*ep);
   }
   for (const auto& l : args.listen) {
-    auto ep = io::parse_endpoint(l);
+    auto ep = parse_endpoint(l);
     if (!ep) return error("--listen " + l + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
     opts.listen.push_back(*ep);
   }

@@ -2,8 +2,10 @@
 // behaviour lives in the engine and tracker libraries.
 #include <exception>
 #include <iostream>
+#include <string>
 #include <vector>
 
+#include "base/version.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 
@@ -11,7 +13,7 @@ int main(int argc, char** argv) {
   using namespace sta::cli;
   CLI::App app{"sta: a fast BitTorrent engine, tracker and toolkit", "sta"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sta 0.1.0");
+  app.set_version_flag("--version", std::string("sta ") + sta::kVersion);
 
   const std::vector<command> commands{
       add_create(app),
@@ -32,7 +34,7 @@ int main(int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return kExitOk;
   } catch (const CLI::CallForVersion&) {
-    std::cout << "sta 0.1.0\n";
+    std::cout << "sta " << sta::kVersion << '\n';
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     // Subcommand --help arrives here as a "success" parse error.

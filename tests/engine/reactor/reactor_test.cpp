@@ -54,10 +54,10 @@ void run_on_reactor(Body body) {
   EXPECT_EQ(r->live_tasks(), 0u);
 }
 
-std::array<fd, 2> socket_pair() {
+std::array<unique_fd, 2> socket_pair() {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair");
-  return {fd(sv[0]), fd(sv[1])};
+  return {unique_fd(sv[0]), unique_fd(sv[1])};
 }
 
 std::span<std::byte> bytes(std::string& s) { return std::as_writable_bytes(std::span(s.data(), s.size())); }
@@ -157,7 +157,7 @@ task<void> sleep_forever(reactor& r, std::atomic<int>& cancelled) {
 }
 
 TEST(Reactor, StopCancelsEverythingInFlightAndDestroysTasks) {
-  std::vector<std::array<fd, 2>> pairs;
+  std::vector<std::array<unique_fd, 2>> pairs;
   for (int i = 0; i < 50; ++i) pairs.push_back(socket_pair());
   auto r = make_reactor();
   std::atomic<int> cancelled{0};
@@ -187,7 +187,7 @@ TEST(Reactor, NewOperationsFailOnceStopping) {
 TEST(Ops, RegisteredBufferWriteThenReadRoundTrips) {
   test::temp_dir dir;
   const auto path = (dir / "fixed.bin").string();
-  fd file(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  unique_fd file(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   ASSERT_TRUE(file);
   alignas(4096) static std::array<std::byte, 65536> out_buf;
   alignas(4096) static std::array<std::byte, 65536> in_buf;
@@ -216,7 +216,7 @@ TEST(Ops, RegisteredBufferWriteThenReadRoundTrips) {
 TEST(Ops, PlainFileReadWriteAndFallocate) {
   test::temp_dir dir;
   const auto path = (dir / "plain.bin").string();
-  fd file(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  unique_fd file(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   ASSERT_TRUE(file);
   run_on_reactor([&](reactor& r) -> task<void> {
     auto a = co_await fallocate(r, file.get(), 0, 0, 1 << 20);
@@ -279,7 +279,7 @@ TEST(ReactorGroup, CrossReactorPingPong) {
   g.stop();
 }
 
-task<void> echo_session(reactor& r, fd sock) {
+task<void> echo_session(reactor& r, unique_fd sock) {
   std::array<std::byte, 8192> buf{};
   for (;;) {
     auto n = co_await recv(r, sock.get(), buf);
@@ -300,7 +300,7 @@ task<void> accept_loop(reactor_group& g, int listener) {
     if (!conn) co_return;
     reactor& target = g.at(next % g.size());
     const int raw = *conn;
-    target.post([&target, raw] { target.spawn(echo_session(target, fd(raw))); });
+    target.post([&target, raw] { target.spawn(echo_session(target, unique_fd(raw))); });
   }
 }
 
@@ -362,7 +362,7 @@ TEST(Ops, SendZeroCopyOverTcp) {
   auto client = tcp_socket(AF_INET);
   ASSERT_TRUE(client);
   ASSERT_EQ(::connect(client->get(), server.addr(), server.length), 0);
-  fd accepted(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  unique_fd accepted(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(accepted);
   const std::string data(100'000, 'z');
   result<std::size_t> sent = std::size_t{0};

@@ -41,10 +41,10 @@ meta::metainfo make_torrent(const fs::path& path, std::int64_t piece_length) {
   return std::move(*m);
 }
 
-io::endpoint ep(const std::string& text) { return *io::parse_endpoint(text); }
+endpoint ep(const std::string& text) { return *parse_endpoint(text); }
 
 std::unique_ptr<session> start(const meta::metainfo& m, const fs::path& save_dir, torrent_mode mode,
-                               const std::string& listen, std::vector<io::endpoint> peers = {},
+                               const std::string& listen, std::vector<endpoint> peers = {},
                                const std::function<void(session_options&)>& tweak = {}) {
   session_options o;
   o.save_dir = save_dir.string();
@@ -81,8 +81,8 @@ std::vector<std::unique_ptr<session>> start_seeders(const meta::metainfo& m, con
   return seeds;
 }
 
-std::vector<io::endpoint> addresses_of(const std::vector<std::unique_ptr<session>>& sessions) {
-  std::vector<io::endpoint> out;
+std::vector<endpoint> addresses_of(const std::vector<std::unique_ptr<session>>& sessions) {
+  std::vector<endpoint> out;
   for (const auto& s : sessions) out.push_back(s->listening().front());
   return out;
 }
