@@ -31,6 +31,11 @@ class category final : public boost::system::error_category {
       case errc::bad_info_hash: return "info-hash must be 40 hex or 32 base32 characters";
       case errc::file_missing: return "file is missing";
       case errc::file_wrong_size: return "file has the wrong size";
+      case errc::file_larger:
+        return "file is larger than the torrent's and holds none of its pieces; --allow-truncate cuts it to size";
+      case errc::reserved_name: return "the torrent's name is sta's state directory .sta";
+      case errc::too_many_files: return "the torrent has more files than this process may keep open";
+      case errc::data_not_verified: return "the data does not verify";
       case errc::bad_handshake: return "not a BitTorrent handshake";
       case errc::message_too_large: return "peer message too large";
       case errc::bad_message: return "malformed peer message";
@@ -38,6 +43,9 @@ class category final : public boost::system::error_category {
       case errc::wrong_torrent: return "peer is in another torrent";
       case errc::peer_banned: return "peer banned after sending bad data";
       case errc::too_many_peers: return "connection limit reached";
+      case errc::peer_not_reading: return "peer does not read what is sent to it";
+      case errc::duplicate_peer: return "a connection to this peer is open already";
+      case errc::handshake_timeout: return "handshake not completed in time";
       case errc::tracker_failure: return "tracker refused the announce";
       case errc::bad_tracker_response: return "malformed tracker response";
     }

@@ -34,6 +34,10 @@ enum class errc {
   // files
   file_missing,        // a file of the torrent does not exist
   file_wrong_size,     // a file of the torrent has the wrong size
+  file_larger,         // an existing file is larger than the torrent's and holds none of its pieces
+  reserved_name,       // the torrent's name is sta's own state directory (.sta)
+  too_many_files,      // the torrent has more files than this process may keep open
+  data_not_verified,   // the data to seed does not verify
   // peer wire
   bad_handshake,       // the peer's handshake is not BitTorrent's
   message_too_large,   // a peer message longer than the limit
@@ -42,6 +46,9 @@ enum class errc {
   wrong_torrent,       // the peer is not in this torrent
   peer_banned,         // the peer sent data that failed its hash too often
   too_many_peers,      // a connection limit was reached
+  peer_not_reading,    // the peer does not read what is sent to it
+  duplicate_peer,      // a connection to the same peer id is open already
+  handshake_timeout,   // the handshake did not complete in time
   // tracker client
   tracker_failure,     // the tracker answered with a failure reason
   bad_tracker_response,// the tracker's answer is not a valid announce response

@@ -256,6 +256,24 @@ std::size_t piece_picker::pick(const bitfield* has, owner_id owner, bool whole_p
   return n;
 }
 
+std::size_t piece_picker::pick_from(std::span<const std::uint32_t> pieces, owner_id owner, bool whole_piece,
+                                    std::size_t max, std::vector<block_ref>& out) {
+  impl& m = *impl_;
+  std::size_t n = 0;
+  for (std::uint32_t p : pieces) {
+    if (n == max) break;
+    if (p >= m.g.piece_count) continue;
+    std::uint32_t st = m.state[p].load(std::memory_order_acquire);
+    if (kind_of(st) == kFree) {
+      const std::uint32_t next = whole_piece ? make_state(kClaimed, owner) : make_state(kShared);
+      if (m.state[p].compare_exchange_strong(st, next, std::memory_order_acq_rel)) st = next;
+    }
+    if (kind_of(st) == kShared || (kind_of(st) == kClaimed && owner_of(st) == owner))
+      n += m.take_blocks(p, max - n, out);
+  }
+  return n;
+}
+
 bool piece_picker::in_endgame() const { return impl_->endgame.load(std::memory_order_relaxed); }
 
 piece_picker::receipt piece_picker::on_block(block_ref b) {

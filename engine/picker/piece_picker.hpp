@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/bitfield.hpp"
+#include "base/piece_geometry.hpp"
 
 namespace sta::picker {
 
@@ -40,6 +41,11 @@ struct geometry {
   std::uint32_t piece_count = 0;
   std::uint32_t blocks_per_piece = 0;      // piece_length / 16 KiB, rounded up
   std::uint32_t blocks_in_last_piece = 0;  // 1..blocks_per_piece
+
+  static geometry of(const piece_geometry& g) {
+    if (g.piece_count() == 0) return {0, g.blocks_per_piece(), 0};
+    return {g.piece_count(), g.blocks_per_piece(), g.blocks_in(*g.piece(g.piece_count() - 1))};
+  }
 };
 
 class piece_picker {
@@ -90,6 +96,12 @@ class piece_picker {
   // block to the same peer twice. Returns how many were appended.
   std::size_t pick(const bitfield* has, owner_id owner, bool whole_piece, std::size_t max,
                    std::span<const block_ref> in_flight, std::vector<block_ref>& out);
+
+  // Like pick(), but only from `pieces` (which the peer has), in that
+  // order, and never in endgame: O(the pieces given), for a peer that just
+  // announced them.
+  std::size_t pick_from(std::span<const std::uint32_t> pieces, owner_id owner, bool whole_piece, std::size_t max,
+                        std::vector<block_ref>& out);
 
   // True once some pick had to hand out an already-requested block.
   bool in_endgame() const;

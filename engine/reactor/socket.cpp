@@ -1,6 +1,7 @@
 #include "reactor/socket.hpp"
 
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 
 #include "base/sys_error.hpp"
 
@@ -41,6 +42,17 @@ result<endpoint> peer_endpoint(int socket) {
   ep.length = sizeof ep.storage;
   if (::getpeername(socket, ep.addr(), &ep.length) != 0) return last_sys_error();
   return ep;
+}
+
+std::uint64_t raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur;
 }
 
 }  // namespace sta::io

@@ -3,6 +3,8 @@
 // socket where it is bound. Plain syscalls; any thread.
 #pragma once
 
+#include <cstdint>
+
 #include "base/endpoint.hpp"
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
@@ -17,5 +19,10 @@ result<unique_fd> tcp_socket(int family, const endpoint* local = nullptr);
 result<endpoint> local_endpoint(int socket);
 // The address of a connected socket's peer.
 result<endpoint> peer_endpoint(int socket);
+
+// Raises the soft limit on open descriptors (RLIMIT_NOFILE) to the hard
+// limit, as a server with many peers and files needs; returns the new soft
+// limit. Start-up only.
+std::uint64_t raise_fd_limit();
 
 }  // namespace sta::io

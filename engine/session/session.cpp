@@ -1,23 +1,19 @@
 #include "session/session.hpp"
 
-#include <arpa/inet.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <future>
 #include <mutex>
 #include <random>
+#include <unordered_map>
 
 #include "base/version.hpp"
+#include "meta/file_map.hpp"
+#include "peer/peer_loop.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/reactor_group.hpp"
-#include "storage/file_set.hpp"
-#include "storage/resume.hpp"
-#include "storage/verify.hpp"
-#include "swarm/peer_connection.hpp"
+#include "reactor/socket.hpp"
+#include "storage/disk_storage.hpp"
 #include "swarm/tracker_client.hpp"
 
 namespace sta {
@@ -31,11 +27,19 @@ constexpr auto kControlTick = 1s;
 constexpr auto kChokeInterval = 10s;
 constexpr auto kOptimisticInterval = 30s;
 constexpr auto kConnectTimeout = 10s;
-constexpr auto kTrackerTimeout = std::chrono::seconds(15);
+constexpr auto kTrackerTimeout = 15s;
 constexpr auto kStoppedAnnounceWait = 3s;
+constexpr auto kAcceptBackoffFirst = 50ms;
+constexpr auto kAcceptBackoffMost = 1s;
 constexpr std::size_t kRegularUnchokes = 4;
 constexpr std::int64_t kDefaultInterval = 1800;
+// A tracker's interval is kept within these: no announce storm from a tiny
+// or overflowing one, no silence for days from a huge one.
 constexpr std::int64_t kMinInterval = 10;
+constexpr std::int64_t kMaxInterval = 24 * 3600;
+constexpr std::size_t kMaxCandidates = 10'000;
+constexpr std::size_t kMaxStruckHosts = 100'000;
+constexpr std::size_t kMaxSuspectPieces = 1024;
 
 wire::peer_id make_peer_id() {
   wire::peer_id id{};
@@ -53,17 +57,27 @@ wire::peer_id make_peer_id() {
 struct session::control {
   struct candidate {
     endpoint addr;
-    swarm::peer_slot* slot = nullptr;  // while connecting or connected
+    peer::peer_slot* slot = nullptr;  // while connecting or connected
     std::uint32_t generation = 0;
     clock::time_point next_try{};
     unsigned failures = 0;
+  };
+  struct host_record {
+    std::uint32_t strikes = 0;
+    bool banned = false;
   };
 
   swarm::torrent& t;
   io::reactor_group& group;
   const session_options& opts;
   std::vector<candidate> candidates;
-  std::vector<endpoint> banned;
+  // Strikes and bans per host (IP address), kept for the whole run: a host
+  // that reconnects keeps its strikes, a banned one never gets a slot again.
+  std::unordered_map<host_key, host_record, host_key_hash> hosts;
+  std::atomic<unsigned> banned_hosts{0};
+  // Pieces that failed with blocks from several hosts: who sent what.
+  std::unordered_map<std::uint32_t, std::vector<swarm::piece_verdict::block>> suspects;
+  std::atomic<std::int64_t> accept_errors{0};
   unsigned next_reactor = 0;
   unsigned half_open = 0;
   bool announced = false;
@@ -73,7 +87,7 @@ struct session::control {
   std::mt19937_64 rng{std::random_device{}()};
   clock::time_point last_choke{};
   clock::time_point last_optimistic{};
-  swarm::peer_slot* optimistic = nullptr;
+  peer::peer_slot* optimistic = nullptr;
 
   // Read by stats() on other threads: behind a lock, written once per
   // announce.
@@ -95,18 +109,90 @@ struct session::control {
   unsigned connections() const {
     unsigned n = 0;
     for (const auto& s : t.slots())
-      if (s.state.load(std::memory_order_acquire) != swarm::peer_slot::free) ++n;
+      if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free) ++n;
     return n;
   }
 
-  bool is_banned(const endpoint& addr) const {
-    return std::any_of(banned.begin(), banned.end(), [&](const endpoint& b) { return b.same_host(addr); });
+  unsigned connections_from(const host_key& h) const {
+    unsigned n = 0;
+    for (const auto& s : t.slots())
+      if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free && host_of(s.addr) == h) ++n;
+    return n;
+  }
+
+  bool is_banned(const host_key& h) const {
+    const auto it = hosts.find(h);
+    return it != hosts.end() && it->second.banned;
+  }
+
+  // A host sent bad data: at the limit it is banned, and every connection
+  // it has closes at its next step.
+  void strike(const host_key& h) {
+    if (hosts.size() >= kMaxStruckHosts && !hosts.count(h)) return;
+    host_record& r = hosts[h];
+    if (r.banned || ++r.strikes < t.lim().strikes_to_ban) return;
+    r.banned = true;
+    banned_hosts.fetch_add(1, std::memory_order_relaxed);
+    for (auto& s : t.slots())
+      if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free && host_of(s.addr) == h)
+        s.banned.store(true, std::memory_order_relaxed);
+  }
+
+  // A piece's hash said who was wrong: the one host that sent all of a
+  // failed piece, or, when a piece that failed with several senders has
+  // passed since, those whose blocks differ from the good ones.
+  void on_verdict(const swarm::piece_verdict& v) {
+    if (!v.passed) {
+      std::vector<host_key> senders;
+      for (const auto& b : v.blocks)
+        if (std::find(senders.begin(), senders.end(), b.host) == senders.end()) senders.push_back(b.host);
+      if (senders.size() == 1) {
+        strike(senders.front());
+        return;
+      }
+      if (suspects.size() >= kMaxSuspectPieces && !suspects.count(v.piece)) suspects.erase(suspects.begin());
+      // A second failure before any pass: the first one's record stays, the
+      // blocks that differ between the two are among the wrong ones anyway.
+      suspects.emplace(v.piece, v.blocks);
+      return;
+    }
+    const auto it = suspects.find(v.piece);
+    if (it == suspects.end()) return;
+    std::vector<host_key> wrong;
+    for (const auto& bad : it->second) {
+      if (bad.index >= v.blocks.size() || bad.digest == v.blocks[bad.index].digest) continue;
+      if (std::find(wrong.begin(), wrong.end(), bad.host) == wrong.end()) wrong.push_back(bad.host);
+    }
+    suspects.erase(it);
+    for (const auto& h : wrong) strike(h);
+  }
+
+  // The peer's handshake, before we answer or go on: the right torrent,
+  // not ourselves, not a second connection to the same peer.
+  result<void> check_handshake(const wire::handshake& theirs, peer::peer_slot& slot) {
+    if (theirs.info_hash != t.meta().info_hash) return make_error_code(errc::wrong_torrent);
+    if (theirs.id == t.self_id()) return make_error_code(errc::wrong_torrent);
+    for (const auto& s : t.slots())
+      if (&s != &slot && s.has_id && s.id == theirs.id && s.state.load(std::memory_order_acquire) != peer::peer_slot::free)
+        return make_error_code(errc::duplicate_peer);
+    slot.id = theirs.id;
+    slot.has_id = true;
+    return {};
+  }
+
+  wire::handshake our_handshake() const {
+    wire::handshake h;
+    h.info_hash = t.meta().info_hash;
+    h.id = t.self_id();
+    h.set_fast();
+    h.set_extended();
+    return h;
   }
 
   void add_candidate(const endpoint& addr) {
     for (const auto& c : candidates)
       if (c.addr == addr) return;
-    if (candidates.size() < 10'000) candidates.push_back({addr});
+    if (candidates.size() < kMaxCandidates) candidates.push_back({addr});
   }
 
   // The address outgoing connections of `family` leave from: the listening
@@ -125,9 +211,9 @@ struct session::control {
     r.info_hash = t.meta().info_hash;
     r.peer_id.assign(t.self_id().begin(), t.self_id().end());
     r.port = t.listen_port();
-    r.uploaded = t.uploaded.load(std::memory_order_relaxed);
-    r.downloaded = t.downloaded.load(std::memory_order_relaxed);
-    r.left = t.map().total_size() - t.have_bytes();
+    r.uploaded = t.counters().uploaded.load(std::memory_order_relaxed);
+    r.downloaded = t.counters().downloaded.load(std::memory_order_relaxed);
+    r.left = t.geo().total_size() - t.have_bytes();
     r.ip = opts.tracker_ip;
     r.ev = ev;
     r.compact = true;
@@ -141,49 +227,94 @@ namespace {
 
 using control = session::control;
 
-io::task<void> run_incoming(unique_fd sock, swarm::torrent* t, swarm::peer_slot* slot, io::reactor* target) {
+// After the handshake, on the connection's own reactor until it ends.
+io::task<void> run_connection(control& c, peer::peer_slot* slot, io::reactor* target, peer::connection_start start) {
   co_await io::switch_to(*target);
-  co_await swarm::run_peer(*t, std::move(sock), *slot);
+  co_await peer::run_peer(c.t, *slot, c.t.owner_of(*slot), std::move(start));
+  c.t.release_slot(*slot);
+}
+
+// An accepted connection: the handshake on the home reactor, within one
+// deadline from the accept.
+io::task<void> incoming(control& c, unique_fd sock, peer::peer_slot* slot, io::reactor* target,
+                        clock::time_point accepted) {
+  peer::connection_start start;
+  std::function<result<void>(const wire::handshake&)> check = [&c, slot](const wire::handshake& h) {
+    return c.check_handshake(h, *slot);
+  };
+  auto theirs = co_await peer::exchange_handshakes(c.home(), sock.get(), c.our_handshake(), false,
+                                                   accepted + c.t.lim().peer.handshake_timeout, start.buf,
+                                                   std::move(check));
+  if (!theirs || c.t.stopping()) {
+    c.t.release_slot(*slot);
+    co_return;
+  }
+  start.sock = std::move(sock);
+  start.theirs = *theirs;
+  co_await run_connection(c, slot, target, std::move(start));
 }
 
 io::task<void> accept_loop(control& c, int listen_fd) {
   io::reactor& home = c.home();
+  auto backoff = kAcceptBackoffFirst;
   while (!home.stopping()) {
     auto fd = co_await io::accept(home, listen_fd);
     if (!fd) {
       if (fd.error() == std::errc::operation_canceled) co_return;
-      continue;  // EMFILE, ECONNABORTED...: keep serving the others
+      // Out of descriptors or memory: the connection waits in the backlog;
+      // try again later instead of spinning on the same error.
+      if (fd.error() == std::errc::too_many_files_open || fd.error() == std::errc::too_many_files_open_in_system ||
+          fd.error() == std::errc::no_buffer_space || fd.error() == std::errc::not_enough_memory) {
+        c.accept_errors.fetch_add(1, std::memory_order_relaxed);
+        if (!co_await io::sleep(home, backoff)) co_return;
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, kAcceptBackoffMost);
+      }
+      continue;  // ECONNABORTED...: next one
     }
+    backoff = kAcceptBackoffFirst;
+    const auto accepted = clock::now();
     unique_fd sock(*fd);
     const auto remote = io::peer_endpoint(sock.get());
-    if (!remote) continue;
-    const endpoint& peer = *remote;
-    if (c.t.stopping.load(std::memory_order_acquire) || c.is_banned(peer)) continue;
-    if (c.connections() >= c.opts.max_connections) continue;
-    swarm::peer_slot* slot = c.t.claim_slot(peer, false);
+    if (!remote || c.t.stopping()) continue;
+    // Refused before any slot is taken: a banned host, a full node, a host
+    // with too many connections already.
+    const host_key host = host_of(*remote);
+    if (c.is_banned(host) || c.connections() >= c.opts.max_connections ||
+        c.connections_from(host) >= c.t.lim().max_per_host)
+      continue;
+    peer::peer_slot* slot = c.t.claim_slot(*remote, false);
     if (slot == nullptr) continue;  // full: the socket closes
-    home.spawn(run_incoming(std::move(sock), &c.t, slot, &c.pick_reactor()));
+    home.spawn(incoming(c, std::move(sock), slot, &c.pick_reactor(), accepted));
   }
 }
 
-io::task<void> connect_candidate(control& c, std::size_t index, swarm::peer_slot* slot, io::reactor* target) {
+io::task<void> connect_candidate(control& c, std::size_t index, peer::peer_slot* slot, io::reactor* target) {
   io::reactor& home = c.home();
   const endpoint addr = c.candidates[index].addr;
   ++c.half_open;
   const auto local = c.outgoing_bind(addr.family());
   auto sock = io::tcp_socket(addr.family(), local ? &*local : nullptr);
   bool ok = false;
-  if (sock) {
-    auto r = co_await io::connect(home, sock->get(), addr.addr(), addr.length).deadline(kConnectTimeout);
-    ok = r.has_value();
-  }
+  if (sock) ok = static_cast<bool>(co_await io::connect(home, sock->get(), addr.addr(), addr.length).deadline(kConnectTimeout));
   --c.half_open;
-  if (!ok || c.t.stopping.load(std::memory_order_acquire)) {
+  if (!ok || c.t.stopping()) {
     c.t.release_slot(*slot);
     co_return;
   }
-  co_await io::switch_to(*target);
-  co_await swarm::run_peer(c.t, std::move(*sock), *slot);
+  peer::connection_start start;
+  std::function<result<void>(const wire::handshake&)> check = [&c, slot](const wire::handshake& h) {
+    return c.check_handshake(h, *slot);
+  };
+  auto theirs = co_await peer::exchange_handshakes(home, sock->get(), c.our_handshake(), true,
+                                                   clock::now() + c.t.lim().peer.handshake_timeout, start.buf,
+                                                   std::move(check));
+  if (!theirs || c.t.stopping()) {
+    c.t.release_slot(*slot);
+    co_return;
+  }
+  start.sock = std::move(*sock);
+  start.theirs = *theirs;
+  co_await run_connection(c, slot, target, std::move(start));
 }
 
 void connect_more(control& c, clock::time_point now) {
@@ -198,9 +329,10 @@ void connect_more(control& c, clock::time_point now) {
       ++cand.failures;
       cand.next_try = now + std::min<std::chrono::seconds>(30s * (1u << std::min(cand.failures, 5u)), 600s);
     }
-    if (now < cand.next_try || c.is_banned(cand.addr)) continue;
+    const host_key host = host_of(cand.addr);
+    if (now < cand.next_try || c.is_banned(host) || c.connections_from(host) >= c.t.lim().max_per_host) continue;
     if (open >= c.opts.max_connections) break;
-    swarm::peer_slot* slot = c.t.claim_slot(cand.addr, true);
+    peer::peer_slot* slot = c.t.claim_slot(cand.addr, true);
     if (slot == nullptr) break;
     ++open;
     cand.slot = slot;
@@ -214,15 +346,15 @@ void connect_more(control& c, clock::time_point now) {
 // randomly every 30 s so newcomers get a chance. Snubbed peers lose theirs.
 void choke(control& c, clock::time_point now) {
   const bool seeding = c.t.picker().complete();
-  std::vector<swarm::peer_slot*> interested;
+  std::vector<peer::peer_slot*> interested;
   for (auto& s : c.t.slots())
-    if (s.state.load(std::memory_order_acquire) == swarm::peer_slot::connected &&
+    if (s.state.load(std::memory_order_acquire) == peer::peer_slot::connected &&
         s.peer_interested.load(std::memory_order_relaxed))
       interested.push_back(&s);
-  auto rate = [&](const swarm::peer_slot* s) {
+  auto rate = [&](const peer::peer_slot* s) {
     return seeding ? s->up_rate.load(std::memory_order_relaxed) : s->down_rate.load(std::memory_order_relaxed);
   };
-  std::stable_sort(interested.begin(), interested.end(), [&](const swarm::peer_slot* a, const swarm::peer_slot* b) {
+  std::stable_sort(interested.begin(), interested.end(), [&](const peer::peer_slot* a, const peer::peer_slot* b) {
     const bool sa = a->snubbed.load(std::memory_order_relaxed), sb = b->snubbed.load(std::memory_order_relaxed);
     if (sa != sb) return sb;
     return rate(a) > rate(b);
@@ -249,12 +381,7 @@ io::task<void> control_loop(control& c) {
   io::reactor& home = c.home();
   while (!home.stopping()) {
     const auto now = clock::now();
-    for (auto& s : c.t.slots()) {
-      if (s.state.load(std::memory_order_acquire) != swarm::peer_slot::free &&
-          s.banned.load(std::memory_order_relaxed) && !c.is_banned(s.addr))
-        c.banned.push_back(s.addr);
-    }
-    if (!c.t.stopping.load(std::memory_order_acquire)) connect_more(c, now);
+    if (!c.t.stopping()) connect_more(c, now);
     if (now - c.last_choke >= kChokeInterval) {
       c.last_choke = now;
       choke(c, now);
@@ -286,12 +413,20 @@ io::task<std::optional<announce::response>> announce_once(control& c, announce::
   co_return std::nullopt;
 }
 
+// When to announce again: the tracker's interval, at least its min
+// interval, both within [kMinInterval, kMaxInterval].
+std::int64_t next_interval(const announce::response& r) {
+  std::int64_t interval = r.interval > 0 ? r.interval : kDefaultInterval;
+  interval = std::max(interval, r.min_interval);
+  return std::clamp(interval, kMinInterval, kMaxInterval);
+}
+
 io::task<void> announce_loop(control& c) {
   io::reactor& home = c.home();
   auto next = clock::now();
   auto ev = announce::event::started;
   std::int64_t retry = 30;
-  while (!home.stopping() && !c.t.stopping.load(std::memory_order_acquire)) {
+  while (!home.stopping() && !c.t.stopping()) {
     const auto now = clock::now();
     if (c.announced && !c.completed_announced && c.t.seed() && c.opts.mode == torrent_mode::download) {
       ev = announce::event::completed;
@@ -306,8 +441,7 @@ io::task<void> announce_loop(control& c) {
         c.announced = true;
         ev = announce::event::none;
         for (const auto& p : r->peers) c.add_candidate(swarm::to_endpoint(p));
-        const std::int64_t interval = std::max(r->interval > 0 ? r->interval : kDefaultInterval, kMinInterval);
-        next = clock::now() + std::chrono::seconds(interval);
+        next = clock::now() + std::chrono::seconds(next_interval(*r));
         retry = 30;
       } else {
         next = clock::now() + std::chrono::seconds(retry);
@@ -358,13 +492,9 @@ result<std::vector<unique_fd>, std::string> open_listeners(std::vector<endpoint>
   return fds;
 }
 
-// Whether a file's bytes would live in the parts file under this selection.
-bool parts_backed(const meta::metainfo& m, const std::vector<bool>& selected, std::size_t file) {
-  return !selected.empty() && !selected[file] && !m.files[file].pad && m.files[file].size > 0;
-}
-
 // The pieces that hold bytes of a selected file.
-bitfield wanted_pieces(const meta::metainfo& m, const meta::file_map& map, const std::vector<bool>& selected) {
+bitfield wanted_pieces(const meta::metainfo& m, const std::vector<bool>& selected) {
+  const meta::file_map map(m);
   bitfield wanted(static_cast<std::size_t>(m.piece_count()));
   for (std::size_t i = 0; i < m.files.size(); ++i) {
     if (m.files[i].pad || (!selected.empty() && !selected[i])) continue;
@@ -372,14 +502,6 @@ bitfield wanted_pieces(const meta::metainfo& m, const meta::file_map& map, const
     for (std::int64_t p = range.first; p <= range.last; ++p) wanted.set(static_cast<std::size_t>(p));
   }
   return wanted;
-}
-
-bool any_file_exists(const meta::metainfo& m, const std::string& save_dir) {
-  for (std::size_t i = 0; i < m.files.size(); ++i) {
-    struct stat st {};
-    if (!m.files[i].pad && ::stat((save_dir + "/" + m.relative_path(i)).c_str(), &st) == 0) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -392,77 +514,34 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
 
   if (!o.selected.empty() && (o.selected.size() != m.files.size() || o.mode == torrent_mode::seed))
     return fail(errc::bad_value, "a file selection needs download mode and one flag per file");
-  if (o.mode == torrent_mode::download) ::mkdir(o.save_dir.c_str(), 0755);
-  struct stat st {};
-  if (::stat(o.save_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return fail(errc::file_missing, o.save_dir + " (no such directory)");
 
-  // Which pieces are already here: a matching resume record, else a check.
-  bitfield have(static_cast<std::size_t>(m.piece_count()));
-  const std::string resume = storage::resume_path(o.save_dir, m.info_hash);
-  const meta::file_map map(m);
-  if (auto r = storage::load_matching_resume(resume, m, o.save_dir)) {
-    // A piece counts only if each of its bytes is still where it was
-    // written: in its file, or in the parts file if its file was not
-    // selected then. A change of selection moves some of them.
-    auto moved = [&](const meta::file_slice& sl) {
-      const bool was = !r->in_parts.empty() && r->in_parts[sl.file];
-      return was != parts_backed(m, o.selected, sl.file);
-    };
-    for (std::size_t i = 0; i < r->verified.size(); ++i) {
-      if (!r->verified[i]) continue;
-      const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
-      if (std::none_of(slices.begin(), slices.end(), moved)) have.set(i);
-    }
-  } else if (o.mode == torrent_mode::seed || any_file_exists(m, o.save_dir)) {
-    storage::hash_options hopts;
-    hopts.on_progress = o.on_check_progress;
-    auto report = storage::verify_data(m, o.save_dir, hopts);
-    if (!report) return report.error();
-    if (o.mode == torrent_mode::seed) {
-      if (!report->missing_files.empty())
-        return fail(errc::file_missing, o.save_dir + "/" + m.relative_path(report->missing_files.front()));
-      if (!report->wrong_size_files.empty())
-        return fail(errc::file_wrong_size, o.save_dir + "/" + m.relative_path(report->wrong_size_files.front().file));
-      if (!report->complete())
-        return fail(errc::bad_value, std::to_string(report->bad_pieces) + " of " + std::to_string(report->piece_count) +
-                                         " pieces do not verify; `sta get` completes them");
-    }
-    // The check read the files; a piece with bytes of an unselected file
-    // keeps those in the parts file from now on, which the check did not
-    // read.
-    auto in_parts = [&](const meta::file_slice& sl) { return parts_backed(m, o.selected, sl.file); };
-    for (std::size_t i = 0; i < report->verified.size(); ++i) {
-      const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
-      if (report->verified[i] && std::none_of(slices.begin(), slices.end(), in_parts)) have.set(i);
-    }
-  }
-
-  auto files = storage::file_set::open(
-      m, o.save_dir, o.mode == torrent_mode::seed ? storage::open_mode::existing : storage::open_mode::create,
-      o.selected);
-  if (!files) return files.error();
+  storage::open_params params;
+  params.meta = &m;
+  params.save_dir = o.save_dir;
+  params.intent = o.mode == torrent_mode::seed ? storage::open_intent::seed : storage::open_intent::download;
+  params.selected = o.selected;
+  params.allow_truncate = o.allow_truncate;
+  params.on_check_progress = o.on_check_progress;
+  auto opened = o.storage ? o.storage(params) : storage::open_disk(params);
+  if (!opened) return opened.error();
 
   s->listening_ = o.listen;
   auto fds = open_listeners(s->listening_);
   if (!fds) return detailed_error{make_error_code(std::errc::address_in_use), fds.error()};
   s->listen_fds_ = std::move(*fds);
 
-  s->torrent_ = std::make_unique<swarm::torrent>(m, std::move(*files), have, make_peer_id(),
+  const bitfield wanted = wanted_pieces(m, o.selected);
+  s->torrent_ = std::make_unique<swarm::torrent>(m, std::move(opened->store), opened->have, wanted, make_peer_id(),
                                                  s->listening_.front().port(), o.limits);
+  const auto& geo = s->torrent_->geo();
   auto& picker = s->torrent_->picker();
-  const bitfield wanted = wanted_pieces(m, map, o.selected);
-  for (std::uint32_t p = 0; p < s->torrent_->piece_count(); ++p) {
-    const std::int64_t size = map.piece_size(p);
-    if (wanted.test(p)) {
-      s->selected_total_ += size;
+  for (piece_index p : geo.pieces()) {
+    if (wanted.test(p.value())) {
+      s->selected_total_ += geo.piece_size(p);
       ++s->selected_pieces_;
-    } else {
-      picker.skip(p);
-      if (picker.have(p)) {
-        s->unselected_have_bytes_ += size;
-        ++s->unselected_have_pieces_;
-      }
+    } else if (picker.have(p.value())) {
+      s->unselected_have_bytes_ += geo.piece_size(p);
+      ++s->unselected_have_pieces_;
     }
   }
   picker.set_sequential(o.sequential);
@@ -476,9 +555,14 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
   control& c = *s->control_;
   for (const auto& p : o.peers) c.add_candidate(p);
   if (o.use_trackers) c.tiers = m.trackers;
+  io::reactor& home = c.home();
+  // Verdicts come from whichever reactor hashed the piece; strikes and bans
+  // are the home reactor's.
+  s->torrent_->on_verdict = [&c, &home](swarm::piece_verdict v) {
+    home.post([&c, v = std::move(v)] { c.on_verdict(v); });
+  };
   std::vector<int> listen_fds;
   for (const auto& fd : s->listen_fds_) listen_fds.push_back(fd.get());
-  io::reactor& home = c.home();
   home.post([&c, &home, listen_fds] {
     home.spawn(control_loop(c));
     for (int fd : listen_fds) home.spawn(accept_loop(c, fd));
@@ -492,23 +576,27 @@ session::~session() { stop(); }
 session_stats session::stats() const {
   session_stats st;
   const auto& t = *torrent_;
-  st.total = t.map().total_size();
+  st.total = t.geo().total_size();
   st.selected_total = selected_total_;
   st.verified = t.have_bytes() - unselected_have_bytes_;
   st.pieces = selected_pieces_;
   st.verified_pieces = t.picker().have_count() - unselected_have_pieces_;
   st.complete = t.picker().complete();
-  st.downloaded = t.downloaded.load(std::memory_order_relaxed);
-  st.uploaded = t.uploaded.load(std::memory_order_relaxed);
-  st.wasted = t.wasted.load(std::memory_order_relaxed);
+  st.downloaded = t.counters().downloaded.load(std::memory_order_relaxed);
+  st.uploaded = t.counters().uploaded.load(std::memory_order_relaxed);
+  st.wasted = t.counters().wasted.load(std::memory_order_relaxed);
   st.hash_failures = t.hash_failures.load(std::memory_order_relaxed);
+  st.read_errors = t.read_errors.load(std::memory_order_relaxed);
   for (const auto& s : t.slots()) {
-    if (s.state.load(std::memory_order_acquire) != swarm::peer_slot::connected) continue;
+    if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
     ++st.peers;
     if (s.peer_is_seed.load(std::memory_order_relaxed)) ++st.seeds;
   }
   st.error = t.error();
+  st.warnings = t.warnings();
   if (control_) {
+    st.accept_errors = control_->accept_errors.load(std::memory_order_relaxed);
+    st.banned_hosts = control_->banned_hosts.load(std::memory_order_relaxed);
     std::lock_guard lock(control_->status_mutex);
     st.tracker_status = control_->tracker_status;
   }
@@ -517,42 +605,28 @@ session_stats session::stats() const {
 
 std::vector<std::uint32_t> session::verified_order() const {
   std::vector<std::uint32_t> out;
-  while (auto p = torrent_->verified_at(out.size())) out.push_back(*p);
+  while (auto p = torrent_->log().at(out.size())) out.push_back(*p);
   return out;
 }
 
 detailed_result<void> session::save_resume() {
-  storage::resume_data r;
-  r.info_hash = meta_->info_hash;
   // The snapshot comes first: pieces verified after it are simply not
-  // recorded; every recorded piece was written before the flush below.
-  const bitfield have = torrent_->picker().have_bits();
-  r.verified.resize(have.size());
-  for (std::size_t i = 0; i < have.size(); ++i) r.verified[i] = have.test(i);
-  const auto& files = torrent_->files();
-  for (std::size_t i = 0; i < files.size(); ++i)
-    if (files.fd(i) >= 0) ::fdatasync(files.fd(i));
-  r.files = storage::stamp_files(*meta_, opts_.save_dir);
-  if (files.parts_fd() >= 0) {
-    ::fdatasync(files.parts_fd());
-    r.in_parts.resize(files.size());
-    for (std::size_t i = 0; i < files.size(); ++i) r.in_parts[i] = files.in_parts(i);
-    r.parts = storage::stamp_file(storage::parts_path(opts_.save_dir, meta_->info_hash));
-  }
-  return storage::save_resume(storage::resume_path(opts_.save_dir, meta_->info_hash), r);
+  // recorded; every recorded piece was written before the flush.
+  return torrent_->store().save_resume(torrent_->picker().have_bits());
 }
 
-void session::stop() {
-  if (stopped_ || !group_) return;
+detailed_result<void> session::stop() {
+  if (stopped_ || !group_) return stop_result_;
   stopped_ = true;
   control& c = *control_;
   auto done = c.stopped_announced.get_future();
   io::reactor& home = c.home();
   home.post([&c, &home] { home.spawn(announce_stopped(c)); });
   done.wait_for(kStoppedAnnounceWait);
-  torrent_->stopping.store(true, std::memory_order_release);
+  torrent_->stop();
   group_->stop();
-  save_resume();
+  stop_result_ = save_resume();
+  return stop_result_;
 }
 
 }  // namespace sta

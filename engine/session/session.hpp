@@ -1,9 +1,10 @@
 // session: the engine's public face, the one header tools/ includes for
 // downloading and seeding. A session runs one torrent on a group of
 // reactors (one per core by default): reactor 0 is its home (listening,
-// connecting, announcing, choking), and peer connections are spread over
-// all of them. start() and stop() are called from one control thread and
-// block; stats() may be called from any thread.
+// handshakes, connecting, announcing, choking, strikes and bans), and peer
+// connections are spread over all of them once their handshake is done.
+// start() and stop() are called from one control thread and block;
+// stats() may be called from any thread.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "base/endpoint.hpp"
 #include "base/error.hpp"
 #include "meta/metainfo.hpp"
-#include "reactor/socket.hpp"
+#include "storage/storage.hpp"
 #include "swarm/torrent.hpp"
 
 namespace sta::io {
@@ -33,17 +35,22 @@ struct session_options {
   std::string save_dir;
   torrent_mode mode = torrent_mode::download;
   unsigned threads = 0;                // reactors; 0: one per core
-  std::vector<endpoint> listen;    // empty: 0.0.0.0:6881 (or the next free port) and [::] on the same port
-  std::vector<endpoint> peers;     // connected to directly
+  std::vector<endpoint> listen;        // empty: 0.0.0.0:6881 (or the next free port) and [::] on the same port
+  std::vector<endpoint> peers;         // connected to directly
   bool use_trackers = true;
   std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent
-  swarm::limits limits;                // max_peers, rates...
+  swarm::limits limits;                // max_peers, per host, rates, what one peer may cost...
   unsigned max_connections = 200;      // peer connections of the process, half-open included
   unsigned max_half_open = 8;          // outgoing connects in progress at once
   // Which files to download, one flag per file; empty: all. Unselected files
   // are not created (see storage::file_set).
   std::vector<bool> selected;
   bool sequential = false;             // pieces in index order (streaming) instead of rarest first
+  // An existing file larger than the torrent's that verifies no piece is
+  // cut to size only when set; otherwise start() refuses (file_larger).
+  bool allow_truncate = false;
+  // Where the data lives; empty: files in save_dir (storage::open_disk).
+  storage::factory storage;
   // While checking existing data at start: bytes hashed so far and total.
   std::function<void(std::int64_t, std::int64_t)> on_check_progress;
 };
@@ -58,18 +65,23 @@ struct session_stats {
   std::int64_t uploaded = 0;     // payload bytes sent this run
   std::int64_t wasted = 0;
   std::int64_t hash_failures = 0;
-  unsigned peers = 0;            // connected (handshake done)
+  std::int64_t read_errors = 0;     // reads of verified pieces that failed (each re-checked)
+  std::int64_t accept_errors = 0;   // accepts that failed for want of descriptors or memory
+  unsigned peers = 0;               // connected (handshake done)
   unsigned seeds = 0;
-  bool complete = false;          // every selected piece verified
+  unsigned banned_hosts = 0;
+  bool complete = false;            // every selected piece verified
   std::optional<std::string> error;  // fatal: the torrent stopped
+  // How much trouble the torrent survived so far (warnings_since tells what).
+  std::uint64_t warnings = 0;
   std::string tracker_status;        // last announce outcome, for display
 };
 
 class session {
  public:
-  // Checks the data in save_dir (trusting a matching resume file, else
-  // hashing on every core), opens or creates the files, starts the
-  // reactors, listens, and starts announcing and connecting.
+  // Opens the storage (for files: trusting a matching resume record, else
+  // hashing on every core; creating what is missing to download), starts
+  // the reactors, listens, and starts announcing and connecting.
   static detailed_result<std::unique_ptr<session>> start(const meta::metainfo& m, session_options opts);
   ~session();
   session(const session&) = delete;
@@ -79,16 +91,22 @@ class session {
   // The addresses listened on, ports resolved.
   const std::vector<endpoint>& listening() const { return listening_; }
 
+  // The latest warnings numbered above `after` (numbers from 1; the last
+  // few are kept): trouble the torrent survives, like a failed read.
+  std::vector<std::pair<std::uint64_t, std::string>> warnings_since(std::uint64_t after) const {
+    return torrent_->warnings_since(after);
+  }
+
   // The pieces verified during this run, in the order they were verified.
   std::vector<std::uint32_t> verified_order() const;
 
-  // Writes the resume file: which pieces are verified, with the files'
-  // sizes and mtimes after flushing them to disk. Blocking.
+  // Flushes the data and records which pieces are verified, so the next
+  // start trusts them. Blocking.
   detailed_result<void> save_resume();
 
   // Announces 'stopped' (for at most a few seconds), stops every reactor,
-  // and writes the resume file. Idempotent.
-  void stop();
+  // and saves the resume record; its error, if that failed. Idempotent.
+  detailed_result<void> stop();
 
   struct control;  // the home reactor's state (session.cpp)
 
@@ -109,6 +127,7 @@ class session {
   std::int64_t unselected_have_bytes_ = 0;
   std::uint32_t unselected_have_pieces_ = 0;
   bool stopped_ = false;
+  detailed_result<void> stop_result_;
 };
 
 }  // namespace sta

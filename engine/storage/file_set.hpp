@@ -1,9 +1,7 @@
-// The files of one torrent under SAVE_DIR, opened once so that reads and
-// writes go to file descriptors that cannot point outside SAVE_DIR: every
-// path is resolved with openat2(RESOLVE_BENEATH), so neither a hostile name
-// (already refused by meta::parse) nor a symlink planted in SAVE_DIR can make
-// sta touch other files. Built on the control thread; afterwards the fds are
-// read-only data that any reactor may use for I/O. Owns the fds.
+// The files of one torrent under SAVE_DIR, opened once through root_dir, so
+// reads and writes go to file descriptors that cannot point outside
+// SAVE_DIR. Built on the control thread; afterwards the fds are read-only
+// data that any reactor may use for I/O. Owns the fds.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +9,10 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/unique_fd.hpp"
 #include "meta/file_map.hpp"
 #include "meta/metainfo.hpp"
+#include "storage/root_dir.hpp"
 
 namespace sta::storage {
 
@@ -38,35 +38,28 @@ class file_set {
   // the parts file SAVE_DIR/.sta/<info-hash>.parts, at their offset in the
   // torrent (a sparse file). Only with open_mode::create, which also removes
   // a parts file that the selection no longer needs.
-  static detailed_result<file_set> open(const meta::metainfo& m, const std::string& save_dir, open_mode mode,
+  static detailed_result<file_set> open(const meta::metainfo& m, const root_dir& root, open_mode mode,
                                         const std::vector<bool>& selected = {});
-
-  file_set(file_set&& other) noexcept;
-  file_set& operator=(file_set&& other) noexcept;
-  file_set(const file_set&) = delete;
-  file_set& operator=(const file_set&) = delete;
-  ~file_set();
 
   // The fd of file i, or -1 for zero-length and BEP 47 padding files, which
   // hold no bytes on disk.
-  int fd(std::size_t file) const { return fds_[file]; }
+  int fd(std::size_t file) const { return fds_[file].get(); }
   std::size_t size() const { return fds_.size(); }
   // Whether the file's bytes live in the parts file.
   bool in_parts(std::size_t file) const { return parts_offsets_[file] >= 0; }
   // The parts file, or -1 if every file is selected.
-  int parts_fd() const { return parts_fd_; }
+  int parts_fd() const { return parts_fd_.get(); }
 
   location locate(const meta::file_slice& s) const {
-    if (parts_offsets_[s.file] >= 0) return {parts_fd_, parts_offsets_[s.file] + s.offset};
-    return {fds_[s.file], s.offset};
+    if (parts_offsets_[s.file] >= 0) return {parts_fd_.get(), parts_offsets_[s.file] + s.offset};
+    return {fds_[s.file].get(), s.offset};
   }
 
  private:
   file_set() = default;
-  void close_all();
-  std::vector<int> fds_;
+  std::vector<unique_fd> fds_;
   std::vector<std::int64_t> parts_offsets_;  // the file's offset in the torrent, or -1
-  int parts_fd_ = -1;
+  unique_fd parts_fd_;
 };
 
 }  // namespace sta::storage

@@ -1,22 +1,18 @@
 #include "storage/resume.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "base/sys_error.hpp"
 #include "bencode/decode.hpp"
 #include "bencode/encode.hpp"
 
 namespace sta::storage {
-namespace fs = std::filesystem;
 
 namespace {
+
+constexpr std::string_view kFormat = "sta resume 2";
+constexpr std::size_t kMaxRecord = 256u << 20;  // 2^31 pieces' bits and a million files fit
 
 std::string pack_bits(const std::vector<bool>& bits) {
   std::string out((bits.size() + 7) / 8, '\0');
@@ -33,13 +29,19 @@ std::vector<bool> unpack_bits(std::string_view bytes, std::size_t count) {
   return bits;
 }
 
+void encode_stamp(bencode::writer& w, const file_stamp& f) {
+  w.begin_list().integer(f.size).integer(f.mtime_ns).integer(f.ctime_ns).integer(f.inode).end();
+}
+
 std::optional<file_stamp> decode_stamp(const bencode::node& v) {
-  if (!v.is_list() || v.child_count() != 2) return std::nullopt;
-  auto it = v.begin();
-  const auto size = *it;
-  const auto mtime = *++it;
-  if (!size.is_int() || !mtime.is_int()) return std::nullopt;
-  return file_stamp{size.int_value(), mtime.int_value()};
+  if (!v.is_list() || v.child_count() != 4) return std::nullopt;
+  std::int64_t n[4];
+  int i = 0;
+  for (auto item : v) {
+    if (!item.is_int()) return std::nullopt;
+    n[i++] = item.int_value();
+  }
+  return file_stamp{n[0], n[1], n[2], n[3]};
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -54,20 +56,47 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
+std::optional<std::string> read_all(int fd, std::size_t limit) {
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;
+    }
+    if (n == 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > limit) return std::nullopt;
+  }
+}
+
 }  // namespace
+
+file_stamp stamp_of(const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return {};
+  return {st.st_size, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec,
+          static_cast<std::int64_t>(st.st_ino)};
+}
+
+file_stamp stamp_of(const std::optional<struct stat>& st) { return st ? stamp_of(*st) : file_stamp{}; }
 
 std::string encode_resume(const resume_data& r) {
   std::string out;
   bencode::writer w(out);
   w.begin_dict();
-  w.string("file-format").string("sta resume 1");
+  w.string("file-format").string(kFormat);
   w.string("files").begin_list();
-  for (const auto& f : r.files) w.begin_list().integer(f.size).integer(f.mtime_ns).end();
+  for (const auto& f : r.files) encode_stamp(w, f);
   w.end();
   // Keys in bencode's sorted order.
   if (!r.in_parts.empty()) w.string("in-parts").string(pack_bits(r.in_parts));
   w.string("info-hash").string(r.info_hash.raw());
-  if (!r.in_parts.empty()) w.string("parts").begin_list().integer(r.parts.size).integer(r.parts.mtime_ns).end();
+  if (!r.in_parts.empty()) {
+    w.string("parts");
+    encode_stamp(w, r.parts);
+  }
   w.string("pieces").integer(static_cast<std::int64_t>(r.verified.size()));
   w.string("verified").string(pack_bits(r.verified));
   w.end();
@@ -79,7 +108,7 @@ detailed_result<resume_data> decode_resume(std::string_view bytes) {
   if (!doc) return detailed_error{doc.error(), "resume"};
   const auto root = doc->root();
   auto format = root.find("file-format");
-  if (!format || !format->is_string() || format->string_value() != "sta resume 1") {
+  if (!format || !format->is_string() || format->string_value() != kFormat) {
     return fail(errc::bad_value, "resume.file-format");
   }
   resume_data r;
@@ -113,62 +142,53 @@ detailed_result<resume_data> decode_resume(std::string_view bytes) {
   return r;
 }
 
-file_stamp stamp_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
-  return {st.st_size, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
-std::vector<file_stamp> stamp_files(const meta::metainfo& m, const std::string& save_dir) {
+std::vector<file_stamp> stamp_files(const meta::metainfo& m, const root_dir& root) {
   std::vector<file_stamp> out(m.files.size());
-  for (std::size_t i = 0; i < m.files.size(); ++i) out[i] = stamp_file(save_dir + "/" + m.relative_path(i));
+  for (std::size_t i = 0; i < m.files.size(); ++i) out[i] = stamp_of(root.stat(m.relative_path(i)));
   return out;
 }
 
-std::string resume_path(const std::string& save_dir, const sha1_digest& info_hash) {
-  return save_dir + "/.sta/" + info_hash.hex() + ".resume";
-}
+std::string resume_name(const sha1_digest& info_hash) { return info_hash.hex() + ".resume"; }
+std::string parts_name(const sha1_digest& info_hash) { return info_hash.hex() + ".parts"; }
 
-std::string parts_path(const std::string& save_dir, const sha1_digest& info_hash) {
-  return save_dir + "/.sta/" + info_hash.hex() + ".parts";
-}
-
-detailed_result<void> save_resume(const std::string& path, const resume_data& r) {
-  const fs::path target(path);
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) return detailed_error{sys_error(ec.value()), target.parent_path().string()};
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return detailed_error{sys_error(errno), tmp};
-  const std::string bytes = encode_resume(r);
-  const bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
-  const int e = errno;
-  ::close(fd);
+detailed_result<void> save_resume(const root_dir& root, const resume_data& r) {
+  auto dir = root.state_dir(true);
+  if (!dir) return dir.error();
+  const std::string name = resume_name(r.info_hash);
+  const std::string tmp = name + ".tmp";
+  const std::string shown = root.shown(std::string(kStateDir) + "/" + tmp);
+  // A leftover temporary (or anything planted under its name) goes first;
+  // O_EXCL then makes sure the file written is a new one of ours.
+  ::unlinkat(dir->get(), tmp.c_str(), 0);
+  auto fd = open_state_file(dir->get(), tmp, O_WRONLY | O_CREAT | O_EXCL);
+  if (!fd) return detailed_error{fd.error(), shown};
+  const bool ok = write_all(fd->get(), encode_resume(r)) && ::fsync(fd->get()) == 0;
+  const error_code e = last_sys_error();
+  fd->reset();
   if (!ok) {
-    ::unlink(tmp.c_str());
-    return detailed_error{sys_error(e), tmp};
+    ::unlinkat(dir->get(), tmp.c_str(), 0);
+    return detailed_error{e, shown};
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return detailed_error{sys_error(errno), path};
-  const int dir = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0)
+    return detailed_error{last_sys_error(), root.shown(std::string(kStateDir) + "/" + name)};
+  ::fsync(dir->get());
   return {};
 }
 
-std::optional<resume_data> load_matching_resume(const std::string& path, const meta::metainfo& m,
-                                                const std::string& save_dir) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto r = decode_resume(bytes);
+std::optional<resume_data> load_matching_resume(const root_dir& root, const meta::metainfo& m) {
+  auto dir = root.state_dir(false);
+  if (!dir) return std::nullopt;
+  auto fd = open_state_file(dir->get(), resume_name(m.info_hash), O_RDONLY);
+  if (!fd) return std::nullopt;
+  const auto bytes = read_all(fd->get(), kMaxRecord);
+  if (!bytes) return std::nullopt;
+  auto r = decode_resume(*bytes);
   if (!r || r->info_hash != m.info_hash || static_cast<std::int64_t>(r->verified.size()) != m.piece_count() ||
-      r->files != stamp_files(m, save_dir)) {
+      r->files != stamp_files(m, root)) {
     return std::nullopt;
   }
-  if (!r->in_parts.empty() && r->parts != stamp_file(parts_path(save_dir, m.info_hash))) return std::nullopt;
+  if (!r->in_parts.empty() && r->parts != stamp_of(stat_state_file(dir->get(), parts_name(m.info_hash))))
+    return std::nullopt;
   return std::move(*r);
 }
 

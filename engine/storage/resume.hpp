@@ -1,10 +1,15 @@
-// Resume data: which pieces of a torrent are verified on disk, with the size
-// and mtime of every file when that was recorded. It is trusted on start only
-// when every file still has that size and mtime; otherwise the data is
-// re-verified. Written atomically (temporary file, fsync, rename, fsync of the
-// directory), so a crash leaves either the old record or the new one.
-// Blocking file I/O: call from the torrent's control thread.
+// Resume data: which pieces of a torrent are verified on disk, with each
+// file's size, mtime, ctime and inode when that was recorded. It is trusted
+// on start only when every one of those still matches, so a file that was
+// rewritten (even with its mtime put back: the ctime moves) or replaced is
+// re-verified. Kept in SAVE_DIR/.sta/<info-hash>.resume and written
+// atomically (temporary file, fsync, rename, fsync of the directory), so a
+// crash leaves the old record or the new one; every file is reached through
+// root_dir, so a planted symlink cannot redirect it. Blocking file I/O: the
+// torrent's control thread.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <optional>
@@ -15,14 +20,20 @@
 #include "base/error.hpp"
 #include "base/sha1.hpp"
 #include "meta/metainfo.hpp"
+#include "storage/root_dir.hpp"
 
 namespace sta::storage {
 
 struct file_stamp {
   std::int64_t size = -1;  // -1: missing
   std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::int64_t inode = 0;
   friend bool operator==(const file_stamp&, const file_stamp&) = default;
 };
+
+file_stamp stamp_of(const struct stat& st);
+file_stamp stamp_of(const std::optional<struct stat>& st);
 
 struct resume_data {
   sha1_digest info_hash;
@@ -34,27 +45,23 @@ struct resume_data {
   file_stamp parts;
 };
 
-// Pure codec: a bencoded dict.
+// Pure codec: a bencoded dict ("sta resume 2"; records of version 1 do not
+// decode and so are simply not trusted).
 std::string encode_resume(const resume_data& r);
 detailed_result<resume_data> decode_resume(std::string_view bytes);
 
 // The stamps of the torrent's files in SAVE_DIR as they are now.
-std::vector<file_stamp> stamp_files(const meta::metainfo& m, const std::string& save_dir);
+std::vector<file_stamp> stamp_files(const meta::metainfo& m, const root_dir& root);
 
-// The stamp of one file (size -1 if it is missing).
-file_stamp stamp_file(const std::string& path);
+// <info-hash hex>.resume and <info-hash hex>.parts, in SAVE_DIR/.sta.
+std::string resume_name(const sha1_digest& info_hash);
+std::string parts_name(const sha1_digest& info_hash);
 
-// SAVE_DIR/.sta/<info-hash hex>.resume
-std::string resume_path(const std::string& save_dir, const sha1_digest& info_hash);
-// SAVE_DIR/.sta/<info-hash hex>.parts
-std::string parts_path(const std::string& save_dir, const sha1_digest& info_hash);
+detailed_result<void> save_resume(const root_dir& root, const resume_data& r);
 
-detailed_result<void> save_resume(const std::string& path, const resume_data& r);
-
-// The record at path if it exists, decodes, belongs to this torrent (same
-// info-hash, piece and file counts) and every file's stamp still matches,
-// the parts file's too if it holds anything.
-std::optional<resume_data> load_matching_resume(const std::string& path, const meta::metainfo& m,
-                                                const std::string& save_dir);
+// The record if it exists, decodes, belongs to this torrent (same info-hash,
+// piece and file counts) and every file's stamp still matches, the parts
+// file's too if it holds anything.
+std::optional<resume_data> load_matching_resume(const root_dir& root, const meta::metainfo& m);
 
 }  // namespace sta::storage

@@ -8,7 +8,7 @@ namespace sta::storage {
 namespace fs = std::filesystem;
 
 detailed_result<verify_report> verify_data(const meta::metainfo& m, const std::string& save_dir,
-                                           const hash_options& opts) {
+                                           const hash_options& opts, bool hash_larger_files) {
   std::error_code ec;
   if (!fs::is_directory(save_dir, ec)) {
     return detailed_error{error_code(ec ? ec.value() : ENOTDIR, boost::system::system_category()),
@@ -38,7 +38,7 @@ detailed_result<verify_report> verify_data(const meta::metainfo& m, const std::s
     }
     if (size != m.files[i].size) {
       report.wrong_size_files.push_back({i, size});
-      continue;
+      if (!hash_larger_files || size < m.files[i].size) continue;
     }
     paths[i] = p.string();
   }

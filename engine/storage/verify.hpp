@@ -29,8 +29,12 @@ struct verify_report {
 };
 
 // SAVE_DIR holds the torrent's root name, as libtorrent's save_path does.
-// Fails only when SAVE_DIR itself is not a readable directory.
+// Fails only when SAVE_DIR itself is not a readable directory. A file
+// larger than the torrent's is listed in wrong_size_files; with
+// `hash_larger_files` its first bytes are hashed all the same (so a caller
+// can tell whether it holds any of the torrent's data), otherwise its
+// pieces count as bad unread.
 detailed_result<verify_report> verify_data(const meta::metainfo& m, const std::string& save_dir,
-                                           const hash_options& opts = {});
+                                           const hash_options& opts = {}, bool hash_larger_files = false);
 
 }  // namespace sta::storage

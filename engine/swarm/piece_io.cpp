@@ -7,116 +7,158 @@
 #include <vector>
 
 #include "base/sha1.hpp"
-#include "reactor/ops.hpp"
+#include "storage/block_cache.hpp"
 
 namespace sta::swarm {
 namespace {
 
-constexpr std::size_t kCachedPieces = 16;
+// Consecutive missing blocks are read together, up to this many.
+constexpr std::uint32_t kMaxRun = 16;
 
-// Pieces this reactor read or verified recently, least recently used
-// evicted. Keyed by torrent address: a torrent outlives the reactor threads
-// that serve it, and this cache dies with its thread.
-class piece_cache {
- public:
-  const std::byte* find(const torrent* t, std::uint32_t piece) {
-    for (auto& e : entries_) {
-      if (e.owner == t && e.piece == piece) {
-        e.used = ++clock_;
-        return e.data.get();
-      }
-    }
-    return nullptr;
+piece_verdict verdict_of(torrent& t, piece_index p, const std::byte* data, bool passed) {
+  const piece_geometry& g = t.geo();
+  piece_verdict v;
+  v.piece = p.value();
+  v.passed = passed;
+  for (std::uint32_t i = 0; i < g.blocks_in(p); ++i) {
+    const block_index b = *g.block(p, i);
+    const picker::owner_id who = t.sender(p, b);
+    v.blocks.push_back({i, who == 0 ? host_key{} : host_of(t.slot(who).addr),
+                        sha1(std::span(data + b.offset(), g.block_size(p, b)))});
   }
+  return v;
+}
 
-  const std::byte* insert(const torrent* t, std::uint32_t piece, std::unique_ptr<std::byte[]> data) {
-    if (const std::byte* existing = find(t, piece)) return existing;
-    if (entries_.size() >= kCachedPieces) {
-      auto oldest = std::min_element(entries_.begin(), entries_.end(),
-                                     [](const entry& a, const entry& b) { return a.used < b.used; });
-      entries_.erase(oldest);
-    }
-    entries_.push_back({t, piece, std::move(data), ++clock_});
-    return entries_.back().data.get();
-  }
-
- private:
-  struct entry {
-    const torrent* owner;
-    std::uint32_t piece;
-    std::unique_ptr<std::byte[]> data;
-    std::uint64_t used;
-  };
-  std::vector<entry> entries_;
-  std::uint64_t clock_ = 0;
-};
-
-thread_local piece_cache cache;
+// A verified piece could not be read: it is not had until checked again.
+void lost_piece(io::reactor& r, torrent& t, piece_index p, const detailed_error& e) {
+  t.read_errors.fetch_add(1, std::memory_order_relaxed);
+  storage::block_cache::for_this_thread().erase(t.uid(), p);
+  if (!t.picker().on_lost(p.value(), t.wanted(p.value()))) return;  // another reactor is on it
+  t.warn("cannot read piece " + std::to_string(p.value()) + ": " + e.message() + "; checking it again");
+  r.spawn(recheck_piece(r, t, p));
+}
 
 }  // namespace
 
-const std::byte* cached_piece(const torrent& t, std::uint32_t piece) { return cache.find(&t, piece); }
-
-io::task<result<const std::byte*>> read_piece(io::reactor& r, const torrent& t, std::uint32_t piece) {
-  const auto size = static_cast<std::size_t>(t.map().piece_size(piece));
-  auto data = std::make_unique<std::byte[]>(size);
-  std::size_t at = 0;
-  for (const auto& s : t.map().piece_slices(piece)) {
-    const storage::location where = t.files().locate(s);
-    auto dest = std::span(data.get() + at, static_cast<std::size_t>(s.length));
-    if (where.fd < 0) {
-      std::fill(dest.begin(), dest.end(), std::byte{0});  // BEP 47 padding
-    } else {
-      std::size_t done = 0;
-      while (done < dest.size()) {
-        auto n = co_await io::read(r, where.fd, dest.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return make_error_code(errc::file_wrong_size);  // truncated under us
-        done += *n;
-      }
-    }
-    at += dest.size();
-  }
-  co_return cache.insert(&t, piece, std::move(data));
+void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id from) {
+  std::byte* piece = buffer(b.piece);
+  std::memcpy(piece + b.block.offset(), b.payload.data(), b.payload.size());
+  if (!b.payload_tail.empty())
+    std::memcpy(piece + b.block.offset() + b.payload.size(), b.payload_tail.data(), b.payload_tail.size());
+  senders_[std::size_t{b.piece.value()} * blocks_per_piece_ + b.block.value()].store(from, std::memory_order_relaxed);
+  if (block_written(b.piece)) r.spawn(finish_piece(r, *this, b.piece));
 }
 
-io::task<void> finish_piece(io::reactor& r, torrent& t, std::uint32_t piece) {
-  const auto size = static_cast<std::size_t>(t.map().piece_size(piece));
-  const std::byte* data = t.buffer(piece);
-  if (sha1(std::span(data, size)) != t.meta().piece_hash(piece)) {
-    t.wasted.fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
-    t.hash_failures.fetch_add(1, std::memory_order_relaxed);
-    for (picker::owner_id who : t.senders(piece)) {
-      peer_slot& s = t.slot(who);
-      if (s.strikes.fetch_add(1, std::memory_order_relaxed) + 1 >= t.lim().strikes_to_ban)
-        s.banned.store(true, std::memory_order_relaxed);
+io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, std::vector<std::byte>& frames,
+                              std::vector<peer::upload>& failed) {
+  storage::block_cache& cache = storage::block_cache::for_this_thread();
+  struct run {
+    piece_index piece;
+    std::uint32_t first;
+    std::uint32_t count;
+    std::shared_ptr<std::byte[]> data;
+    bool ok = true;
+  };
+  std::vector<run> runs;
+  auto in_runs = [&](piece_index p, std::uint32_t b) -> run* {
+    for (auto& x : runs)
+      if (x.piece == p && b >= x.first && b < x.first + x.count) return &x;
+    return nullptr;
+  };
+  // Which blocks the cache lacks, as runs of consecutive blocks.
+  for (const peer::upload& u : batch) {
+    for (std::uint32_t b = u.offset / kBlockSize; b <= (u.offset + u.length - 1) / kBlockSize; ++b) {
+      if (cache.find(uid_, u.piece, *geo_.block(u.piece, b)) || in_runs(u.piece, b)) continue;
+      if (!runs.empty() && runs.back().piece == u.piece && runs.back().first + runs.back().count == b &&
+          runs.back().count < kMaxRun)
+        ++runs.back().count;
+      else
+        runs.push_back({u.piece, b, 1, nullptr});
     }
-    t.reset_piece(piece);
-    t.picker().on_hash_failed(piece);
+  }
+  for (auto& x : runs) {
+    const std::uint32_t offset = x.first * kBlockSize;
+    const std::size_t size = std::min<std::size_t>(std::size_t{x.count} * kBlockSize, geo_.piece_size(x.piece) - offset);
+    x.data = std::make_shared<std::byte[]>(size);
+    auto got = co_await store_->read(r, x.piece, offset, std::span(x.data.get(), size));
+    if (!got) {
+      x.ok = false;
+      lost_piece(r, *this, x.piece, got.error());
+      continue;
+    }
+    cache.insert(uid_, x.piece, *geo_.block(x.piece, x.first), x.count, x.data, size);
+  }
+  for (const peer::upload& u : batch) {
+    bool ok = true;
+    for (std::uint32_t b = u.offset / kBlockSize; b <= (u.offset + u.length - 1) / kBlockSize && ok; ++b)
+      if (const run* x = in_runs(u.piece, b); x && !x->ok) ok = false;
+    if (!ok) {
+      failed.push_back(u);
+      continue;
+    }
+    const auto header = wire::encode_piece_header(u.piece.value(), u.offset, u.length);
+    frames.insert(frames.end(), header.begin(), header.end());
+    const std::uint32_t end = u.offset + u.length;
+    for (std::uint32_t b = u.offset / kBlockSize; b <= (end - 1) / kBlockSize; ++b) {
+      const std::uint32_t from = std::max(u.offset, b * kBlockSize);
+      const std::uint32_t to = std::min(end, (b + 1) * kBlockSize);
+      const std::byte* data = nullptr;
+      if (const auto hit = cache.find(uid_, u.piece, *geo_.block(u.piece, b))) {
+        data = hit->data - b * kBlockSize;
+        frames.insert(frames.end(), data + from, data + to);
+        continue;
+      }
+      // Evicted by another connection's reads meanwhile: ours still holds it.
+      const run* x = in_runs(u.piece, b);
+      data = x->data.get() - x->first * kBlockSize;
+      frames.insert(frames.end(), data + from, data + to);
+    }
+  }
+}
+
+io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p) {
+  const std::uint32_t size = t.geo().piece_size(p);
+  const std::byte* data = t.buffer(p);
+  if (sha1(std::span(data, size)) != t.meta().piece_hash(p.value())) {
+    t.counters().wasted.fetch_add(size, std::memory_order_relaxed);
+    t.hash_failures.fetch_add(1, std::memory_order_relaxed);
+    piece_verdict v = verdict_of(t, p, data, false);
+    // Blocks from several hosts: who was wrong shows when the piece passes
+    // later, so that pass is compared block by block.
+    if (std::any_of(v.blocks.begin(), v.blocks.end(), [&](const auto& b) { return b.host != v.blocks[0].host; }))
+      t.mark_suspect(p);
+    // Reported before the piece is free again, so the home reactor sees this
+    // failure before any later pass of it.
+    if (t.on_verdict) t.on_verdict(std::move(v));
+    t.take_buffer(p);
+    t.picker().on_hash_failed(p.value());
     co_return;
   }
-  std::size_t at = 0;
-  for (const auto& s : t.map().piece_slices(piece)) {
-    const storage::location where = t.files().locate(s);
-    const auto src = std::span(data + at, static_cast<std::size_t>(s.length));
-    at += src.size();
-    if (where.fd < 0) continue;
-    std::size_t done = 0;
-    while (done < src.size()) {
-      auto n = co_await io::write(r, where.fd, src.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
-      if (!n || *n == 0) {
-        // Stopping cancels writes: the piece simply stays unverified.
-        if (!r.stopping())
-          t.fail("cannot write " + (t.files().in_parts(s.file) ? std::string("the parts file") : t.meta().relative_path(s.file)) + ": " +
-                 (n ? std::string("no progress") : n.error().message()));
-        co_return;
-      }
-      done += *n;
-    }
+  if (auto w = co_await t.store().write(r, p, std::span(data, size)); !w) {
+    // Stopping cancels writes: the piece simply stays unverified.
+    if (!r.stopping()) t.fail("cannot write piece " + std::to_string(p.value()) + ": " + w.error().message());
+    t.take_buffer(p);
+    co_return;
   }
-  t.picker().on_hash_passed(piece);
-  t.log_verified(piece);
-  cache.insert(&t, piece, t.take_buffer(piece));
+  if (t.take_suspect(p) && t.on_verdict) t.on_verdict(verdict_of(t, p, data, true));
+  t.picker().on_hash_passed(p.value());
+  t.log_verified(p);
+  std::shared_ptr<const std::byte[]> bytes(t.take_buffer(p).release(), std::default_delete<std::byte[]>());
+  storage::block_cache::for_this_thread().insert(t.uid(), p, *t.geo().block(p, 0), t.geo().blocks_in(p),
+                                                 std::move(bytes), size);
+}
+
+io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p) {
+  const std::uint32_t size = t.geo().piece_size(p);
+  auto data = std::make_unique<std::byte[]>(size);
+  auto got = co_await t.store().read(r, p, 0, std::span(data.get(), size));
+  const bool passed = got && sha1(std::span(data.get(), size)) == t.meta().piece_hash(p.value());
+  t.picker().on_rechecked(p.value(), passed, t.wanted(p.value()));
+  if (!passed) {
+    t.counters().lost.fetch_add(1, std::memory_order_relaxed);
+    t.warn("piece " + std::to_string(p.value()) + " no longer verifies" +
+           (t.wanted(p.value()) ? "; downloading it again" : ""));
+  }
 }
 
 }  // namespace sta::swarm

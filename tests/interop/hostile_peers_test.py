@@ -116,10 +116,12 @@ def test_serve_drops_oversized_out_of_range_and_flooding_peers(binary):
 
 class FakeSeeder:
     """Listens, says it has everything, unchokes, and answers requests with
-    garbage (liar) or not at all (silent). Counts connections."""
+    garbage (liar), the real bytes of `data` (honest, with piece length
+    `piece`) or not at all (silent). Counts connections."""
 
-    def __init__(self, addr, ih, piece_count, mode):
+    def __init__(self, addr, ih, piece_count, mode, data=b"", piece=PIECE):
         self.ih, self.mode, self.piece_count = ih, mode, piece_count
+        self.data, self.piece = data, piece
         self.listener = socket.create_server((addr, 0))
         self.port = self.listener.getsockname()[1]
         self.connections = 0
@@ -141,16 +143,19 @@ class FakeSeeder:
         try:
             theirs = recv_exact(conn, 68)
             assert theirs[28:48] == self.ih
-            conn.sendall(b"\x13BitTorrent protocol" + bytes(8) + self.ih + b"-XX0001-fakeseeder!!")
+            peer_id = (b"-XX0001-" + self.mode.encode()).ljust(20, b"!")
+            conn.sendall(b"\x13BitTorrent protocol" + bytes(8) + self.ih + peer_id)
             bits = bytearray((self.piece_count + 7) // 8)
             for i in range(self.piece_count):
                 bits[i // 8] |= 0x80 >> (i % 8)
             conn.sendall(frame(5, bytes(bits)) + frame(1))
             while True:
                 msg_id, body = read_frame(conn)
-                if msg_id == 6 and self.mode == "liar":
+                if msg_id == 6 and self.mode != "silent":
                     piece, offset, length = struct.unpack(">III", body)
-                    conn.sendall(frame(7, struct.pack(">II", piece, offset) + os.urandom(length)))
+                    start = piece * self.piece + offset
+                    block = os.urandom(length) if self.mode == "liar" else self.data[start:start + length]
+                    conn.sendall(frame(7, struct.pack(">II", piece, offset) + block))
         except (ConnectionError, OSError):
             self.closed_by_sta.set()
 
@@ -178,6 +183,34 @@ def test_liar_is_banned_and_download_completes_from_honest_peer(binary):
             del honest
 
 
+def test_only_the_peer_that_sent_bad_blocks_is_struck(binary):
+    """Pieces of 1 MiB are shared block by block between a liar and an
+    honest peer at first, so many fail with blocks of both. Only the liar
+    is struck (a failed piece is compared block by block with its later
+    good copy); the honest peer is never banned and the download completes
+    from it."""
+    with TempDir() as d:
+        random_file(f"{d}/seed/payload.bin", 16 << 20, 24)
+        assert sta(binary, "create", f"{d}/seed/payload.bin", "-p", "1MiB", "-o", f"{d}/t.torrent").code == 0
+        ih = info_hash(f"{d}/t.torrent")
+        data = open(f"{d}/seed/payload.bin", "rb").read()
+        liar = FakeSeeder("127.0.0.128", ih, 16, "liar", piece=1 << 20)
+        honest = FakeSeeder("127.0.0.129", ih, 16, "honest", data, piece=1 << 20)
+        try:
+            with StaPeer(binary, "get", f"{d}/t.torrent", "-o", f"{d}/down", "--no-tracker", "-e", "--listen",
+                         "127.0.0.130:0", "--peer", f"127.0.0.128:{liar.port}",
+                         "--peer", f"127.0.0.129:{honest.port}") as get:
+                assert get.wait(DEADLINE_S) == 0
+                last = get.events[-1]
+            assert open(f"{d}/down/payload.bin", "rb").read() == data
+            assert last["hash_failures"] >= 1, last
+            assert last["banned"] == 1, last
+            assert honest.connections == 1 and liar.connections == 1
+        finally:
+            liar.close()
+            honest.close()
+
+
 def test_silent_peer_blocks_move_to_honest_peer(binary):
     with TempDir() as d:
         size = 32 * PIECE
@@ -200,4 +233,5 @@ def test_silent_peer_blocks_move_to_honest_peer(binary):
 if __name__ == "__main__":
     main([test_serve_drops_oversized_out_of_range_and_flooding_peers,
           test_liar_is_banned_and_download_completes_from_honest_peer,
+          test_only_the_peer_that_sent_bad_blocks_is_struck,
           test_silent_peer_blocks_move_to_honest_peer])

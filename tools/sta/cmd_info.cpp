@@ -52,14 +52,14 @@ boost::json::object to_json(const meta::metainfo& m) {
 
 void print_text(const meta::metainfo& m) {
   auto& out = std::cout;
-  out << "name:          " << m.name << '\n'
+  out << "name:          " << printable(m.name) << '\n'
       << "info-hash:     " << m.info_hash.hex() << '\n'
       << "size:          " << m.total_size << " bytes (" << format_size(static_cast<double>(m.total_size)) << ")\n"
       << "piece length:  " << m.piece_length << " (" << format_size(static_cast<double>(m.piece_length)) << ")\n"
       << "pieces:        " << m.piece_count() << '\n'
       << "private:       " << (m.is_private ? "yes" : "no") << '\n';
-  if (!m.comment.empty()) out << "comment:       " << m.comment << '\n';
-  if (!m.created_by.empty()) out << "created by:    " << m.created_by << '\n';
+  if (!m.comment.empty()) out << "comment:       " << printable(m.comment) << '\n';
+  if (!m.created_by.empty()) out << "created by:    " << printable(m.created_by) << '\n';
   if (m.creation_date) {
     const std::time_t t = static_cast<std::time_t>(*m.creation_date);
     char buf[32];
@@ -70,12 +70,12 @@ void print_text(const meta::metainfo& m) {
   }
   out << "trackers:" << (m.trackers.empty() ? " none\n" : "\n");
   for (std::size_t t = 0; t < m.trackers.size(); ++t) {
-    for (const auto& url : m.trackers[t]) out << "  tier " << t << ": " << url << '\n';
+    for (const auto& url : m.trackers[t]) out << "  tier " << t << ": " << printable(url) << '\n';
   }
-  for (const auto& url : m.url_list) out << "  web seed: " << url << '\n';
+  for (const auto& url : m.url_list) out << "  web seed: " << printable(url) << '\n';
   out << "files: " << m.files.size() << '\n';
   for (std::size_t i = 0; i < m.files.size(); ++i) {
-    out << "  " << i << "  " << display_path(m, i) << "  (" << m.files[i].size << " bytes"
+    out << "  " << i << "  " << printable(display_path(m, i)) << "  (" << m.files[i].size << " bytes"
         << (m.files[i].pad ? ", padding" : "") << ")\n";
   }
 }

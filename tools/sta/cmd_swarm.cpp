@@ -45,12 +45,47 @@ struct swarm_args {
   std::string download_limit = "0";
   std::string upload_limit = "0";
   std::size_t max_peers = 200;
+  std::size_t max_per_ip = 4;
   unsigned max_connections = 200;
   unsigned max_half_open = 8;
   std::string select;
   std::vector<std::string> exclude_globs;
   bool sequential = false;
+  bool allow_truncate = false;
 };
+
+// Bad torrents, selections and values are the user's input (2); anything
+// the job met on the way, data that does not verify and I/O errors
+// included, is a failure (1).
+int exit_code_of(const detailed_error& e) {
+  if (e.code.category() != sta_category()) return kExitFailed;
+  switch (static_cast<errc>(e.code.value())) {
+    case errc::file_missing:
+    case errc::file_wrong_size:
+    case errc::file_larger:
+    case errc::too_many_files:
+    case errc::data_not_verified: return kExitFailed;
+    default: return kExitUsage;
+  }
+}
+
+// What a failed save of the resume record says (the next start then
+// checks the data again).
+std::string resume_failure_of(const detailed_error& e) {
+  return "cannot save the resume record: " + e.message() + " (the next start checks the data again)";
+}
+
+// Says a resume failure once per distinct reason; true if it was one.
+bool said_resume_failure(const detailed_result<void>& r, std::string& last_failure) {
+  if (r) {
+    last_failure.clear();
+    return false;
+  }
+  const std::string why = resume_failure_of(r.error());
+  if (why != last_failure) error(why, kExitFailed);
+  last_failure = why;
+  return true;
+}
 
 // "50MiB", "800k", "0": bytes per second.
 std::optional<std::int64_t> parse_rate(const std::string& flag, const std::string& text) {
@@ -152,6 +187,8 @@ class reporter {
       o["seeds"] = st.seeds;
       o["elapsed"] = elapsed;
       o["hash_failures"] = st.hash_failures;
+      o["banned"] = st.banned_hosts;
+      o["read_errors"] = st.read_errors;
       if (first_) {
         boost::json::array l;
         for (const auto& e : listen_) l.emplace_back(e);
@@ -204,6 +241,8 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   opts.max_connections = args.max_connections;
   opts.max_half_open = args.max_half_open;
   opts.limits.max_peers = args.max_peers;
+  opts.limits.max_per_host = args.max_per_ip;
+  opts.allow_truncate = args.allow_truncate;
   const auto down = parse_rate("-d/--download-limit", args.download_limit);
   if (!down) return kExitUsage;
   const auto up = parse_rate("-u/--upload-limit", args.upload_limit);
@@ -238,7 +277,7 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   opts.on_check_progress = [&](std::int64_t done, std::int64_t total) { bar.update(done, total); };
   auto s = session::start(*m, std::move(opts));
   bar.finish();
-  if (!s) return error(s.error().message(), s.error().code == std::errc::function_not_supported ? kExitFailed : kExitUsage);
+  if (!s) return error(s.error().message(), exit_code_of(s.error()));
 
   std::vector<std::string> listen;
   for (const auto& e : (*s)->listening()) listen.push_back(e.to_string());
@@ -251,6 +290,13 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   out.report("progress", initial, 0, 0);
   bool was_complete = initial.complete;
   bool announced_complete = false;
+  std::uint64_t warnings_shown = 0;
+  std::string resume_failure;
+  // Stops; a resume record that cannot be saved turns a clean exit into 1.
+  auto finish = [&](int code) {
+    if (!said_resume_failure((*s)->stop(), resume_failure) || code != kExitOk) return code;
+    return kExitFailed;
+  };
   for (;;) {
     // Completion and errors are noticed within 100 ms; progress is
     // reported once a second.
@@ -260,41 +306,42 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const double dt = std::chrono::duration<double>(now - last).count();
     const session_stats st = (*s)->stats();
+    if (st.warnings > warnings_shown) {
+      for (const auto& [n, text] : (*s)->warnings_since(warnings_shown)) {
+        error(text, kExitOk);
+        warnings_shown = n;
+      }
+    }
     const bool report_due = now - last >= kReportInterval;
     if (sig <= 0 && !st.error && !(st.complete && !announced_complete) && !report_due) continue;
     last = now;
     if (st.error) {
       out.report("error", st, elapsed, dt);
-      (*s)->stop();
+      finish(kExitFailed);
       return error(*st.error, kExitFailed);
     }
     if (sig > 0) {
       out.report(st.complete ? "complete" : "progress", st, elapsed, dt);
-      (*s)->stop();
-      if (st.complete || mode == torrent_mode::seed) return kExitOk;
+      if (st.complete || mode == torrent_mode::seed) return finish(kExitOk);
+      const int code = finish(128 + sig);
       return error("interrupted at " + std::to_string(st.verified_pieces) + " of " + std::to_string(st.pieces) +
                        " pieces; run the same command again to resume",
-                   128 + sig);
+                   code);
     }
     if (st.complete && !announced_complete) {
       announced_complete = true;
       out.report(mode == torrent_mode::download ? "complete" : "progress", st, elapsed, dt);
-      if (!was_complete) (*s)->save_resume();
-      if (mode == torrent_mode::download && args.exit_on_complete) {
-        (*s)->stop();
-        return kExitOk;
-      }
+      if (!was_complete) said_resume_failure((*s)->save_resume(), resume_failure);
+      if (mode == torrent_mode::download && args.exit_on_complete) return finish(kExitOk);
     } else {
       out.report("progress", st, elapsed, dt);
     }
     if (mode == torrent_mode::download && args.seed_ratio > 0 && st.complete &&
-        static_cast<double>(st.uploaded) >= args.seed_ratio * static_cast<double>(st.selected_total)) {
-      (*s)->stop();
-      return kExitOk;
-    }
+        static_cast<double>(st.uploaded) >= args.seed_ratio * static_cast<double>(st.selected_total))
+      return finish(kExitOk);
     if (now - last_resume >= kResumeInterval && !st.complete) {
       last_resume = now;
-      (*s)->save_resume();
+      said_resume_failure((*s)->save_resume(), resume_failure);
     }
   }
 }
@@ -325,6 +372,9 @@ void add_common(CLI::App* sub, swarm_args& args) {
       ->type_name("RATE");
   sub->add_option("--max-peers", args.max_peers, "Peer connections of this torrent (default 200)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65535}));
+  sub->add_option("--max-per-ip", args.max_per_ip,
+                  "Connections with one IP address, either way (default 4)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
   sub->add_option("--max-connections", args.max_connections,
                   "Peer connections of the process, connecting ones included (default 200)")
       ->check(CLI::Range(1u, 65535u));
@@ -362,6 +412,9 @@ command add_get(CLI::App& app) {
       ->type_name("PATTERN");
   sub->add_flag("--sequential", args->sequential,
                 "Download pieces in order (for streaming) instead of rarest first");
+  sub->add_flag("--allow-truncate", args->allow_truncate,
+                "Cut an existing file that is larger than the torrent's and holds none of its\n"
+                "pieces to size (without this, sta refuses to touch it)");
   add_common(sub, *args);
   return {sub, [args] { return run_swarm(*args, torrent_mode::download); }};
 }
@@ -371,8 +424,8 @@ command add_serve(CLI::App& app) {
   auto* sub = app.add_subcommand("serve", "Seed a torrent whose data is complete in SAVE_DIR");
   sub->footer(
       "Checks the data first (or trusts a matching resume record), then seeds until Ctrl-C.\n"
-      "Exit status: 0 stopped cleanly, 1 failed, 2 usage or input error (including\n"
-      "data that does not verify).");
+      "Exit status: 0 stopped cleanly, 1 failed (data missing or not verifying, disk,\n"
+      "network), 2 usage or input error.");
   sub->add_option("TORRENT", args->torrent, ".torrent file")->required();
   sub->add_option("SAVE_DIR", args->save_dir, "Directory holding the torrent's data")->required();
   add_common(sub, *args);

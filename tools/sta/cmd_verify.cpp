@@ -48,9 +48,9 @@ int run_verify(const verify_args& args) {
     o["wrong_size_files"] = std::move(wrong);
     std::cout << boost::json::serialize(o) << '\n';
   } else {
-    for (auto i : report->missing_files) std::cout << "missing:    " << m->relative_path(i) << '\n';
+    for (auto i : report->missing_files) std::cout << "missing:    " << printable(m->relative_path(i)) << '\n';
     for (const auto& w : report->wrong_size_files) {
-      std::cout << "wrong size: " << m->relative_path(w.file) << " (" << w.actual << " bytes, expected "
+      std::cout << "wrong size: " << printable(m->relative_path(w.file)) << " (" << w.actual << " bytes, expected "
                 << m->files[w.file].size << ")\n";
     }
     std::cout << "pieces: " << good << "/" << report->piece_count << " verified, " << report->bad_pieces

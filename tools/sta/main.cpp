@@ -7,10 +7,13 @@
 
 #include "base/version.hpp"
 #include "commands.hpp"
+#include "reactor/socket.hpp"
 #include "output.hpp"
 
 int main(int argc, char** argv) {
   using namespace sta::cli;
+  // Peers and files each take a descriptor: use all the system allows.
+  sta::io::raise_fd_limit();
   CLI::App app{"sta: a fast BitTorrent engine, tracker and toolkit", "sta"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sta ") + sta::kVersion);

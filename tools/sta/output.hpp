@@ -17,8 +17,14 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;  // the job ran and failed (bad data, I/O)
 inline constexpr int kExitUsage = 2;   // bad arguments or unusable input
 
-// Prints "sta: <message>" on stderr and returns code.
+// Prints "sta: <message>" on stderr and returns code. The message is
+// printed through printable(): it may hold names from a torrent.
 int error(std::string_view message, int code);
+
+// Text from a torrent or a peer (names, paths, comments, URLs) made safe
+// for a terminal: control characters (C0, DEL, C1) and bytes that are not
+// UTF-8 become \xNN; everything else is kept.
+std::string printable(std::string_view text);
 
 // Reads and parses a .torrent; on failure prints the error and returns nullopt.
 std::optional<meta::metainfo> load_torrent(const std::string& path);

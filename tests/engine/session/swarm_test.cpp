@@ -1,6 +1,7 @@
 // In-process swarms on loopback: sessions with several reactors each, one
 // address of 127.0.0.0/8 per peer, no tracker (peers are given directly).
-// Every test ends with byte-exact files.
+// Tests of the swarm keep the data on the memory backend; those of files,
+// selection and resume records use the disk. Every test ends byte-exact.
 #include "session/session.hpp"
 
 #include <gtest/gtest.h>
@@ -12,7 +13,9 @@
 #include <thread>
 
 #include "storage/create.hpp"
+#include "storage/memory_storage.hpp"
 #include "support/temp_dir.hpp"
+#include "support/torrent.hpp"
 
 namespace sta {
 namespace {
@@ -20,15 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_file(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
+using test::read_file;
+using test::write_file;
 
 meta::metainfo make_torrent(const fs::path& path, std::int64_t piece_length) {
   storage::create_options opts;
@@ -59,25 +55,35 @@ std::unique_ptr<session> start(const meta::metainfo& m, const fs::path& save_dir
   return std::move(*s);
 }
 
-// A single-file torrent of `size` random bytes in dir/seed/file.bin.
-struct single_file {
+// A torrent whose data lives in memory: seeders share `data`'s disk.
+struct in_memory {
   std::string data;
   meta::metainfo m;
+  std::shared_ptr<storage::memory_disk> full;
 };
-single_file make_single_file(const fs::path& dir, std::size_t size, std::uint64_t seed, std::int64_t piece_length) {
-  single_file f{test::random_bytes(size, seed), {}};
-  write_file(dir / "seed/file.bin", f.data);
-  f.m = make_torrent(dir / "seed/file.bin", piece_length);
-  return f;
+in_memory make_in_memory(std::size_t size, std::uint64_t seed, std::int64_t piece_length) {
+  in_memory t{test::random_bytes(size, static_cast<unsigned>(seed)), {}, nullptr};
+  t.m = test::torrent_of("data.bin", t.data, piece_length);
+  t.full = std::make_shared<storage::memory_disk>(t.data);
+  return t;
 }
 
-// `count` seeders of the data in dir/seed, listening on 127.0.0.first,
+// A session on a memory disk (no files; save_dir is not used).
+std::unique_ptr<session> start_on(const meta::metainfo& m, std::shared_ptr<storage::memory_disk> disk,
+                                  torrent_mode mode, const std::string& listen, std::vector<endpoint> peers = {},
+                                  const std::function<void(session_options&)>& tweak = {}) {
+  return start(m, "/nonexistent", mode, listen, std::move(peers), [&](session_options& o) {
+    o.storage = storage::memory_factory(disk);
+    if (tweak) tweak(o);
+  });
+}
+
+// `count` seeders of an in-memory torrent, listening on 127.0.0.first,
 // first + 1, ...
-std::vector<std::unique_ptr<session>> start_seeders(const meta::metainfo& m, const fs::path& dir, int count,
-                                                    int first) {
+std::vector<std::unique_ptr<session>> start_seeders(const in_memory& t, int count, int first) {
   std::vector<std::unique_ptr<session>> seeds;
   for (int i = 0; i < count; ++i)
-    seeds.push_back(start(m, dir / "seed", torrent_mode::seed, "127.0.0." + std::to_string(first + i) + ":0"));
+    seeds.push_back(start_on(t.m, t.full, torrent_mode::seed, "127.0.0." + std::to_string(first + i) + ":0"));
   return seeds;
 }
 
@@ -114,40 +120,37 @@ TEST(Swarm, OneSeederToOneDownloaderWithShortLastPiece) {
   auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.21:0");
   auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.22:0", {seed->listening().front()});
   wait_complete({dl.get()});
-  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  EXPECT_TRUE(read_file(dir / "dl/file.bin") == data);
   EXPECT_EQ(dl->stats().downloaded, static_cast<std::int64_t>(data.size()));
   EXPECT_EQ(dl->stats().hash_failures, 0);
 }
 
 TEST(Swarm, FourSeedersToOneDownloader) {
-  test::temp_dir dir;
-  const auto [data, m] = make_single_file(dir.path(), 8 * 1024 * 1024, 2, 128 * 1024);
-
-  const auto seeds = start_seeders(m, dir.path(), 4, 31);
-  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.30:0", addresses_of(seeds));
+  const auto t = make_in_memory(8 * 1024 * 1024, 2, 128 * 1024);
+  const auto seeds = start_seeders(t, 4, 31);
+  auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.30:0", addresses_of(seeds));
   wait_complete({dl.get()});
-  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  EXPECT_TRUE(disk->contents() == t.data);
   std::int64_t uploaded = 0;
   for (auto& s : seeds) uploaded += s->stats().uploaded;
-  EXPECT_GE(uploaded, static_cast<std::int64_t>(data.size()));
+  EXPECT_GE(uploaded, static_cast<std::int64_t>(t.data.size()));
 }
 
 TEST(Swarm, OneSeederToFourDownloaders) {
-  test::temp_dir dir;
-  const std::string data = test::random_bytes(4 * 1024 * 1024 + 5, 3);
-  write_file(dir / "seed/file.bin", data);
-  const auto m = make_torrent(dir / "seed/file.bin", 64 * 1024);
-
-  auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.40:0");
+  const auto t = make_in_memory(4 * 1024 * 1024 + 5, 3, 64 * 1024);
+  auto seed = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.40:0");
   std::vector<std::unique_ptr<session>> dls;
+  std::vector<std::shared_ptr<storage::memory_disk>> disks;
   std::vector<session*> raw;
   for (int i = 0; i < 4; ++i) {
-    dls.push_back(start(m, dir / ("dl" + std::to_string(i)), torrent_mode::download,
-                        "127.0.0." + std::to_string(41 + i) + ":0", {seed->listening().front()}));
+    disks.push_back(std::make_shared<storage::memory_disk>(t.m.total_size));
+    dls.push_back(start_on(t.m, disks.back(), torrent_mode::download, "127.0.0." + std::to_string(41 + i) + ":0",
+                           {seed->listening().front()}));
     raw.push_back(dls.back().get());
   }
   wait_complete(raw);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(read_file(dir / ("dl" + std::to_string(i)) / "file.bin"), data) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(disks[i]->contents() == t.data) << i;
 }
 
 TEST(Swarm, MultiFileTorrentWithZeroLengthFile) {
@@ -163,8 +166,8 @@ TEST(Swarm, MultiFileTorrentWithZeroLengthFile) {
   auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.50:0");
   auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.51:0", {seed->listening().front()});
   wait_complete({dl.get()});
-  EXPECT_EQ(read_file(dir / "dl/pack/a.bin"), a);
-  EXPECT_EQ(read_file(dir / "dl/pack/sub/b.bin"), b);
+  EXPECT_TRUE(read_file(dir / "dl/pack/a.bin") == a);
+  EXPECT_TRUE(read_file(dir / "dl/pack/sub/b.bin") == b);
   ASSERT_TRUE(fs::exists(dir / "dl/pack/empty"));
   EXPECT_EQ(fs::file_size(dir / "dl/pack/empty"), 0u);
 }
@@ -193,7 +196,7 @@ TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
     EXPECT_EQ(first.selected_total, (end - begin + 1) * 64 * 1024);
     wait_complete({dl.get()});
     EXPECT_EQ(dl->stats().verified, first.selected_total);
-    EXPECT_EQ(read_file(dir / "dl/pack/b.bin"), b);
+    EXPECT_TRUE(read_file(dir / "dl/pack/b.bin") == b);
     EXPECT_FALSE(fs::exists(dir / "dl/pack/a.bin"));
     EXPECT_FALSE(fs::exists(dir / "dl/pack/c.bin"));
     EXPECT_TRUE(fs::exists(dir / "dl/.sta" / (m.info_hash.hex() + ".parts")));
@@ -204,23 +207,22 @@ TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
   auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.81:0", {seed->listening().front()});
   EXPECT_FALSE(dl->stats().complete);
   wait_complete({dl.get()});
-  EXPECT_EQ(read_file(dir / "dl/pack/a.bin"), a);
-  EXPECT_EQ(read_file(dir / "dl/pack/b.bin"), b);
-  EXPECT_EQ(read_file(dir / "dl/pack/c.bin"), c);
+  EXPECT_TRUE(read_file(dir / "dl/pack/a.bin") == a);
+  EXPECT_TRUE(read_file(dir / "dl/pack/b.bin") == b);
+  EXPECT_TRUE(read_file(dir / "dl/pack/c.bin") == c);
   EXPECT_FALSE(fs::exists(dir / "dl/.sta" / (m.info_hash.hex() + ".parts")));
 }
 
 TEST(Swarm, SequentialCompletesPiecesInIndexOrder) {
-  test::temp_dir dir;
-  const auto [data, m] = make_single_file(dir.path(), 16 * 1024 * 1024, 14, 256 * 1024);  // 64 pieces of 16 blocks
-
-  const auto seeds = start_seeders(m, dir.path(), 2, 82);
-  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.84:0", addresses_of(seeds), [](session_options& o) {
-                    o.sequential = true;
-                    o.limits.max_pipeline = 64;  // at most 4 pieces ahead per peer
-                  });
+  const auto t = make_in_memory(16 * 1024 * 1024, 14, 256 * 1024);  // 64 pieces of 16 blocks
+  const auto seeds = start_seeders(t, 2, 82);
+  auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.84:0", addresses_of(seeds), [](session_options& o) {
+    o.sequential = true;
+    o.limits.peer.max_pipeline = 64;  // at most 4 pieces ahead per peer
+  });
   wait_complete({dl.get()});
-  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  EXPECT_TRUE(disk->contents() == t.data);
   const auto order = dl->verified_order();
   ASSERT_EQ(order.size(), 64u);
   // Two peers with up to 4 pieces in flight each: the i-th piece verified
@@ -230,12 +232,11 @@ TEST(Swarm, SequentialCompletesPiecesInIndexOrder) {
 }
 
 TEST(Swarm, MaxConnectionsCapsThePeers) {
-  test::temp_dir dir;
-  const auto [data, m] = make_single_file(dir.path(), 2 * 1024 * 1024, 15, 64 * 1024);
-
-  const auto seeds = start_seeders(m, dir.path(), 3, 85);
-  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.88:0", addresses_of(seeds),
-                  [](session_options& o) { o.max_connections = 1; });
+  const auto t = make_in_memory(2 * 1024 * 1024, 15, 64 * 1024);
+  const auto seeds = start_seeders(t, 3, 85);
+  auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.88:0", addresses_of(seeds),
+                     [](session_options& o) { o.max_connections = 1; });
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   unsigned most = 0;
   while (!dl->stats().complete) {
@@ -244,7 +245,7 @@ TEST(Swarm, MaxConnectionsCapsThePeers) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_EQ(most, 1u);
-  EXPECT_EQ(read_file(dir / "dl/file.bin"), data);
+  EXPECT_TRUE(disk->contents() == t.data);
 }
 
 TEST(Swarm, RestartTrustsResumeDataWithoutRechecking) {
@@ -285,7 +286,99 @@ TEST(Swarm, SeedRefusesDataThatDoesNotVerify) {
   o.use_trackers = false;
   auto s = session::start(m, std::move(o));
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message().find("1 of 8 pieces do not verify"), std::string::npos) << s.error().message();
+  EXPECT_EQ(s.error().code, errc::data_not_verified);
+  EXPECT_NE(s.error().message().find("1 of 8 pieces bad"), std::string::npos) << s.error().message();
+}
+
+// --- storage faults, injected through the memory backend ------------------
+
+// Waits until the session reports an error; the bound turns a hang into a failure.
+std::string wait_error(session& s) {
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    const auto st = s.stats();
+    if (st.error) return *st.error;
+    if (std::chrono::steady_clock::now() > deadline) return "no error";
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+void write_fault_is_one_line_and_loses_no_verified_piece(std::errc e, const std::string& expected) {
+  const auto t = make_in_memory(2 * 1024 * 1024, 21, 64 * 1024);  // 32 pieces
+  auto seed = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.90:0");
+  auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
+  disk->fail_write(9, e);
+  std::uint32_t verified_before = 0;
+  {
+    auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.91:0", {seed->listening().front()});
+    const std::string why = wait_error(*dl);
+    EXPECT_NE(why.find("cannot write piece"), std::string::npos) << why;
+    EXPECT_NE(why.find(expected), std::string::npos) << why;
+    EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+    EXPECT_TRUE(dl->stop());
+    // Pieces finishing while the error was being noticed count too: what
+    // counts is what was verified when the node stopped.
+    verified_before = dl->stats().verified_pieces;
+    EXPECT_GE(verified_before, 8u);
+  }
+  // The pieces verified before the fault were recorded; a restart on the
+  // same disk trusts them and fetches only the rest.
+  ASSERT_TRUE(disk->resume());
+  EXPECT_EQ(disk->resume()->count(), verified_before);
+  auto again = start_on(t.m, disk, torrent_mode::download, "127.0.0.91:0", {seed->listening().front()});
+  EXPECT_EQ(again->stats().verified_pieces, verified_before);
+  wait_complete({again.get()});
+  EXPECT_TRUE(disk->contents() == t.data);
+  EXPECT_EQ(again->stats().downloaded, t.m.total_size - std::int64_t{verified_before} * 64 * 1024);
+}
+
+TEST(Swarm, DiskFullStopsWithOneLineAndLosesNoVerifiedPiece) {
+  write_fault_is_one_line_and_loses_no_verified_piece(std::errc::no_space_on_device, "No space left on device");
+}
+
+TEST(Swarm, WriteErrorStopsWithOneLineAndLosesNoVerifiedPiece) {
+  write_fault_is_one_line_and_loses_no_verified_piece(std::errc::io_error, "Input/output error");
+}
+
+TEST(Swarm, SeederThatCannotReadAPieceKeepsSeedingTheRest) {
+  const auto t = make_in_memory(1024 * 1024, 22, 64 * 1024);  // 16 pieces
+  // One seeder's copy of piece 5 cannot be read any more; another's can.
+  auto bad_disk = std::make_shared<storage::memory_disk>(t.data);
+  auto bad = start_on(t.m, bad_disk, torrent_mode::seed, "127.0.0.92:0");
+  bad_disk->fail_reads_of(5, std::errc::io_error);
+  auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.93:0", {bad->listening().front()});
+  // Everything but piece 5 comes from the bad seeder.
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (dl->stats().verified_pieces < 15 || bad->stats().read_errors == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto st = bad->stats();
+  EXPECT_FALSE(st.error);
+  EXPECT_GE(st.read_errors, 1);
+  const auto warnings = bad->warnings_since(0);
+  ASSERT_GE(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].second.find("cannot read piece 5"), std::string::npos) << warnings[0].second;
+  EXPECT_NE(warnings[1].second.find("piece 5 no longer verifies"), std::string::npos) << warnings[1].second;
+  EXPECT_EQ(warnings[1].first, st.warnings);
+  EXPECT_EQ(st.peers, 1u);  // the connection lives on
+  auto good = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.94:0", {dl->listening().front()});
+  wait_complete({dl.get()});
+  EXPECT_TRUE(disk->contents() == t.data);
+}
+
+TEST(Swarm, PieceThatReadsAgainAfterOneFailureIsSeededAgain) {
+  const auto t = make_in_memory(1024 * 1024, 23, 64 * 1024);
+  auto flaky = std::make_shared<storage::memory_disk>(t.data);
+  auto seed = start_on(t.m, flaky, torrent_mode::seed, "127.0.0.95:0");
+  flaky->fail_read(1, std::errc::io_error);  // the first read fails once
+  auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.96:0", {seed->listening().front()});
+  wait_complete({dl.get()});
+  EXPECT_TRUE(disk->contents() == t.data);
+  EXPECT_EQ(seed->stats().read_errors, 1);
+  EXPECT_TRUE(seed->stats().complete);  // checked again and had again
 }
 
 }  // namespace

@@ -1,0 +1,255 @@
+#include "peer/peer_loop.hpp"
+
+#include <algorithm>
+
+#include "base/error.hpp"
+#include "reactor/event.hpp"
+#include "reactor/ops.hpp"
+
+namespace sta::peer {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kTick = 1s;
+constexpr std::size_t kSendBatch = 256 * 1024;
+// Frames longer than this end the connection: a block with its header and
+// room for extension messages, or our torrent's bitfield if larger.
+constexpr std::uint32_t kMaxFrame = 256 * 1024;
+
+std::int64_t now_ns(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::nanoseconds left_until(clock::time_point deadline) {
+  return std::max(std::chrono::nanoseconds(0), std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()));
+}
+
+io::task<result<void>> send_all(io::reactor& r, int sock, std::span<const std::byte> bytes, clock::time_point deadline) {
+  while (!bytes.empty()) {
+    const auto left = left_until(deadline);
+    if (left.count() == 0) co_return make_error_code(errc::handshake_timeout);
+    auto n = co_await io::send(r, sock, bytes).deadline(left);
+    if (!n) co_return n.error() == std::errc::timed_out ? make_error_code(errc::handshake_timeout) : n.error();
+    if (*n == 0) co_return make_error_code(std::errc::connection_reset);
+    bytes = bytes.subspan(*n);
+  }
+  co_return result<void>{};
+}
+
+class connection {
+ public:
+  connection(io::reactor& r, torrent_io& t, peer_slot& slot, picker::owner_id owner, connection_start s)
+      : r_(r),
+        t_(t),
+        slot_(slot),
+        sock_(std::move(s.sock)),
+        theirs_(s.theirs),
+        buf_(std::move(s.buf)),
+        state_(t.view(), slot, owner, clock::now()),
+        owner_(owner),
+        wake_(r),
+        writer_done_(r) {}
+
+  io::task<error_code> run();
+  io::task<void> write_loop();
+  void writer_finished() { writer_done_.notify(); }
+
+ private:
+  void close(error_code why) {
+    if (!closing_) reason_ = why;
+    closing_ = true;
+  }
+  void decode_all(clock::time_point now);
+
+  io::reactor& r_;
+  torrent_io& t_;
+  peer_slot& slot_;
+  unique_fd sock_;
+  wire::handshake theirs_;
+  recv_buffer buf_;
+  peer_state state_;
+  picker::owner_id owner_;
+  std::size_t frame_size_ = 0;  // of the frame waiting for its rest, if known
+
+  std::vector<std::byte> batch_;
+  std::vector<upload> todo_;
+  std::vector<upload> failed_;
+
+  io::event wake_;
+  io::event writer_done_;
+  io::cancel_slot recv_cancel_;
+  io::cancel_slot send_cancel_;
+  bool closing_ = false;
+  error_code reason_;
+};
+
+io::task<void> run_writer(connection& c) {
+  co_await c.write_loop();
+  c.writer_finished();
+}
+
+void connection::decode_all(clock::time_point now) {
+  const std::uint32_t bitfield_frame = t_.view().geo->piece_count() / 8 + 64;
+  const wire::limits lim{.max_frame = std::max(kMaxFrame, bitfield_frame)};
+  std::size_t pos = 0;
+  frame_size_ = 0;
+  while (!closing_) {
+    auto d = wire::decode(buf_.data().subspan(pos), {}, lim);
+    if (!d) {
+      close(d.error());
+      break;
+    }
+    if (!d->msg) {
+      frame_size_ = d->frame_size;
+      break;
+    }
+    auto r = state_.on_message(*d->msg, now);
+    if (!r) {
+      close(r.error());
+      break;
+    }
+    if (*r) t_.store(r_, **r, owner_);
+    pos += d->used;
+  }
+  buf_.consume(pos);
+}
+
+io::task<error_code> connection::run() {
+  state_.start(theirs_, t_.listen_port(), clock::now());
+  slot_.state.store(peer_slot::connected, std::memory_order_release);
+  r_.spawn(run_writer(*this));
+  wake_.notify();
+
+  // Bytes that followed the handshake are decoded first.
+  bool have_data = buf_.size() > 0;
+  while (!closing_) {
+    if (!have_data) {
+      rate_limiter& limit = t_.download_limiter();
+      auto room = buf_.room(frame_size_ > buf_.size() ? frame_size_ - buf_.size() : 1);
+      if (!limit.unlimited()) room = room.first(std::min<std::size_t>(room.size(), static_cast<std::size_t>(limit.quantum())));
+      auto n = co_await io::recv(r_, sock_.get(), room).deadline(kTick).cancel_with(recv_cancel_);
+      const auto now = clock::now();
+      if (!n) {
+        if (n.error() != std::errc::timed_out) {
+          close(n.error());
+          break;
+        }
+      } else if (*n == 0) {
+        close(make_error_code(std::errc::connection_reset));
+        break;
+      } else {
+        buf_.commit(*n);
+        // Over the download limit: the next recv waits, and TCP makes the
+        // peer wait too.
+        if (const auto wait = limit.charge(static_cast<std::int64_t>(*n), now_ns(now)); wait > 0) {
+          if (!co_await io::sleep(r_, std::chrono::nanoseconds(wait)).cancel_with(recv_cancel_)) {
+            close(make_error_code(std::errc::operation_canceled));
+            break;
+          }
+        }
+      }
+    }
+    have_data = false;
+    const auto now = clock::now();
+    decode_all(now);
+    if (t_.stopping()) close(make_error_code(std::errc::operation_canceled));
+    if (!closing_) {
+      if (auto u = state_.update(now); !u) close(u.error());
+    }
+    if (state_.wants_to_send()) wake_.notify();
+  }
+
+  wake_.notify();
+  send_cancel_.cancel();
+  co_await writer_done_.wait();
+  co_return reason_;
+}
+
+io::task<void> connection::write_loop() {
+  while (!closing_) {
+    if (!state_.wants_to_send()) {
+      co_await wake_.wait();
+      continue;
+    }
+    batch_.clear();
+    state_.take_frames(batch_);
+    rate_limiter& limit = t_.upload_limiter();
+    const std::size_t batch_limit =
+        limit.unlimited() ? kSendBatch : std::min<std::size_t>(kSendBatch, static_cast<std::size_t>(limit.quantum()));
+    todo_.clear();
+    std::size_t planned = batch_.size();
+    while (planned < batch_limit) {
+      const auto u = state_.next_upload();
+      if (!u) break;
+      todo_.push_back(*u);
+      planned += u->length + 13;
+    }
+    std::int64_t payload = 0;
+    if (!todo_.empty()) {
+      failed_.clear();
+      co_await t_.serve(r_, todo_, batch_, failed_);
+      for (const upload& u : todo_) payload += u.length;
+      for (const upload& u : failed_) {
+        payload -= u.length;
+        state_.upload_failed(u);
+      }
+      t_.view().counters->uploaded.fetch_add(payload, std::memory_order_relaxed);
+    }
+    std::size_t off = 0;
+    while (!closing_ && off < batch_.size()) {
+      auto n = co_await io::send(r_, sock_.get(), std::span<const std::byte>(batch_).subspan(off))
+                   .deadline(t_.view().lim->send_timeout)
+                   .cancel_with(send_cancel_);
+      if (!n || *n == 0) {
+        close(n ? error_code(make_error_code(std::errc::connection_reset)) : n.error());
+        recv_cancel_.cancel();
+        break;
+      }
+      off += *n;
+    }
+    const auto now = clock::now();
+    state_.sent(static_cast<std::size_t>(payload), now);
+    // Over the upload limit: the next batch waits. Batches of messages
+    // alone (requests, haves) are not charged, so a download never waits
+    // for the upload limit.
+    if (payload > 0) {
+      const auto wait = limit.charge(static_cast<std::int64_t>(batch_.size()), now_ns(now));
+      if (wait > 0 && !closing_) co_await io::sleep(r_, std::chrono::nanoseconds(wait)).cancel_with(send_cancel_);
+    }
+  }
+}
+
+}  // namespace
+
+io::task<result<wire::handshake>> exchange_handshakes(io::reactor& r, int sock, const wire::handshake& ours,
+                                                      bool outgoing, clock::time_point deadline, recv_buffer& buf,
+                                                      std::function<result<void>(const wire::handshake&)> check) {
+  const auto bytes = wire::encode_handshake(ours);
+  if (outgoing) {
+    if (auto s = co_await send_all(r, sock, bytes, deadline); !s) co_return s.error();
+  }
+  while (buf.size() < wire::kHandshakeSize) {
+    const auto left = left_until(deadline);
+    if (left.count() == 0) co_return make_error_code(errc::handshake_timeout);
+    auto n = co_await io::recv(r, sock, buf.room(wire::kHandshakeSize)).deadline(left);
+    if (!n) co_return n.error() == std::errc::timed_out ? make_error_code(errc::handshake_timeout) : n.error();
+    if (*n == 0) co_return make_error_code(std::errc::connection_reset);
+    buf.commit(*n);
+  }
+  auto theirs = wire::decode_handshake(buf.data().first(wire::kHandshakeSize));
+  if (!theirs) co_return theirs.error();
+  buf.consume(wire::kHandshakeSize);
+  if (auto c = check(*theirs); !c) co_return c.error();
+  if (!outgoing) {
+    if (auto s = co_await send_all(r, sock, bytes, deadline); !s) co_return s.error();
+  }
+  co_return *theirs;
+}
+
+io::task<error_code> run_peer(torrent_io& t, peer_slot& slot, picker::owner_id owner, connection_start start) {
+  connection c(*io::reactor::current(), t, slot, owner, std::move(start));
+  co_return co_await c.run();
+}
+
+}  // namespace sta::peer

@@ -1,0 +1,68 @@
+// peer_loop: the thin coroutines that run one peer connection on a
+// reactor. exchange_handshakes() swaps the 68-byte handshakes within one
+// deadline; run_peer() then receives, decodes with the wire codec, feeds
+// peer_state and carries out what it asks (send its frames, store blocks,
+// serve requests) until it gives a reason to close. Nothing protocol-
+// related lives here; peer_state decides, this moves bytes.
+//
+// The connection reaches its torrent through torrent_io, which the torrent
+// implements: the pure view peer_state works on, and the I/O behind the
+// actions (storing a block into its piece, reading blocks to serve).
+// Everything runs on the calling reactor; the connection stays there.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "base/rate_limiter.hpp"
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "peer/peer_state.hpp"
+#include "peer/recv_buffer.hpp"
+#include "reactor/reactor.hpp"
+#include "reactor/task.hpp"
+#include "wire/codec.hpp"
+
+namespace sta::peer {
+
+class torrent_io {
+ public:
+  virtual ~torrent_io() = default;
+  virtual torrent_view view() = 0;
+  virtual rate_limiter& download_limiter() = 0;
+  virtual rate_limiter& upload_limiter() = 0;
+  virtual std::uint16_t listen_port() const = 0;
+  // The torrent is shutting down: connections end.
+  virtual bool stopping() const = 0;
+  // A block peer_state accepted, from the connection `from`: copied into
+  // its piece, which is hashed and written once this was its last block.
+  virtual void store(io::reactor& r, const block_in& b, picker::owner_id from) = 0;
+  // Appends a 'piece' frame for each upload to `frames`, reading what this
+  // reactor's cache lacks; uploads whose data could not be read go to
+  // `failed` instead.
+  virtual io::task<void> serve(io::reactor& r, std::span<const upload> batch, std::vector<std::byte>& frames,
+                               std::vector<upload>& failed) = 0;
+};
+
+// Sends `ours` and receives the peer's handshake into `buf`, both before
+// `deadline`. An outgoing connection sends first; an incoming one first
+// receives and passes the peer's handshake to `check`, sending ours only
+// if it returns no error. Bytes that came after the peer's handshake stay
+// in `buf`.
+io::task<result<wire::handshake>> exchange_handshakes(io::reactor& r, int sock, const wire::handshake& ours,
+                                                      bool outgoing, clock::time_point deadline, recv_buffer& buf,
+                                                      std::function<result<void>(const wire::handshake&)> check);
+
+struct connection_start {
+  unique_fd sock;
+  wire::handshake theirs;
+  recv_buffer buf;  // what followed the handshake
+};
+
+// Runs the connection on the current reactor until it ends; the slot is
+// the torrent's to release afterwards. Returns why it ended.
+io::task<error_code> run_peer(torrent_io& t, peer_slot& slot, picker::owner_id owner, connection_start start);
+
+}  // namespace sta::peer

@@ -1,0 +1,36 @@
+// peer_slot: one peer connection's public face in its torrent's fixed slot
+// table. The home reactor claims a slot (acquire/release on `state`
+// publishes addr, outgoing and id, written only by the home reactor before
+// the connection starts); afterwards the connection's reactor writes the
+// flags and rates that the home reactor's choker reads, and the choker
+// writes `unchoke_wanted` and `banned` that the connection reads. Plain
+// atomics, no I/O.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "base/endpoint.hpp"
+#include "wire/codec.hpp"
+
+namespace sta::peer {
+
+struct peer_slot {
+  enum : std::uint8_t { free = 0, claimed = 1, connected = 2 };
+  std::atomic<std::uint8_t> state{free};
+  std::atomic<std::uint32_t> generation{0};  // bumped on release
+  endpoint addr;
+  bool outgoing = false;
+  bool has_id = false;   // set once the peer's handshake arrived
+  wire::peer_id id{};
+
+  std::atomic<bool> peer_is_seed{false};
+  std::atomic<bool> peer_interested{false};
+  std::atomic<bool> snubbed{false};
+  std::atomic<bool> unchoke_wanted{false};  // the choker's decision
+  std::atomic<bool> banned{false};          // the host was banned: close at once
+  std::atomic<std::int64_t> down_rate{0};   // payload bytes/s from the peer
+  std::atomic<std::int64_t> up_rate{0};     // payload bytes/s to the peer
+};
+
+}  // namespace sta::peer

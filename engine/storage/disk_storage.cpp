@@ -1,0 +1,202 @@
+#include "storage/disk_storage.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "base/sys_error.hpp"
+#include "meta/file_map.hpp"
+#include "reactor/ops.hpp"
+#include "storage/file_set.hpp"
+#include "storage/resume.hpp"
+#include "storage/verify.hpp"
+
+namespace sta::storage {
+namespace {
+
+// Descriptors kept free for everything but the torrent's files: rings,
+// listeners, connections, tracker requests.
+constexpr std::int64_t kReservedDescriptors = 64;
+
+class disk_storage final : public storage {
+ public:
+  disk_storage(const meta::metainfo& m, root_dir root, file_set files)
+      : meta_(m), map_(m), root_(std::move(root)), files_(std::move(files)) {}
+
+  io::task<detailed_result<void>> read(io::reactor& r, piece_index p, std::uint32_t offset,
+                                       std::span<std::byte> out) override {
+    std::size_t at = 0;
+    for (const auto& s : map_.slices(p.value(), offset, static_cast<std::int64_t>(out.size()))) {
+      const location where = files_.locate(s);
+      const auto dest = out.subspan(at, static_cast<std::size_t>(s.length));
+      at += dest.size();
+      if (where.fd < 0) {
+        std::fill(dest.begin(), dest.end(), std::byte{0});  // BEP 47 padding
+        continue;
+      }
+      for (std::size_t done = 0; done < dest.size();) {
+        auto n = co_await io::read(r, where.fd, dest.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
+        if (!n) co_return detailed_error{n.error(), shown(s.file)};
+        if (*n == 0) co_return fail(errc::file_wrong_size, shown(s.file));  // truncated under us
+        done += *n;
+      }
+    }
+    co_return detailed_result<void>{};
+  }
+
+  io::task<detailed_result<void>> write(io::reactor& r, piece_index p, std::span<const std::byte> data) override {
+    std::size_t at = 0;
+    for (const auto& s : map_.piece_slices(p.value())) {
+      const location where = files_.locate(s);
+      const auto src = data.subspan(at, static_cast<std::size_t>(s.length));
+      at += src.size();
+      if (where.fd < 0) continue;
+      for (std::size_t done = 0; done < src.size();) {
+        auto n = co_await io::write(r, where.fd, src.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
+        if (!n) co_return detailed_error{n.error(), shown(s.file)};
+        if (*n == 0) co_return detailed_error{make_error_code(std::errc::no_space_on_device), shown(s.file)};
+        done += *n;
+      }
+    }
+    co_return detailed_result<void>{};
+  }
+
+  detailed_result<void> flush() override {
+    for (std::size_t i = 0; i < files_.size(); ++i)
+      if (files_.fd(i) >= 0 && ::fdatasync(files_.fd(i)) != 0) return detailed_error{last_sys_error(), shown(i)};
+    if (files_.parts_fd() >= 0 && ::fdatasync(files_.parts_fd()) != 0)
+      return detailed_error{last_sys_error(), root_.shown(std::string(kStateDir) + "/" + parts_name(meta_.info_hash))};
+    return {};
+  }
+
+  detailed_result<void> save_resume(const bitfield& verified) override {
+    // Every piece in `verified` was written before this flush.
+    if (auto f = flush(); !f) return f.error();
+    resume_data r;
+    r.info_hash = meta_.info_hash;
+    r.verified.resize(verified.size());
+    for (std::size_t i = 0; i < verified.size(); ++i) r.verified[i] = verified.test(i);
+    r.files = stamp_files(meta_, root_);
+    if (files_.parts_fd() >= 0) {
+      r.in_parts.resize(files_.size());
+      for (std::size_t i = 0; i < files_.size(); ++i) r.in_parts[i] = files_.in_parts(i);
+      struct stat st {};
+      if (::fstat(files_.parts_fd(), &st) == 0) r.parts = stamp_of(st);
+    }
+    return sta::storage::save_resume(root_, r);
+  }
+
+ private:
+  std::string shown(std::size_t file) const {
+    return files_.in_parts(file) ? root_.shown(std::string(kStateDir) + "/" + parts_name(meta_.info_hash))
+                                 : root_.shown(meta_.relative_path(file));
+  }
+
+  const meta::metainfo& meta_;
+  meta::file_map map_;
+  root_dir root_;
+  file_set files_;
+};
+
+// Whether a file's bytes would live in the parts file under this selection.
+bool parts_backed(const meta::metainfo& m, const std::vector<bool>& selected, std::size_t file) {
+  return !selected.empty() && !selected[file] && !m.files[file].pad && m.files[file].size > 0;
+}
+
+bool any_file_exists(const meta::metainfo& m, const root_dir& root) {
+  for (std::size_t i = 0; i < m.files.size(); ++i)
+    if (!m.files[i].pad && root.stat(m.relative_path(i))) return true;
+  return false;
+}
+
+detailed_result<void> check_descriptor_limit(const meta::metainfo& m, const std::vector<bool>& selected) {
+  std::int64_t needed = 1;  // the parts file
+  for (std::size_t i = 0; i < m.files.size(); ++i)
+    if (!m.files[i].pad && m.files[i].size > 0 && !parts_backed(m, selected, i)) ++needed;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return {};
+  const auto allowed = static_cast<std::int64_t>(lim.rlim_cur);
+  if (needed + kReservedDescriptors <= allowed) return {};
+  return fail(errc::too_many_files, std::to_string(needed) + " files open at once, " +
+                                        std::to_string(kReservedDescriptors) + " descriptors more for the network, " +
+                                        "and the limit is " + std::to_string(allowed) + " (ulimit -n)");
+}
+
+// Which pieces verify already: a matching resume record, else a check of
+// the files that exist. Seeding needs all of them.
+detailed_result<bitfield> check_existing(const open_params& p, const root_dir& root) {
+  const meta::metainfo& m = *p.meta;
+  const meta::file_map map(m);
+  bitfield have(static_cast<std::size_t>(m.piece_count()));
+  if (auto r = load_matching_resume(root, m)) {
+    // A piece counts only if each of its bytes is still where it was
+    // written: in its file, or in the parts file if its file was not
+    // selected then. A change of selection moves some of them.
+    auto moved = [&](const meta::file_slice& sl) {
+      const bool was = !r->in_parts.empty() && r->in_parts[sl.file];
+      return was != parts_backed(m, p.selected, sl.file);
+    };
+    for (std::size_t i = 0; i < r->verified.size(); ++i) {
+      if (!r->verified[i]) continue;
+      const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
+      if (std::none_of(slices.begin(), slices.end(), moved)) have.set(i);
+    }
+    return have;
+  }
+  if (p.intent == open_intent::download && !any_file_exists(m, root)) return have;
+
+  hash_options hopts;
+  hopts.on_progress = p.on_check_progress;
+  auto report = verify_data(m, p.save_dir, hopts, p.intent == open_intent::download);
+  if (!report) return report.error();
+  if (p.intent == open_intent::seed) {
+    if (!report->missing_files.empty())
+      return fail(errc::file_missing, root.shown(m.relative_path(report->missing_files.front())));
+    if (!report->wrong_size_files.empty())
+      return fail(errc::file_wrong_size, root.shown(m.relative_path(report->wrong_size_files.front().file)));
+    if (!report->complete())
+      return fail(errc::data_not_verified, root.shown(m.name) + " (" + std::to_string(report->bad_pieces) + " of " +
+                                               std::to_string(report->piece_count) +
+                                               " pieces bad; `sta get` completes them)");
+  } else {
+    // Preallocation would cut a larger file to size: only when it holds
+    // some of the torrent (an earlier download), or when asked to.
+    for (const auto& w : report->wrong_size_files) {
+      const std::int64_t want = m.files[w.file].size;
+      if (w.actual <= want || p.allow_truncate || (!p.selected.empty() && !p.selected[w.file])) continue;
+      const auto range = map.file_pieces(w.file);
+      bool any = false;
+      for (std::int64_t i = range.first; i <= range.last && !any; ++i) any = report->verified[static_cast<std::size_t>(i)];
+      if (!any)
+        return fail(errc::file_larger, root.shown(m.relative_path(w.file)) + " (" + std::to_string(w.actual) +
+                                           " bytes, the torrent's is " + std::to_string(want) + ")");
+    }
+  }
+  // The check read the files; a piece with bytes of an unselected file
+  // keeps those in the parts file from now on, which the check did not read.
+  auto in_parts = [&](const meta::file_slice& sl) { return parts_backed(m, p.selected, sl.file); };
+  for (std::size_t i = 0; i < report->verified.size(); ++i) {
+    const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
+    if (report->verified[i] && std::none_of(slices.begin(), slices.end(), in_parts)) have.set(i);
+  }
+  return have;
+}
+
+}  // namespace
+
+detailed_result<opened> open_disk(const open_params& p) {
+  const meta::metainfo& m = *p.meta;
+  if (m.name == kStateDir) return fail(errc::reserved_name, m.name);
+  if (auto d = check_descriptor_limit(m, p.selected); !d) return d.error();
+  auto root = root_dir::open(p.save_dir, p.intent == open_intent::download);
+  if (!root) return root.error();
+  auto have = check_existing(p, *root);
+  if (!have) return have.error();
+  auto files = file_set::open(m, *root, p.intent == open_intent::seed ? open_mode::existing : open_mode::create,
+                              p.selected);
+  if (!files) return files.error();
+  return opened{std::make_unique<disk_storage>(m, std::move(*root), std::move(*files)), std::move(*have)};
+}
+
+}  // namespace sta::storage

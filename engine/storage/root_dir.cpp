@@ -1,0 +1,93 @@
+#include "storage/root_dir.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/sys_error.hpp"
+
+namespace sta::storage {
+namespace {
+
+int openat2_retry(int dirfd, const std::string& path, std::uint64_t flags, std::uint64_t mode, std::uint64_t resolve) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = resolve;
+  for (;;) {
+    const long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != EINTR) return static_cast<int>(fd);
+  }
+}
+
+constexpr std::uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+constexpr std::uint64_t kOwn = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
+
+std::optional<struct stat> stat_fd(int fd) {
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) return std::nullopt;
+  return st;
+}
+
+}  // namespace
+
+detailed_result<root_dir> root_dir::open(const std::string& path, bool create) {
+  if (create && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return detailed_error{last_sys_error(), path};
+  root_dir d;
+  d.path_ = path;
+  d.fd_.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!d.fd_) {
+    const int e = errno;
+    if (e == ENOENT || e == ENOTDIR) return fail(errc::file_missing, path + " (no such directory)");
+    return detailed_error{sys_error(e), path};
+  }
+  return d;
+}
+
+result<unique_fd> root_dir::open_file(const std::string& rel, int flags, mode_t mode) const {
+  unique_fd fd(openat2_retry(fd_.get(), rel, static_cast<std::uint64_t>(flags), mode, kBeneath));
+  if (!fd) return last_sys_error();
+  return fd;
+}
+
+std::optional<struct stat> root_dir::stat(const std::string& rel) const {
+  const unique_fd fd(openat2_retry(fd_.get(), rel, O_PATH, 0, kBeneath));
+  return stat_fd(fd.get());
+}
+
+detailed_result<void> root_dir::make_dirs(const std::vector<std::string>& elements) const {
+  std::string rel;
+  for (const auto& element : elements) {
+    rel += rel.empty() ? element : "/" + element;
+    const unique_fd dir(openat2_retry(fd_.get(), rel, O_PATH | O_DIRECTORY, 0, kBeneath));
+    if (dir) continue;
+    if (errno != ENOENT) return detailed_error{last_sys_error(), shown(rel)};
+    // mkdirat follows no symlink in its last element, and its parent was
+    // just resolved beneath the root by the previous iteration.
+    if (::mkdirat(fd_.get(), rel.c_str(), 0755) != 0 && errno != EEXIST)
+      return detailed_error{last_sys_error(), shown(rel)};
+  }
+  return {};
+}
+
+detailed_result<unique_fd> root_dir::state_dir(bool create) const {
+  if (create && ::mkdirat(fd_.get(), kStateDir, 0755) != 0 && errno != EEXIST)
+    return detailed_error{last_sys_error(), shown(kStateDir)};
+  unique_fd dir(openat2_retry(fd_.get(), kStateDir, O_RDONLY | O_DIRECTORY, 0, kOwn));
+  if (!dir) return detailed_error{last_sys_error(), shown(kStateDir)};
+  return dir;
+}
+
+result<unique_fd> open_state_file(int state_dir, const std::string& name, int flags, mode_t mode) {
+  unique_fd fd(openat2_retry(state_dir, name, static_cast<std::uint64_t>(flags), mode, kOwn));
+  if (!fd) return last_sys_error();
+  return fd;
+}
+
+std::optional<struct stat> stat_state_file(int state_dir, const std::string& name) {
+  const unique_fd fd(openat2_retry(state_dir, name, O_PATH, 0, kOwn));
+  return stat_fd(fd.get());
+}
+
+}  // namespace sta::storage

@@ -1,0 +1,56 @@
+// root_dir: SAVE_DIR opened once. Every path sta opens below it (the data
+// files and sta's own state in SAVE_DIR/.sta) is resolved from this fd with
+// openat2(RESOLVE_BENEATH), so neither a hostile name nor a symlink planted
+// in SAVE_DIR can make sta touch a file outside it. sta's own files are
+// opened with RESOLVE_NO_SYMLINKS too: a symlink in their path is refused,
+// never followed. Blocking syscalls; the control thread. Owns its fd.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "base/unique_fd.hpp"
+
+namespace sta::storage {
+
+// The name of sta's state directory in SAVE_DIR (resume records, parts files).
+inline constexpr char kStateDir[] = ".sta";
+
+class root_dir {
+ public:
+  // The directory at `path`, made first when `create` (its parent must exist).
+  static detailed_result<root_dir> open(const std::string& path, bool create);
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+  // "SAVE_DIR/rel", for messages.
+  std::string shown(const std::string& rel) const { return path_ + "/" + rel; }
+
+  // A data file below SAVE_DIR (symlinks that stay inside are followed).
+  result<unique_fd> open_file(const std::string& rel, int flags, mode_t mode = 0644) const;
+  // What open_file(rel) would open, or nullopt when there is nothing (or
+  // it cannot be reached beneath SAVE_DIR).
+  std::optional<struct stat> stat(const std::string& rel) const;
+  // Makes each missing directory of a path given as its elements.
+  detailed_result<void> make_dirs(const std::vector<std::string>& elements) const;
+
+  // SAVE_DIR/.sta: made when `create`; a symlink or a non-directory there
+  // is refused. The fd may be used with the *at() calls and open_state_file.
+  detailed_result<unique_fd> state_dir(bool create) const;
+
+ private:
+  root_dir() = default;
+  std::string path_;
+  unique_fd fd_;
+};
+
+// A file directly in the state directory: no symlink, no other directory.
+result<unique_fd> open_state_file(int state_dir, const std::string& name, int flags, mode_t mode = 0644);
+// stat of such a file, or nullopt.
+std::optional<struct stat> stat_state_file(int state_dir, const std::string& name);
+
+}  // namespace sta::storage

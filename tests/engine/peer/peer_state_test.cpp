@@ -1,0 +1,541 @@
+#include "peer/peer_state.hpp"
+
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <functional>
+#include <set>
+
+#include "support/peer_script.hpp"
+
+namespace sta::peer {
+namespace {
+
+using namespace std::chrono_literals;
+using test::peer_script;
+
+error_code error_of(const result<void>& r) { return r ? error_code{} : r.error(); }
+
+std::set<std::string> requests_in(const std::string& out) {
+  std::set<std::string> s;
+  for (auto part : test::split(out, ';'))
+    if (part.starts_with("request")) s.insert(std::string(part));
+  return s;
+}
+
+// --- handshake ---------------------------------------------------------
+
+TEST(PeerState, FastExtendedPeerGetsOurExtendedHandshakeAndHaveNone) {
+  peer_script s("....");
+  s.start();
+  EXPECT_EQ(s.out(), "ext_handshake; have_none");
+}
+
+TEST(PeerState, SendsWhatWeHaveAsBitfieldOrHaveAll) {
+  peer_script some("*.*.");
+  some.start();
+  EXPECT_EQ(some.out(), "ext_handshake; bitfield 10100000");
+  peer_script all("****");
+  all.start(true, false);
+  EXPECT_EQ(all.out(), "have_all");
+  peer_script plain("****");
+  plain.start(false, false);
+  EXPECT_EQ(plain.out(), "bitfield 11110000");
+  peer_script none("....");
+  none.start(false, false);
+  EXPECT_EQ(none.out(), "");  // BEP 3: a bitfield may be left out
+}
+
+TEST(PeerState, ExtendedHandshakeAdvertisesOurExtensionsReqqAndTheirAddress) {
+  peer_script s("....");
+  s.start();
+  std::vector<std::byte> bytes;
+  s.state->take_frames(bytes);
+  auto d = wire::decode(bytes, {});
+  ASSERT_TRUE(d && d->msg);
+  ASSERT_EQ(d->msg->type, wire::msg_type::extended);
+  auto h = wire::decode_ext_handshake(d->msg->payload);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->reqq, s.lim.max_queued_requests);
+  EXPECT_EQ(h->p, 6881);
+  EXPECT_EQ(h->yourip, std::string("\x7f\x00\x00\x09", 4));
+  ASSERT_EQ(h->m.size(), 1u);
+  EXPECT_EQ(h->m[0].first, "lt_donthave");
+  EXPECT_EQ(h->m[0].second, extension_table::our_id(extension::donthave));
+}
+
+TEST(PeerState, AvailabilityMessagesOutOfOrderOrMalformedAreRefused) {
+  peer_script twice("....");
+  twice.start();
+  ASSERT_TRUE(twice.in("bitfield 1000"));
+  EXPECT_EQ(error_of(twice.in("bitfield 1000")), errc::protocol_violation);
+
+  peer_script have_all_without_fast("....");
+  have_all_without_fast.start(false, false);
+  EXPECT_EQ(error_of(have_all_without_fast.in("have_all")), errc::protocol_violation);
+
+  peer_script wrong_size("....");
+  wrong_size.start();
+  EXPECT_EQ(error_of(wrong_size.in("bitfield 1000000000000000")), errc::bad_message);
+
+  peer_script spare_bit("....");
+  spare_bit.start();
+  EXPECT_EQ(error_of(spare_bit.in("bitfield 00001000")), errc::bad_message);
+
+  peer_script beyond("....");
+  beyond.start();
+  EXPECT_EQ(error_of(beyond.in("have 4")), errc::protocol_violation);
+}
+
+// --- interest and requests -----------------------------------------------
+
+TEST(PeerState, InterestedOnlyInPiecesWeWant) {
+  peer_script s("*-..");
+  s.start();
+  s.out();
+  ASSERT_TRUE(s.in("bitfield 1100"));  // ours and an unwanted one
+  EXPECT_EQ(s.out(), "");
+  EXPECT_FALSE(s.state->am_interested());
+  ASSERT_TRUE(s.in("have 3"));
+  EXPECT_EQ(s.out(), "interested");
+}
+
+TEST(PeerState, UnchokeBringsRequestsUpToThePipelineTarget) {
+  peer::limits lim;
+  lim.min_pipeline = 4;
+  peer_script s("........", 4 * kBlockSize, lim);
+  s.picker.set_sequential(true);
+  s.start();
+  s.out();
+  ASSERT_TRUE(s.in("have_all"));
+  EXPECT_EQ(s.out(), "interested");
+  ASSERT_TRUE(s.in("unchoke"));
+  EXPECT_EQ(s.out(), "request 0:0; request 0:1; request 0:2; request 0:3");
+  // One block back: the quarter of the pipeline that drained is refilled.
+  ASSERT_TRUE(s.in("piece 0 0"));
+  EXPECT_EQ(s.blocks.size(), 1u);
+  EXPECT_EQ(s.out(), "request 1:0");
+  EXPECT_EQ(s.state->requests_in_flight(), 4u);
+}
+
+TEST(PeerState, ThePeersReqqCapsOurRequests) {
+  peer::limits lim;
+  lim.min_pipeline = 8;
+  peer_script s("........", 4 * kBlockSize, lim);
+  s.start();
+  ASSERT_TRUE(s.in("ext_handshake reqq=3; have_all; unchoke"));
+  EXPECT_EQ(s.state->requests_in_flight(), 3u);
+  EXPECT_EQ(s.state->peer_reqq(), 3u);
+}
+
+TEST(PeerState, NumbersFromTheExtendedHandshakeAreClamped) {
+  peer_script huge("....");
+  huge.start();
+  ASSERT_TRUE(huge.in("ext_handshake reqq=4000000000"));
+  EXPECT_EQ(huge.state->peer_reqq(), huge.lim.max_pipeline);
+  peer_script zero("....");
+  zero.start();
+  ASSERT_TRUE(zero.in("ext_handshake reqq=0"));
+  EXPECT_EQ(zero.state->peer_reqq(), 250u);  // ignored: BEP 10's default stays
+  peer_script malformed("....");
+  malformed.start();
+  EXPECT_TRUE(malformed.in("ext 0 6c6c"));  // not a dictionary: extensions off, connection on
+}
+
+TEST(PeerState, PipelineGrowsWithTheRate) {
+  peer::limits lim;
+  lim.min_pipeline = 2;
+  peer_script s(std::string(64, '.'), 16 * kBlockSize, lim);
+  s.picker.set_sequential(true);
+  s.start();
+  ASSERT_TRUE(s.in("have_all; unchoke"));
+  EXPECT_EQ(s.state->requests_in_flight(), 2u);
+  // 64 blocks in one second: 1 MiB/s, so 3 s of requests is 192 blocks.
+  for (int i = 0; i < 64; ++i) {
+    const auto reqs = requests_in(s.out());
+    std::string script;
+    for (const auto& r : reqs) {
+      const std::string piece_block = r.substr(8);
+      const auto pb = test::split(piece_block, ':');
+      script += "piece " + std::string(pb[0]) + " " + std::to_string(test::number(pb[1]) * kBlockSize) + ";";
+    }
+    if (script.empty()) break;
+    ASSERT_TRUE(s.in(script));
+    if (s.blocks.size() >= 64) break;
+  }
+  ASSERT_TRUE(s.wait(1s));
+  EXPECT_GT(s.state->requests_in_flight(), 64u);
+  EXPECT_LE(s.state->requests_in_flight(), s.lim.max_pipeline);
+}
+
+TEST(PeerState, ChokeWithoutFastDropsOurRequestsForOthers) {
+  peer_script s("..");
+  s.start(false, false);
+  ASSERT_TRUE(s.in("bitfield 11; unchoke"));
+  ASSERT_EQ(s.state->requests_in_flight(), 4u);
+  ASSERT_TRUE(s.in("choke"));
+  EXPECT_EQ(s.state->requests_in_flight(), 0u);
+  // The picker hands them out again.
+  std::vector<picker::block_ref> out;
+  EXPECT_EQ(s.picker.pick(nullptr, 2, false, 10, {}, out), 4u);
+}
+
+TEST(PeerState, ChokeWithFastKeepsRequestsUntilRejected) {
+  peer_script s("..");
+  s.picker.set_sequential(true);
+  s.start();
+  ASSERT_TRUE(s.in("have_all; unchoke"));
+  ASSERT_TRUE(s.in("choke"));
+  EXPECT_EQ(s.state->requests_in_flight(), 4u);
+  ASSERT_TRUE(s.in("reject 0 0 16384; reject 1 16384 16384"));
+  EXPECT_EQ(s.state->requests_in_flight(), 2u);
+}
+
+TEST(PeerState, BlocksAreCheckedAndOnlyRequestedOnesKept) {
+  peer_script s("..");
+  s.picker.set_sequential(true);
+  s.start();
+  ASSERT_TRUE(s.in("have_all; unchoke"));
+  s.out();
+  ASSERT_TRUE(s.in("piece 0 0"));
+  ASSERT_TRUE(s.in("piece 0 0"));  // again: not in flight any more
+  EXPECT_EQ(s.blocks.size(), 1u);
+  EXPECT_EQ(s.counters.wasted.load(), std::int64_t{kBlockSize});
+  EXPECT_EQ(s.counters.downloaded.load(), std::int64_t{kBlockSize});
+
+  peer_script unaligned("..");
+  unaligned.start();
+  ASSERT_TRUE(unaligned.in("have_all; unchoke"));
+  EXPECT_EQ(error_of(unaligned.in("piece 0 100 16384")), errc::protocol_violation);
+  peer_script short_block("..");
+  short_block.start();
+  ASSERT_TRUE(short_block.in("have_all; unchoke"));
+  EXPECT_EQ(error_of(short_block.in("piece 0 0 100")), errc::protocol_violation);
+  peer_script beyond("..");
+  beyond.start();
+  EXPECT_EQ(error_of(beyond.in("piece 2 0")), errc::protocol_violation);
+}
+
+TEST(PeerState, SilentPeerIsSnubbedAndGetsOneRequestAtATime) {
+  peer_script s("....");
+  s.picker.set_sequential(true);
+  s.start();
+  ASSERT_TRUE(s.in("have_all; unchoke"));
+  ASSERT_EQ(s.state->requests_in_flight(), 8u);
+  s.out();
+  ASSERT_TRUE(s.wait(16s));
+  EXPECT_TRUE(s.slot.snubbed.load());
+  EXPECT_EQ(requests_in(s.out()).size(), 0u);  // cancels only, for now
+  EXPECT_EQ(s.state->requests_in_flight(), 0u);
+  ASSERT_TRUE(s.wait(16s));
+  EXPECT_EQ(s.state->requests_in_flight(), 1u);
+}
+
+TEST(PeerState, EndgameCancelsCopiesAnotherPeerDelivered) {
+  peer_script s("..");
+  s.picker.set_sequential(true);
+  s.start();
+  ASSERT_TRUE(s.in("have_all; unchoke"));
+  ASSERT_EQ(s.state->requests_in_flight(), 4u);
+  // A second connection on the same torrent: nothing unrequested is left,
+  // so it gets the same blocks (endgame) and delivers one first.
+  peer_slot other_slot;
+  peer_state other(s.view(), other_slot, 2, s.now);
+  wire::handshake h;
+  h.set_fast();
+  other.start(h, 6881, s.now);
+  auto feed = [&](std::string_view text) {
+    const auto f = test::frame_of(text, s.geo.piece_length());
+    auto d = wire::decode(f, {});
+    return other.on_message(*d->msg, s.now);
+  };
+  ASSERT_TRUE(feed("have_all"));
+  ASSERT_TRUE(feed("unchoke"));
+  ASSERT_TRUE(other.update(s.now));
+  ASSERT_TRUE(s.picker.in_endgame());
+  auto got = feed("piece 1 16384");
+  ASSERT_TRUE(got && *got);
+  s.out();
+  ASSERT_TRUE(s.wait(1ms));
+  EXPECT_EQ(s.out(), "cancel 1:1");
+  EXPECT_EQ(s.state->requests_in_flight(), 3u);
+}
+
+// --- serving --------------------------------------------------------------
+
+TEST(PeerState, InterestedPeerIsUnchokedAtOnceWhileSlotsAreFree) {
+  peer_script s("**");
+  s.start();
+  s.out();
+  ASSERT_TRUE(s.in("interested"));
+  EXPECT_EQ(s.out(), "unchoke");
+  EXPECT_EQ(s.counters.unchoked.load(), 1u);
+  ASSERT_TRUE(s.in("request 1 0 16384; request 0 16384 16384"));
+  EXPECT_EQ(s.state->uploads_queued(), 2u);
+  const auto a = s.state->next_upload();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->piece.value(), 1u);
+  EXPECT_EQ(a->offset, 0u);
+  EXPECT_EQ(s.state->next_upload()->offset, kBlockSize);
+  EXPECT_FALSE(s.state->next_upload());
+}
+
+TEST(PeerState, RequestsWhileChokedOrForPiecesWeLackAreRejected) {
+  peer_script s("*.");
+  s.start();
+  s.out();
+  ASSERT_TRUE(s.in("request 0 0 16384"));
+  EXPECT_EQ(s.out(), "reject 0:0+16384");
+  ASSERT_TRUE(s.in("interested"));
+  EXPECT_EQ(s.out(), "unchoke");
+  ASSERT_TRUE(s.in("request 1 0 16384"));
+  EXPECT_EQ(s.out(), "reject 1:0+16384");
+  EXPECT_EQ(s.state->uploads_queued(), 0u);
+
+  peer_script plain("*.");
+  plain.start(false, false);
+  plain.out();
+  ASSERT_TRUE(plain.in("request 0 0 16384"));
+  EXPECT_EQ(plain.out(), "");  // no reject without the fast extension
+}
+
+TEST(PeerState, RequestsOutsideThePieceAreViolations) {
+  for (const char* bad : {"request 2 0 16384", "request 0 0 0", "request 0 262144 1", "request 1 245760 16385",
+                          "request 0 0 131073"}) {
+    peer_script s("**", 256 * 1024);
+    s.start();
+    ASSERT_TRUE(s.in("interested"));
+    EXPECT_EQ(error_of(s.in(bad)), errc::protocol_violation) << bad;
+  }
+}
+
+TEST(PeerState, CancelRemovesTheRequestAndIsAnsweredWithAReject) {
+  peer_script s("**");
+  s.start();
+  ASSERT_TRUE(s.in("interested"));
+  ASSERT_TRUE(s.in("request 0 0 16384; request 0 16384 16384"));
+  s.out();
+  ASSERT_TRUE(s.in("cancel 0 0 16384"));
+  EXPECT_EQ(s.out(), "reject 0:0+16384");
+  EXPECT_EQ(s.state->uploads_queued(), 1u);
+  EXPECT_EQ(s.state->next_upload()->offset, kBlockSize);
+  EXPECT_FALSE(s.state->next_upload());
+  ASSERT_TRUE(s.in("cancel 1 0 16384"));  // never asked: nothing to answer
+  EXPECT_EQ(s.out(), "");
+}
+
+TEST(PeerState, RequestFloodBeyondTheQueueEndsTheConnection) {
+  peer::limits lim;
+  lim.max_queued_requests = 10;
+  peer_script s("**", 256 * 1024, lim);
+  s.start();
+  ASSERT_TRUE(s.in("interested"));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s.in("request 0 0 16384"));
+  EXPECT_EQ(error_of(s.in("request 0 0 16384")), errc::protocol_violation);
+}
+
+TEST(PeerState, ChokingRejectsWhatIsQueued) {
+  peer_script s("**");
+  s.start();
+  ASSERT_TRUE(s.in("interested"));
+  ASSERT_TRUE(s.in("request 0 0 16384; request 1 0 16384"));
+  s.out();
+  s.slot.unchoke_wanted.store(false);
+  ASSERT_TRUE(s.in("keep_alive"));
+  EXPECT_EQ(s.out(), "choke; reject 0:0+16384; reject 1:0+16384");
+  EXPECT_FALSE(s.state->next_upload());
+  EXPECT_EQ(s.counters.unchoked.load(), 0u);
+}
+
+// --- hostile peers: every queue is bounded -------------------------------
+
+TEST(PeerState, PeerThatSendsAndNeverReadsIsDroppedOnceItsQueueIsFull) {
+  peer_script s("**");
+  s.start();
+  s.out();
+  // Requests while choked each earn a reject; the peer reads none of them.
+  result<void> r;
+  std::size_t sent = 0;
+  while ((r = s.in("request 0 0 16384"))) {
+    ++sent;
+    ASSERT_LE(s.state->frames_queued(), s.state->outbox_limit());
+    ASSERT_LT(sent, 1'000'000u);
+  }
+  EXPECT_EQ(r.error(), errc::peer_not_reading);
+  EXPECT_LE(s.state->frames_queued(), s.state->outbox_limit() + 17);
+}
+
+TEST(PeerState, HavesWaitWhileThePeerIsNotReading) {
+  constexpr std::uint32_t kPieces = 200'000;
+  peer_script s(std::string(kPieces, '.'), kBlockSize);
+  s.start();
+  for (std::uint32_t i = 0; i < kPieces; ++i) s.log.append(i);
+  ASSERT_TRUE(s.in("keep_alive"));
+  EXPECT_LE(s.state->frames_queued(), s.state->outbox_limit() / 2 + 9);
+  // As the peer reads, the rest follow.
+  std::size_t haves = 0;
+  for (int round = 0; round < 100 && haves < kPieces; ++round) {
+    std::vector<std::byte> bytes;
+    s.state->take_frames(bytes);
+    haves += test::split(test::describe(bytes), ';').size();
+    ASSERT_TRUE(s.in("keep_alive"));
+  }
+  EXPECT_GE(haves, std::size_t{kPieces});
+}
+
+TEST(PeerState, CancelledRequestsDoNotPileUp) {
+  peer::limits lim;
+  lim.max_queued_requests = 100;
+  peer_script s("**", 256 * 1024, lim);
+  s.start();
+  ASSERT_TRUE(s.in("interested"));
+  for (int i = 0; i < 100'000; ++i) {
+    ASSERT_TRUE(s.in("request 0 0 16384; cancel 0 0 16384"));
+    s.out();
+  }
+  EXPECT_EQ(s.state->uploads_queued(), 0u);
+  EXPECT_FALSE(s.state->next_upload());
+}
+
+TEST(PeerState, BannedPeerIsClosedAtItsNextStep) {
+  peer_script s("..");
+  s.start();
+  ASSERT_TRUE(s.in("keep_alive"));
+  s.slot.banned.store(true);
+  EXPECT_EQ(error_of(s.in("keep_alive")), errc::peer_banned);
+}
+
+TEST(PeerState, IdlePeerTimesOutAndWeKeepAlive) {
+  peer_script s("..");
+  s.start();
+  s.out();
+  ASSERT_TRUE(s.wait(61s));
+  EXPECT_EQ(s.out(), "keep_alive");
+  EXPECT_EQ(error_of(s.wait(60s)), std::errc::timed_out);
+}
+
+TEST(PeerState, TwoSeedsPart) {
+  peer_script s("**");
+  s.start();
+  ASSERT_TRUE(s.in("have_all"));
+  EXPECT_EQ(error_of(s.wait(1s)), std::errc::operation_canceled);
+}
+
+// --- extensions -----------------------------------------------------------
+
+TEST(PeerState, DonthaveGoesToTheIdThePeerAdvertised) {
+  peer_script s("**");
+  s.start();
+  ASSERT_TRUE(s.in("ext_handshake lt_donthave=9; interested"));
+  ASSERT_TRUE(s.in("request 1 0 16384"));
+  EXPECT_EQ(s.state->peer_extension_id(extension::donthave), 9);
+  const auto u = s.state->next_upload();
+  ASSERT_TRUE(u);
+  s.out();
+  s.state->upload_failed(*u);
+  EXPECT_EQ(s.out(), "reject 1:0+16384; ext 9 00000001");
+  s.state->upload_failed(*u);
+  EXPECT_EQ(s.out(), "reject 1:0+16384");  // once per piece
+}
+
+TEST(PeerState, NoDonthaveForAPeerWithoutTheExtension) {
+  peer_script s("**");
+  s.start();
+  ASSERT_TRUE(s.in("ext_handshake lt_donthave=9; ext_handshake lt_donthave=0; interested"));
+  ASSERT_TRUE(s.in("request 1 0 16384"));
+  const auto u = s.state->next_upload();
+  ASSERT_TRUE(u);
+  s.out();
+  s.state->upload_failed(*u);
+  EXPECT_EQ(s.out(), "reject 1:0+16384");
+}
+
+TEST(PeerState, DonthaveFromThePeerLowersAvailabilityAndInterest) {
+  peer_script s("...");
+  s.start();
+  ASSERT_TRUE(s.in("bitfield 110"));
+  EXPECT_EQ(s.picker.availability(0), 1u);
+  ASSERT_TRUE(s.in("donthave 0"));
+  EXPECT_EQ(s.picker.availability(0), 0u);
+  EXPECT_TRUE(s.state->am_interested());
+  s.out();
+  ASSERT_TRUE(s.in("donthave 1"));
+  EXPECT_EQ(s.out(), "not_interested");
+  EXPECT_EQ(error_of(s.in("donthave 7")), errc::protocol_violation);
+  EXPECT_EQ(error_of(s.in("ext 1 0001")), errc::bad_message);
+  EXPECT_TRUE(s.in("ext 77 00"));  // an id we never gave out: ignored
+}
+
+TEST(PeerState, DonthaveFromASeedMakesItAnOrdinaryPeer) {
+  peer_script s("...");
+  s.start();
+  ASSERT_TRUE(s.in("have_all"));
+  EXPECT_EQ(s.picker.availability(2), 1u);
+  ASSERT_TRUE(s.in("donthave 2"));
+  EXPECT_FALSE(s.state->peer_is_seed());
+  EXPECT_EQ(s.picker.availability(2), 0u);
+  EXPECT_EQ(s.picker.availability(1), 1u);
+}
+
+// --- leaving --------------------------------------------------------------
+
+TEST(PeerState, GoingAwayGivesBackAvailabilityRequestsAndTheUnchoke) {
+  peer_script s("....");
+  s.start();
+  ASSERT_TRUE(s.in("bitfield 1110; unchoke; interested"));
+  ASSERT_GT(s.state->requests_in_flight(), 0u);
+  ASSERT_EQ(s.counters.unchoked.load(), 1u);
+  s.state.reset();
+  EXPECT_EQ(s.picker.availability(0), 0u);
+  EXPECT_EQ(s.counters.unchoked.load(), 0u);
+  std::vector<picker::block_ref> out;
+  EXPECT_EQ(s.picker.pick(nullptr, 2, false, 100, {}, out), 8u);
+}
+
+// --- cost: O(1) per message -----------------------------------------------
+
+// Messages that must not cost O(pieces): a 'have' of a piece we do not
+// want, a cancel, interest flapping. With 4x the pieces and 4x the messages
+// the work grows 4x (it would grow 16x if each message scanned the pieces).
+TEST(PeerState, HostileMessagesCostTheSameWhateverTheTorrentSize) {
+  struct cfg {
+    const char* name;
+    std::string prefix;
+    std::function<std::string(std::uint32_t)> script;
+  };
+  const std::vector<cfg> cases{
+      {"have of unwanted pieces", "unchoke", [](std::uint32_t i) { return "have " + std::to_string(2 * i + 1); }},
+      {"cancel", "interested", [](std::uint32_t) { return std::string("request 0 0 16384; cancel 0 0 16384"); }},
+      {"interested flapping", "have 2; unchoke", [](std::uint32_t) { return std::string("interested; not_interested"); }},
+  };
+  constexpr std::uint32_t kSmall = 20'000;
+  for (const auto& c : cases) {
+    auto run = [&](std::uint32_t pieces) {
+      const int n = static_cast<int>(pieces / 2);
+      double best = 1e9;
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        std::string have(pieces, '.');
+        have[0] = '*';
+        for (std::uint32_t i = 1; i < pieces; i += 2) have[i] = '-';
+        peer_script s(have, kBlockSize);
+        s.start();
+        if (!s.in(c.prefix)) throw std::logic_error("prefix");
+        timespec a{}, b{};
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+        for (int i = 0; i < n; ++i) {
+          if (!s.in(c.script(static_cast<std::uint32_t>(i)))) throw std::logic_error("script");
+          s.out();
+        }
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        best = std::min(best, double(b.tv_sec - a.tv_sec) + double(b.tv_nsec - a.tv_nsec) * 1e-9);
+      }
+      return best;
+    };
+    const double small = run(kSmall);
+    const double large = run(4 * kSmall);
+    EXPECT_LT(large / small, 8.0) << c.name << ": " << small << " s vs " << large << " s";
+  }
+}
+
+}  // namespace
+}  // namespace sta::peer

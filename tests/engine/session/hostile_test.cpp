@@ -1,0 +1,209 @@
+// Hostile peers against an in-process node: hand-written peers (raw_peer)
+// that trickle, flood, lie or never read, each on its own 127.0.0.x, and
+// the bounded, specific answer each gets. The node keeps its data on the
+// memory backend.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "session/session.hpp"
+#include "storage/memory_storage.hpp"
+#include "support/raw_peer.hpp"
+#include "support/temp_dir.hpp"
+#include "support/torrent.hpp"
+
+namespace sta {
+namespace {
+
+using namespace std::chrono_literals;
+using test::raw_peer;
+
+struct node {
+  std::string data;
+  meta::metainfo m;
+  std::shared_ptr<storage::memory_disk> disk;
+  std::unique_ptr<session> s;
+
+  endpoint address() const { return s->listening().front(); }
+};
+
+// A seeder (full disk) or a downloader (empty) on 127.0.0.`host`.
+node start_node(torrent_mode mode, int host, std::size_t size, std::int64_t piece_length,
+                const std::function<void(session_options&)>& tweak = {}) {
+  node n;
+  n.data = test::random_bytes(size, static_cast<unsigned>(host));
+  n.m = test::torrent_of("data.bin", n.data, piece_length);
+  n.disk = mode == torrent_mode::seed ? std::make_shared<storage::memory_disk>(n.data)
+                                      : std::make_shared<storage::memory_disk>(n.m.total_size);
+  session_options o;
+  o.save_dir = "/nonexistent";
+  o.mode = mode;
+  o.threads = 2;
+  o.listen = {*parse_endpoint("127.0.0." + std::to_string(host) + ":0")};
+  o.use_trackers = false;
+  o.storage = storage::memory_factory(n.disk);
+  if (tweak) tweak(o);
+  auto s = session::start(n.m, std::move(o));
+  if (!s) throw std::runtime_error(s.error().message());
+  n.s = std::move(*s);
+  return n;
+}
+
+std::vector<std::byte> frame(wire::msg_type type, std::initializer_list<std::uint32_t> ints = {}) {
+  std::vector<std::byte> f;
+  if (type == wire::msg_type::request) {
+    auto it = ints.begin();
+    wire::encode_block_ref(f, type, it[0], it[1], it[2]);
+  } else if (ints.size() == 0) {
+    wire::encode_simple(f, type);
+  } else {
+    wire::encode_piece_index(f, type, *ints.begin());
+  }
+  return f;
+}
+
+// A liar's opening: it has every piece and unchokes at once.
+void liar_hello(raw_peer& p, std::size_t pieces) {
+  std::vector<std::byte> hello;
+  const std::vector<std::byte> all((pieces + 7) / 8, std::byte{0xff});
+  wire::encode_bitfield(hello, all);
+  wire::encode_simple(hello, wire::msg_type::unchoke);
+  p.send(hello);
+}
+
+// Waits for a request and answers it with a block of garbage; the piece.
+std::optional<std::uint32_t> answer_with_garbage(raw_peer& p) {
+  auto f = p.read_frame();
+  while (f && f->type != wire::msg_type::request) f = p.read_frame();
+  if (!f) return std::nullopt;
+  const std::uint32_t piece = std::to_integer<std::uint32_t>(f->body[3]);
+  const auto header = wire::encode_piece_header(piece, 0, 16384);
+  std::vector<std::byte> garbage(header.begin(), header.end());
+  garbage.resize(garbage.size() + 16384, std::byte{0x66});
+  if (!p.send(garbage)) return std::nullopt;
+  return piece;
+}
+
+// Polls the node until `done` holds; the bound turns a hang into a failure.
+template <class F>
+bool eventually(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(Hostile, HandshakeHasOneDeadlineFromAccept) {
+  auto n = start_node(torrent_mode::seed, 101, 64 * 1024, 16 * 1024,
+                      [](session_options& o) { o.limits.peer.handshake_timeout = 500ms; });
+  raw_peer p("127.0.0.102", n.address());
+  ASSERT_TRUE(p.connected());
+  // One byte every 40 ms: each read sees progress, but the whole handshake
+  // takes 2.7 s, far past the deadline.
+  const auto bytes = wire::encode_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-slowloris000"));
+  for (std::byte b : bytes) {
+    if (!p.send(std::span(&b, 1))) break;
+    std::this_thread::sleep_for(40ms);
+  }
+  EXPECT_FALSE(p.read_handshake());
+  EXPECT_EQ(n.s->stats().peers, 0u);
+}
+
+TEST(Hostile, ConnectionsFromOneAddressAreCapped) {
+  auto n = start_node(torrent_mode::seed, 103, 64 * 1024, 16 * 1024,
+                      [](session_options& o) { o.limits.max_per_host = 2; });
+  std::vector<std::unique_ptr<raw_peer>> kept;
+  for (int i = 0; i < 2; ++i) {
+    kept.push_back(std::make_unique<raw_peer>("127.0.0.104", n.address()));
+    ASSERT_TRUE(kept.back()->send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-from104-" + std::to_string(i))));
+    ASSERT_TRUE(kept.back()->read_handshake()) << i;
+  }
+  raw_peer third("127.0.0.104", n.address());
+  third.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-from104-third"));
+  EXPECT_FALSE(third.read_handshake());
+  raw_peer elsewhere("127.0.0.105", n.address());
+  ASSERT_TRUE(elsewhere.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-from105-0000")));
+  EXPECT_TRUE(elsewhere.read_handshake());
+}
+
+TEST(Hostile, SecondConnectionWithTheSamePeerIdIsRefused) {
+  auto n = start_node(torrent_mode::seed, 106, 64 * 1024, 16 * 1024);
+  raw_peer first("127.0.0.107", n.address());
+  ASSERT_TRUE(first.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-samepeeridXX")));
+  ASSERT_TRUE(first.read_handshake());
+  raw_peer again("127.0.0.108", n.address());
+  again.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-samepeeridXX"));
+  EXPECT_FALSE(again.read_handshake());
+  raw_peer other("127.0.0.109", n.address());
+  other.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-otherpeerid0"));
+  EXPECT_TRUE(other.read_handshake());
+}
+
+TEST(Hostile, ARequestReadsOnlyTheBlocksItNeeds) {
+  auto n = start_node(torrent_mode::seed, 110, 4 * 1024 * 1024, 1024 * 1024);
+  raw_peer p("127.0.0.111", n.address());
+  ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-oneblock0000")));
+  ASSERT_TRUE(p.read_handshake());
+  ASSERT_TRUE(p.send(frame(wire::msg_type::interested)));
+  ASSERT_TRUE(p.wait_for(wire::msg_type::unchoke));
+  ASSERT_TRUE(p.send(frame(wire::msg_type::request, {1, 16384, 16384})));
+  auto f = p.read_frame();
+  while (f && f->type != wire::msg_type::piece) f = p.read_frame();
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->body.size(), 8u + 16384);
+  EXPECT_EQ(std::memcmp(f->body.data() + 8, n.data.data() + 1024 * 1024 + 16384, 16384), 0);
+  EXPECT_EQ(n.disk->bytes_read(), 16384);  // not the whole 1 MiB piece
+}
+
+TEST(Hostile, PeerThatSendsAndNeverReadsIsDropped) {
+  auto n = start_node(torrent_mode::seed, 112, 64 * 1024, 16 * 1024);
+  raw_peer p("127.0.0.113", n.address(), 10s, 4096);
+  ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-neverreads00")));
+  // Requests while choked: each earns a reject the peer never reads.
+  std::vector<std::byte> flood;
+  for (int i = 0; i < 1'000'000; ++i) wire::encode_block_ref(flood, wire::msg_type::request, 0, 0, 16384);
+  p.send(flood);  // fails part-way once the node gives up on us
+  EXPECT_TRUE(p.closed_by_peer());
+  EXPECT_TRUE(eventually([&] { return n.s->stats().peers == 0; }));
+}
+
+// A liar that reconnects after every bad piece keeps its strikes: its host
+// is banned at the limit and refused at accept from then on.
+TEST(Hostile, StrikesFollowTheHostAcrossConnectionsAndABannedHostIsRefusedAtAccept) {
+  auto n = start_node(torrent_mode::download, 114, 8 * 16 * 1024, 16 * 1024);
+  const std::string liar = "127.0.0.115";
+  for (int round = 0; round < 3; ++round) {
+    raw_peer p(liar, n.address());
+    ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-liar-round-" + std::to_string(round))));
+    ASSERT_TRUE(p.read_handshake()) << round;
+    liar_hello(p, 8);
+    ASSERT_TRUE(answer_with_garbage(p)) << round;
+    ASSERT_TRUE(eventually([&] { return n.s->stats().hash_failures == round + 1; })) << round;
+  }
+  ASSERT_TRUE(eventually([&] { return n.s->stats().banned_hosts == 1; }));
+  raw_peer fourth(liar, n.address());
+  fourth.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-liar-round-3"));
+  EXPECT_FALSE(fourth.read_handshake());
+  raw_peer honest("127.0.0.116", n.address());
+  ASSERT_TRUE(honest.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-honest000000")));
+  EXPECT_TRUE(honest.read_handshake());
+}
+
+// A liar that reaches the limit within one connection is closed at its
+// next step (a message, or the second's tick), even if it then sits there.
+TEST(Hostile, ReachingTheStrikeLimitClosesTheConnection) {
+  auto n = start_node(torrent_mode::download, 117, 8 * 16 * 1024, 16 * 1024);
+  raw_peer p("127.0.0.118", n.address());
+  ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-liar-stays00")));
+  ASSERT_TRUE(p.read_handshake());
+  liar_hello(p, 8);
+  for (int answered = 0; answered < 3; ++answered) ASSERT_TRUE(answer_with_garbage(p)) << answered;
+  EXPECT_TRUE(p.closed_by_peer());
+  EXPECT_EQ(n.s->stats().banned_hosts, 1u);
+}
+
+}  // namespace
+}  // namespace sta

@@ -1,0 +1,121 @@
+// A peer written by hand for hostile-peer tests: a blocking TCP socket
+// bound to its own 127.0.0.x, with a receive timeout so no test can hang,
+// and just enough of the wire protocol to say what it wants to say.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/endpoint.hpp"
+#include "base/unique_fd.hpp"
+#include "wire/codec.hpp"
+
+namespace sta::test {
+
+class raw_peer {
+ public:
+  raw_peer(const std::string& local_ip, const endpoint& to, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+           int receive_buffer = 0) {
+    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (receive_buffer > 0) ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    const auto local = *parse_endpoint(local_ip + ":0");
+    ::bind(fd_.get(), local.addr(), local.length);
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    const int one = 1;
+    ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    connected_ = ::connect(fd_.get(), to.addr(), to.length) == 0;
+  }
+
+  bool connected() const { return connected_; }
+
+  bool send(std::span<const std::byte> bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  static wire::handshake handshake_for(const sha1_digest& info_hash, const std::string& id, bool fast = true) {
+    wire::handshake h;
+    h.info_hash = info_hash;
+    std::memcpy(h.id.data(), id.data(), std::min<std::size_t>(id.size(), 20));
+    if (fast) h.set_fast();
+    return h;
+  }
+  bool send_handshake(const wire::handshake& h) { return send(wire::encode_handshake(h)); }
+
+  // Exactly n bytes, or nothing on end of stream, error or timeout.
+  std::optional<std::vector<std::byte>> read(std::size_t n) {
+    std::vector<std::byte> out(n);
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::recv(fd_.get(), out.data() + got, n - got, 0);
+      if (r <= 0) return std::nullopt;
+      got += static_cast<std::size_t>(r);
+    }
+    return out;
+  }
+
+  std::optional<wire::handshake> read_handshake() {
+    auto bytes = read(wire::kHandshakeSize);
+    if (!bytes) return std::nullopt;
+    auto h = wire::decode_handshake(*bytes);
+    if (!h) return std::nullopt;
+    return *h;
+  }
+
+  struct frame {
+    wire::msg_type type;
+    std::vector<std::byte> body;  // after the id
+  };
+  std::optional<frame> read_frame() {
+    auto len = read(4);
+    if (!len) return std::nullopt;
+    const std::uint32_t n = std::to_integer<std::uint32_t>((*len)[0]) << 24 | std::to_integer<std::uint32_t>((*len)[1]) << 16 |
+                            std::to_integer<std::uint32_t>((*len)[2]) << 8 | std::to_integer<std::uint32_t>((*len)[3]);
+    if (n == 0) return frame{wire::msg_type::keep_alive, {}};
+    auto body = read(n);
+    if (!body) return std::nullopt;
+    return frame{static_cast<wire::msg_type>((*body)[0]), {body->begin() + 1, body->end()}};
+  }
+  // Reads frames until one of `type` arrives; false if the connection ends first.
+  bool wait_for(wire::msg_type type) {
+    while (auto f = read_frame())
+      if (f->type == type) return true;
+    return false;
+  }
+
+  // True when the other side ends the connection within the timeout (what
+  // it sends meanwhile is read and dropped); false on a timeout.
+  bool closed_by_peer() {
+    std::byte buf[65536];
+    for (;;) {
+      const ssize_t r = ::recv(fd_.get(), buf, sizeof buf, 0);
+      if (r > 0) continue;
+      if (r == 0) return true;
+      return errno == ECONNRESET || errno == EPIPE;
+    }
+  }
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  unique_fd fd_;
+  bool connected_ = false;
+};
+
+}  // namespace sta::test
