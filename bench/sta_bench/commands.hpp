@@ -2,9 +2,13 @@
 // function that runs it; that function returns the exit code.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "base/result.hpp"
 
 namespace sta::bench {
 
@@ -15,6 +19,17 @@ struct command {
 
 command add_hash(CLI::App& app);
 command add_loopback(CLI::App& app);
+command add_network(CLI::App& app);
 command add_tracker(CLI::App& app);
+
+// One run of the loopback stream (sta-bench loopback), for benchmarks that
+// compare themselves with the machine's loopback limit.
+struct loopback_result {
+  std::int64_t bytes = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double bytes_per_second() const { return seconds > 0 ? static_cast<double>(bytes) / seconds : 0; }
+};
+result<loopback_result, std::string> measure_loopback(unsigned connections, double seconds, unsigned reactors);
 
 }  // namespace sta::bench

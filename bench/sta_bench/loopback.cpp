@@ -68,39 +68,32 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-int run_loopback(const loopback_args& args) {
+}  // namespace
+
+result<loopback_result, std::string> measure_loopback(unsigned connections, double seconds, unsigned reactors) {
   io::reactor_group::options opts;
-  opts.reactors = args.reactors;
+  opts.reactors = reactors;
   auto group = io::reactor_group::start(opts);
-  if (!group) {
-    std::cerr << "sta-bench: " << group.error() << '\n';
-    return 1;
-  }
+  if (!group) return group.error();
   auto listener = io::listen_tcp(*parse_endpoint("127.0.0.1:0"));
-  if (!listener) {
-    std::cerr << "sta-bench: listen: " << listener.error().message() << '\n';
-    return 1;
-  }
+  if (!listener) return "listen: " + listener.error().message();
   const auto server = *io::local_endpoint(listener->get());
 
   // Connections are set up with plain blocking calls before the clock starts.
   std::vector<std::pair<unique_fd, unique_fd>> conns;
-  for (unsigned i = 0; i < args.connections; ++i) {
+  for (unsigned i = 0; i < connections; ++i) {
     auto c = io::tcp_socket(AF_INET);
-    if (!c || ::connect(c->get(), server.addr(), server.length) != 0) {
-      std::cerr << "sta-bench: cannot connect over loopback\n";
-      return 1;
-    }
+    if (!c || ::connect(c->get(), server.addr(), server.length) != 0) return std::string("cannot connect over loopback");
     unique_fd a(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
     conns.emplace_back(std::move(*c), std::move(a));
   }
 
-  shared s(static_cast<std::ptrdiff_t>(args.connections));
+  shared s(static_cast<std::ptrdiff_t>(connections));
   const double cpu_start = cpu_seconds();
   const auto start = clock_type::now();
-  s.end = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(args.seconds));
+  s.end = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
   auto& g = **group;
-  for (unsigned i = 0; i < args.connections; ++i) {
+  for (unsigned i = 0; i < connections; ++i) {
     io::reactor& out = g.at(i % g.size());
     io::reactor& in = g.at((i + 1) % g.size());
     const int send_fd = conns[i].first.release();
@@ -109,23 +102,35 @@ int run_loopback(const loopback_args& args) {
     in.post([&in, recv_fd, &s] { in.spawn(receiver(in, unique_fd(recv_fd), s)); });
   }
   s.done.wait();
-  const double secs = std::chrono::duration<double>(clock_type::now() - start).count();
-  const double cpu = cpu_seconds() - cpu_start;
+  loopback_result r;
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  r.cpu_seconds = cpu_seconds() - cpu_start;
   g.stop();
+  r.bytes = s.received.load();
+  return r;
+}
 
-  const double rate = static_cast<double>(s.received.load()) / secs;
+namespace {
+
+int run_loopback(const loopback_args& args) {
+  auto r = measure_loopback(args.connections, args.seconds, args.reactors);
+  if (!r) {
+    std::cerr << "sta-bench: " << r.error() << '\n';
+    return 1;
+  }
+  const double rate = r->bytes_per_second();
   if (args.json) {
     boost::json::object o{{"connections", args.connections},
                           {"reactors", args.reactors},
-                          {"seconds", secs},
-                          {"bytes", s.received.load()},
+                          {"seconds", r->seconds},
+                          {"bytes", r->bytes},
                           {"bytes_per_sec", rate},
-                          {"cpu_seconds", cpu}};
+                          {"cpu_seconds", r->cpu_seconds}};
     std::cout << boost::json::serialize(o) << '\n';
   } else {
     std::cout << "loopback: " << args.connections << " connection(s), " << args.reactors << " reactor(s): "
-              << format_size(rate) << "/s (" << rate * 8 / 1e9 << " Gbit/s), " << cpu << " CPU s in " << secs
-              << " s\n";
+              << format_size(rate) << "/s (" << rate * 8 / 1e9 << " Gbit/s), " << r->cpu_seconds << " CPU s in "
+              << r->seconds << " s\n";
   }
   return 0;
 }

@@ -269,7 +269,7 @@ result<response, failure> parse_response(std::string_view body, std::size_t max_
   if (!root.is_dict()) return bad_response("tracker response is not a dictionary");
   response r;
   if (auto f = root.find("failure reason")) {
-    r.failure_reason = f->is_string() ? std::string(f->string_value()) : "unspecified failure";
+    r.failure_reason = f->is_string() ? std::string(f->string_value().substr(0, kMaxReason)) : "unspecified failure";
     if (r.failure_reason.empty()) r.failure_reason = "unspecified failure";
     return r;
   }
@@ -280,8 +280,9 @@ result<response, failure> parse_response(std::string_view body, std::size_t max_
   integer("min interval", r.min_interval);
   integer("complete", r.complete);
   integer("incomplete", r.incomplete);
-  if (auto v = root.find("warning message"); v && v->is_string()) r.warning = v->string_value();
-  if (auto v = root.find("tracker id"); v && v->is_string()) r.tracker_id = v->string_value();
+  if (auto v = root.find("warning message"); v && v->is_string()) r.warning = v->string_value().substr(0, kMaxReason);
+  if (auto v = root.find("tracker id"); v && v->is_string() && v->string_value().size() <= kMaxTrackerId)
+    r.tracker_id = v->string_value();
   if (r.interval < 0 || r.min_interval < 0) return bad_response("negative interval");
 
   auto compact = [&](std::string_view bytes, bool v6) {
@@ -327,6 +328,12 @@ result<response, failure> parse_response(std::string_view body, std::size_t max_
     if (!compact(peers6->string_value(), true)) return bad_response("compact peers6 is not a multiple of 18 bytes");
   }
   return r;
+}
+
+std::int64_t next_interval(const response& r, std::int64_t fallback, std::int64_t least, std::int64_t most) {
+  std::int64_t interval = r.interval > 0 ? r.interval : fallback;
+  interval = std::max(interval, r.min_interval);
+  return std::clamp(interval, least, most);
 }
 
 std::optional<std::string> scrape_url(std::string_view announce_url) {

@@ -87,8 +87,21 @@ std::string encode_scrape(const std::vector<scrape_entry>& files);
 // Client side.
 // announce_url + '?' or '&' + the query for r. ip is sent only if set.
 std::string build_announce_url(std::string_view announce_url, const request& r);
-// Parses a tracker's reply; at most max_peers peers are kept.
+// Parses a tracker's reply; at most max_peers peers are kept. Strings are
+// capped: a failure reason or warning longer than kMaxReason is cut there,
+// a tracker id longer than kMaxTrackerId is dropped (it is sent back).
+inline constexpr std::size_t kMaxReason = 512;
+inline constexpr std::size_t kMaxTrackerId = 128;
 result<response, failure> parse_response(std::string_view body, std::size_t max_peers = 2000);
+
+// Seconds until the next announce: the tracker's interval (`fallback` when
+// it gives none), at least its min interval, kept within [least, most] so
+// that no value a tracker sends (0, 1, 2^63 - 1) makes an announce storm or
+// silence for days.
+inline constexpr std::int64_t kLeastInterval = 10;
+inline constexpr std::int64_t kMostInterval = 24 * 3600;
+std::int64_t next_interval(const response& r, std::int64_t fallback = 1800, std::int64_t least = kLeastInterval,
+                           std::int64_t most = kMostInterval);
 // The scrape URL for an announce URL (BEP 48: last path segment
 // "announce" -> "scrape"), or nullopt when the tracker has none.
 std::optional<std::string> scrape_url(std::string_view announce_url);

@@ -32,11 +32,6 @@ constexpr auto kStoppedAnnounceWait = 3s;
 constexpr auto kAcceptBackoffFirst = 50ms;
 constexpr auto kAcceptBackoffMost = 1s;
 constexpr std::size_t kRegularUnchokes = 4;
-constexpr std::int64_t kDefaultInterval = 1800;
-// A tracker's interval is kept within these: no announce storm from a tiny
-// or overflowing one, no silence for days from a huge one.
-constexpr std::int64_t kMinInterval = 10;
-constexpr std::int64_t kMaxInterval = 24 * 3600;
 constexpr std::size_t kMaxCandidates = 10'000;
 constexpr std::size_t kMaxStruckHosts = 100'000;
 constexpr std::size_t kMaxSuspectPieces = 1024;
@@ -413,14 +408,6 @@ io::task<std::optional<announce::response>> announce_once(control& c, announce::
   co_return std::nullopt;
 }
 
-// When to announce again: the tracker's interval, at least its min
-// interval, both within [kMinInterval, kMaxInterval].
-std::int64_t next_interval(const announce::response& r) {
-  std::int64_t interval = r.interval > 0 ? r.interval : kDefaultInterval;
-  interval = std::max(interval, r.min_interval);
-  return std::clamp(interval, kMinInterval, kMaxInterval);
-}
-
 io::task<void> announce_loop(control& c) {
   io::reactor& home = c.home();
   auto next = clock::now();
@@ -441,7 +428,7 @@ io::task<void> announce_loop(control& c) {
         c.announced = true;
         ev = announce::event::none;
         for (const auto& p : r->peers) c.add_candidate(swarm::to_endpoint(p));
-        next = clock::now() + std::chrono::seconds(next_interval(*r));
+        next = clock::now() + std::chrono::seconds(announce::next_interval(*r));
         retry = 30;
       } else {
         next = clock::now() + std::chrono::seconds(retry);

@@ -1,7 +1,5 @@
 #include "swarm/tracker_client.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 
 #include <cstring>
 #include <sstream>
@@ -13,6 +11,7 @@
 
 #include "base/version.hpp"
 #include "reactor/ops.hpp"
+#include "reactor/resolve.hpp"
 
 namespace sta::swarm {
 namespace http = boost::beast::http;
@@ -20,22 +19,6 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::size_t kMaxBody = 1 << 20;
-
-result<endpoint, std::string> resolve(const boost::urls::url_view& u) {
-  const std::string port = u.has_port() ? std::string(u.port()) : "80";
-  std::string host(u.encoded_host_address());
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
-    return "cannot resolve " + host + ": " + ::gai_strerror(rc);
-  endpoint ep;
-  std::memcpy(&ep.storage, found->ai_addr, found->ai_addrlen);
-  ep.length = found->ai_addrlen;
-  ::freeaddrinfo(found);
-  return ep;
-}
 
 using announce_result = result<announce::response, std::string>;
 
@@ -52,19 +35,29 @@ endpoint to_endpoint(const announce::peer& p) {
 io::task<result<announce::response, std::string>> http_announce(io::reactor& r, const std::string& url,
                                                                  const announce::request& req,
                                                                  const endpoint* bind,
-                                                                 std::chrono::seconds timeout) {
+                                                                 std::chrono::nanoseconds timeout) {
+  // One deadline for the whole request: a tracker that trickles its answer
+  // a byte at a time gets no more time than one that says nothing.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [deadline] {
+    return std::max(std::chrono::nanoseconds(1), std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                     deadline - std::chrono::steady_clock::now()));
+  };
   const std::string full = announce::build_announce_url(url, req);
   auto parsed = boost::urls::parse_uri(full);
   if (!parsed) co_return failed("bad tracker URL " + url);
   const boost::urls::url_view u = *parsed;
   if (u.scheme() != "http") co_return failed("unsupported tracker scheme '" + std::string(u.scheme()) + "' (sta speaks http)");
 
-  auto ep = resolve(u);
+  std::string host(u.encoded_host_address());
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const auto port = u.has_port() ? u.port_number() : std::uint16_t{80};
+  auto ep = co_await io::resolve(r, host, port, left());
   if (!ep) co_return failed(ep.error());
   const endpoint* local = bind != nullptr && bind->family() == ep->family() ? bind : nullptr;
   auto sock = io::tcp_socket(ep->family(), local);
   if (!sock) co_return failed("socket: " + sock.error().message());
-  if (auto c = co_await io::connect(r, sock->get(), ep->addr(), ep->length).deadline(timeout); !c)
+  if (auto c = co_await io::connect(r, sock->get(), ep->addr(), ep->length).deadline(left()); !c)
     co_return failed("cannot connect to " + ep->to_string() + ": " + c.error().message());
 
   http::request<http::empty_body> request{http::verb::get, std::string(u.encoded_target()), 11};
@@ -76,7 +69,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
   const std::string wire = os.str();
   std::size_t sent = 0;
   while (sent < wire.size()) {
-    auto n = co_await io::send(r, sock->get(), std::as_bytes(std::span(wire)).subspan(sent)).deadline(timeout);
+    auto n = co_await io::send(r, sock->get(), std::as_bytes(std::span(wire)).subspan(sent)).deadline(left());
     if (!n || *n == 0) co_return failed("cannot send to the tracker: " + (n ? std::string("connection closed") : n.error().message()));
     sent += *n;
   }
@@ -88,7 +81,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
   std::size_t have = 0;
   while (!parser.is_done()) {
     if (have == buf.size()) buf.resize(buf.size() * 2);
-    auto n = co_await io::recv(r, sock->get(), std::span(buf).subspan(have)).deadline(timeout);
+    auto n = co_await io::recv(r, sock->get(), std::span(buf).subspan(have)).deadline(left());
     if (!n) co_return failed("no answer from the tracker: " + n.error().message());
     boost::system::error_code ec;
     if (*n == 0) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "bencode/decode.hpp"
 
 namespace sta::announce {
@@ -200,6 +202,38 @@ TEST(Scrape, UrlFromAnnounceUrl) {
   EXPECT_EQ(*scrape_url("http://t:1/announce"), "http://t:1/scrape");
   EXPECT_EQ(*scrape_url("http://t/x/announce.php?k=1"), "http://t/x/scrape.php?k=1");
   EXPECT_FALSE(scrape_url("http://t/a"));
+}
+
+
+TEST(AnnounceClient, IntervalsAreKeptSane) {
+  response r;
+  EXPECT_EQ(next_interval(r), 1800);  // none given
+  r.interval = 1;
+  EXPECT_EQ(next_interval(r), kLeastInterval);
+  r.interval = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(next_interval(r), kMostInterval);
+  r.interval = 60;
+  r.min_interval = 300;
+  EXPECT_EQ(next_interval(r), 300);
+  r.min_interval = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(next_interval(r), kMostInterval);
+}
+
+TEST(AnnounceClient, StringsFromTheTrackerAreCapped) {
+  const std::string long_reason(10'000, 'r');
+  auto f = parse_response(encode_failure(long_reason));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->failure_reason.size(), kMaxReason);
+  const std::string id_ok(kMaxTrackerId, 'i');
+  auto ok = parse_response("d10:tracker id" + std::to_string(id_ok.size()) + ":" + id_ok + "e");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->tracker_id, id_ok);
+  const std::string id_long(kMaxTrackerId + 1, 'i');
+  auto dropped = parse_response("d10:tracker id" + std::to_string(id_long.size()) + ":" + id_long +
+                                "15:warning message5000:" + std::string(5000, 'w') + "e");
+  ASSERT_TRUE(dropped);
+  EXPECT_TRUE(dropped->tracker_id.empty());
+  EXPECT_EQ(dropped->warning.size(), kMaxReason);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "reactor/ops.hpp"
 #include "reactor/reactor_group.hpp"
 #include "reactor/socket.hpp"
+#include "support/run_on_reactor.hpp"
 #include "support/temp_dir.hpp"
 
 namespace sta::io {
@@ -33,26 +34,8 @@ using namespace std::chrono_literals;
     }                                                       \
   } while (false)
 
-std::unique_ptr<reactor> make_reactor() {
-  auto r = reactor::create();
-  if (!r) throw std::runtime_error(r.error());
-  return std::move(*r);
-}
-
-// Runs `body` as the only task of a fresh reactor on this thread, then stops.
-template <class Body>
-void run_on_reactor(Body body) {
-  auto r = make_reactor();
-  struct driver {
-    static task<void> run(reactor& r, Body body) {
-      co_await body(r);
-      r.stop();
-    }
-  };
-  r->spawn(driver::run(*r, std::move(body)));
-  r->run();
-  EXPECT_EQ(r->live_tasks(), 0u);
-}
+using test::make_reactor;
+using test::run_on_reactor;
 
 std::array<unique_fd, 2> socket_pair() {
   int sv[2];
