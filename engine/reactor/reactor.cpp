@@ -9,6 +9,8 @@
 #include <exception>
 #include <stdexcept>
 
+#include "base/sys_error.hpp"
+
 namespace sta::io {
 namespace {
 
@@ -89,8 +91,8 @@ result<std::unique_ptr<reactor>, std::string> reactor::create(const options& opt
   }
   if (err != 0) return io_uring_unavailable_reason(err);
 
-  r->wakeup_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  if (r->wakeup_fd_ < 0) {
+  r->wakeup_fd_.reset(::eventfd(0, EFD_CLOEXEC));
+  if (!r->wakeup_fd_) {
     const int e = errno;
     io_uring_queue_exit(&r->ring_);
     return std::string("eventfd: ") + std::strerror(e);
@@ -102,7 +104,6 @@ result<std::unique_ptr<reactor>, std::string> reactor::create(const options& opt
 
 reactor::~reactor() {
   io_uring_queue_exit(&ring_);
-  if (wakeup_fd_ >= 0) ::close(wakeup_fd_);
 }
 
 reactor* reactor::current() { return current_reactor; }
@@ -111,7 +112,7 @@ result<void> reactor::register_buffers(std::span<const iovec> buffers) {
   io_uring_unregister_buffers(&ring_);
   if (buffers.empty()) return {};
   const int r = io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));
-  if (r < 0) return error_code(-r, boost::system::system_category());
+  if (r < 0) return sys_error(-r);
   return {};
 }
 
@@ -119,7 +120,7 @@ result<void> reactor::register_files(std::span<const int> fds) {
   io_uring_unregister_files(&ring_);
   if (fds.empty()) return {};
   const int r = io_uring_register_files(&ring_, fds.data(), static_cast<unsigned>(fds.size()));
-  if (r < 0) return error_code(-r, boost::system::system_category());
+  if (r < 0) return sys_error(-r);
   return {};
 }
 
@@ -149,13 +150,13 @@ void reactor::post(std::function<void()> fn) {
     posted_.push_back(std::move(fn));
   }
   const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wakeup_fd_, &one, sizeof one);
+  [[maybe_unused]] ssize_t n = ::write(wakeup_fd_.get(), &one, sizeof one);
 }
 
 void reactor::arm_wakeup() {
   if (wakeup_armed_ || stopping_) return;
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_read(sqe, wakeup_fd_, &wakeup_value_, sizeof wakeup_value_, 0);
+  io_uring_prep_read(sqe, wakeup_fd_.get(), &wakeup_value_, sizeof wakeup_value_, 0);
   io_uring_sqe_set_data(sqe, static_cast<completion*>(&wakeup_completion_));
   wakeup_armed_ = true;
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "reactor/task.hpp"
 
 namespace sta::io {
@@ -121,7 +122,7 @@ class reactor {
   std::vector<std::coroutine_handle<>> ready_;
 
   // post(): other threads push under the lock and write the eventfd.
-  int wakeup_fd_ = -1;
+  unique_fd wakeup_fd_;
   std::uint64_t wakeup_value_ = 0;
   struct wakeup_completion : completion {
     reactor* owner;

@@ -7,6 +7,7 @@
 #include "meta/build.hpp"
 #include "meta/file_map.hpp"
 #include "meta/metainfo.hpp"
+#include "base/sys_error.hpp"
 #include "storage/piece_hasher.hpp"
 
 namespace sta::storage {
@@ -15,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 detailed_error fs_error(const std::error_code& ec, const std::string& subject) {
-  return {error_code(ec.value(), boost::system::system_category()), subject};
+  return {sys_error(ec.value()), subject};
 }
 
 bool valid_piece_length(std::int64_t len) {

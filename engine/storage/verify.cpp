@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "base/sys_error.hpp"
 #include "meta/file_map.hpp"
 
 namespace sta::storage {
@@ -11,7 +12,7 @@ detailed_result<verify_report> verify_data(const meta::metainfo& m, const std::s
                                            const hash_options& opts, bool hash_larger_files) {
   std::error_code ec;
   if (!fs::is_directory(save_dir, ec)) {
-    return detailed_error{error_code(ec ? ec.value() : ENOTDIR, boost::system::system_category()),
+    return detailed_error{sys_error(ec ? ec.value() : ENOTDIR),
                           save_dir};
   }
 
