@@ -1,6 +1,6 @@
 // peer_slot: one peer connection's public face in its torrent's fixed slot
 // table. The home reactor claims a slot (acquire/release on `state`
-// publishes addr, outgoing and id, written only by the home reactor before
+// publishes addr and id, written only by the home reactor before
 // the connection starts); afterwards the connection's reactor writes the
 // flags and rates that the home reactor's choker reads, and the choker
 // writes `unchoke_wanted` and `banned` that the connection reads. Plain
@@ -20,7 +20,6 @@ struct peer_slot {
   std::atomic<std::uint8_t> state{free};
   std::atomic<std::uint32_t> generation{0};  // bumped on release
   endpoint addr;
-  bool outgoing = false;
   bool has_id = false;   // set once the peer's handshake arrived
   wire::peer_id id{};
 

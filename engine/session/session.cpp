@@ -277,7 +277,7 @@ io::task<void> accept_loop(control& c, int listen_fd) {
     if (c.is_banned(host) || c.connections() >= c.opts.max_connections ||
         c.connections_from(host) >= c.t.lim().max_per_host)
       continue;
-    peer::peer_slot* slot = c.t.claim_slot(*remote, false);
+    peer::peer_slot* slot = c.t.claim_slot(*remote);
     if (slot == nullptr) continue;  // full: the socket closes
     home.spawn(incoming(c, std::move(sock), slot, &c.pick_reactor(), accepted));
   }
@@ -327,7 +327,7 @@ void connect_more(control& c, clock::time_point now) {
     const host_key host = host_of(cand.addr);
     if (now < cand.next_try || c.is_banned(host) || c.connections_from(host) >= c.t.lim().max_per_host) continue;
     if (open >= c.opts.max_connections) break;
-    peer::peer_slot* slot = c.t.claim_slot(cand.addr, true);
+    peer::peer_slot* slot = c.t.claim_slot(cand.addr);
     if (slot == nullptr) break;
     ++open;
     cand.slot = slot;

@@ -52,66 +52,74 @@ void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id fr
 io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, std::vector<std::byte>& frames,
                               std::vector<peer::upload>& failed) {
   storage::block_cache& cache = storage::block_cache::for_this_thread();
+  // Every block the batch needs, found in the cache or read below; each
+  // holds its bytes alive, so another connection's reads evicting them
+  // from the cache while this one waits cannot pull them away.
+  struct held {
+    piece_index piece;
+    std::uint32_t block;
+    std::shared_ptr<const std::byte[]> owner;
+    const std::byte* data = nullptr;  // the block's first byte; null: its read failed
+  };
+  std::vector<held> blocks;
+  auto find = [&](piece_index p, std::uint32_t b) -> held* {
+    for (auto& h : blocks)
+      if (h.piece == p && h.block == b) return &h;
+    return nullptr;
+  };
+  // Missing blocks, as runs of consecutive blocks of one piece.
   struct run {
     piece_index piece;
     std::uint32_t first;
     std::uint32_t count;
-    std::shared_ptr<std::byte[]> data;
-    bool ok = true;
   };
   std::vector<run> runs;
-  auto in_runs = [&](piece_index p, std::uint32_t b) -> run* {
-    for (auto& x : runs)
-      if (x.piece == p && b >= x.first && b < x.first + x.count) return &x;
-    return nullptr;
-  };
-  // Which blocks the cache lacks, as runs of consecutive blocks.
   for (const peer::upload& u : batch) {
     for (std::uint32_t b = u.offset / kBlockSize; b <= (u.offset + u.length - 1) / kBlockSize; ++b) {
-      if (cache.find(uid_, u.piece, *geo_.block(u.piece, b)) || in_runs(u.piece, b)) continue;
+      if (find(u.piece, b)) continue;
+      if (const auto hit = cache.find(uid_, u.piece, *geo_.block(u.piece, b))) {
+        blocks.push_back({u.piece, b, hit->owner, hit->data});
+        continue;
+      }
+      blocks.push_back({u.piece, b, nullptr, nullptr});
       if (!runs.empty() && runs.back().piece == u.piece && runs.back().first + runs.back().count == b &&
           runs.back().count < kMaxRun)
         ++runs.back().count;
       else
-        runs.push_back({u.piece, b, 1, nullptr});
+        runs.push_back({u.piece, b, 1});
     }
   }
-  for (auto& x : runs) {
+  for (const run& x : runs) {
     const std::uint32_t offset = x.first * kBlockSize;
     const std::size_t size = std::min<std::size_t>(std::size_t{x.count} * kBlockSize, geo_.piece_size(x.piece) - offset);
-    x.data = std::make_shared<std::byte[]>(size);
-    auto got = co_await store_->read(r, x.piece, offset, std::span(x.data.get(), size));
+    auto data = std::make_shared<std::byte[]>(size);
+    auto got = co_await store_->read(r, x.piece, offset, std::span(data.get(), size));
     if (!got) {
-      x.ok = false;
       lost_piece(r, *this, x.piece, got.error());
       continue;
     }
-    cache.insert(uid_, x.piece, *geo_.block(x.piece, x.first), x.count, x.data, size);
+    for (std::uint32_t i = 0; i < x.count; ++i) {
+      held* h = find(x.piece, x.first + i);
+      h->owner = data;
+      h->data = data.get() + std::size_t{i} * kBlockSize;
+    }
+    cache.insert(uid_, x.piece, *geo_.block(x.piece, x.first), x.count, std::move(data), size);
   }
   for (const peer::upload& u : batch) {
+    const std::uint32_t end = u.offset + u.length;
     bool ok = true;
-    for (std::uint32_t b = u.offset / kBlockSize; b <= (u.offset + u.length - 1) / kBlockSize && ok; ++b)
-      if (const run* x = in_runs(u.piece, b); x && !x->ok) ok = false;
+    for (std::uint32_t b = u.offset / kBlockSize; b <= (end - 1) / kBlockSize && ok; ++b) ok = find(u.piece, b)->data != nullptr;
     if (!ok) {
       failed.push_back(u);
       continue;
     }
     const auto header = wire::encode_piece_header(u.piece.value(), u.offset, u.length);
     frames.insert(frames.end(), header.begin(), header.end());
-    const std::uint32_t end = u.offset + u.length;
     for (std::uint32_t b = u.offset / kBlockSize; b <= (end - 1) / kBlockSize; ++b) {
-      const std::uint32_t from = std::max(u.offset, b * kBlockSize);
-      const std::uint32_t to = std::min(end, (b + 1) * kBlockSize);
-      const std::byte* data = nullptr;
-      if (const auto hit = cache.find(uid_, u.piece, *geo_.block(u.piece, b))) {
-        data = hit->data - b * kBlockSize;
-        frames.insert(frames.end(), data + from, data + to);
-        continue;
-      }
-      // Evicted by another connection's reads meanwhile: ours still holds it.
-      const run* x = in_runs(u.piece, b);
-      data = x->data.get() - x->first * kBlockSize;
-      frames.insert(frames.end(), data + from, data + to);
+      const std::byte* block = find(u.piece, b)->data;
+      const std::uint32_t from = std::max(u.offset, b * kBlockSize) - b * kBlockSize;
+      const std::uint32_t to = std::min(end, (b + 1) * kBlockSize) - b * kBlockSize;
+      frames.insert(frames.end(), block + from, block + to);
     }
   }
 }

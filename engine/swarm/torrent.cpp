@@ -80,11 +80,10 @@ picker::owner_id torrent::sender(piece_index p, block_index b) const {
   return senders_[std::size_t{p.value()} * blocks_per_piece_ + b.value()].load(std::memory_order_relaxed);
 }
 
-peer::peer_slot* torrent::claim_slot(const endpoint& addr, bool outgoing) {
+peer::peer_slot* torrent::claim_slot(const endpoint& addr) {
   for (auto& s : slots()) {
     if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free) continue;
     s.addr = addr;
-    s.outgoing = outgoing;
     s.has_id = false;
     s.peer_is_seed.store(false, std::memory_order_relaxed);
     s.peer_interested.store(false, std::memory_order_relaxed);

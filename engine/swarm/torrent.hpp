@@ -132,7 +132,7 @@ class torrent final : public peer::torrent_io {
     return static_cast<picker::owner_id>(&s - slots_.get() + 1);
   }
   // Home reactor only.
-  peer::peer_slot* claim_slot(const endpoint& addr, bool outgoing);
+  peer::peer_slot* claim_slot(const endpoint& addr);
   // The connection's reactor, when it is over.
   void release_slot(peer::peer_slot& s);
 
