@@ -284,7 +284,7 @@ result<void> peer_state::update(time_point now) {
     // Two seeds have nothing to say to each other.
     if (peer_seed_ && t_.picker->complete()) return make_error_code(std::errc::operation_canceled);
   }
-  if (auto r = take_log(); !r) return r;
+  take_log();
   if (t_.picker->in_endgame()) cancel_received();
   if (am_interested_ && t_.picker->complete()) set_interest(false);
   set_choking(!(peer_interested_ && slot_.unchoke_wanted.load(std::memory_order_relaxed)));
@@ -329,7 +329,7 @@ void peer_state::tick(time_point now) {
   if (now - last_send_ > t_.lim->keep_alive && frames_.empty()) wire::encode_keep_alive(frames_);
 }
 
-result<void> peer_state::take_log() {
+void peer_state::take_log() {
   // Interest follows every newly verified piece at once...
   while (const auto p = t_.log->at(interest_cursor_)) {
     ++interest_cursor_;
@@ -346,7 +346,6 @@ result<void> peer_state::take_log() {
     ++have_cursor_;
     if (!peer_has_.test(*p)) wire::encode_piece_index(frames_, wire::msg_type::have, *p);
   }
-  return {};
 }
 
 void peer_state::cancel_received() {

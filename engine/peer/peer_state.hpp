@@ -122,7 +122,7 @@ class peer_state {
 
   result<void> check_outbox() const;
   void tick(time_point now);
-  result<void> take_log();
+  void take_log();
   void cancel_received();
   void set_interest(bool want);
   void recount_interest();

@@ -1,5 +1,6 @@
 // memory_storage: a torrent's bytes in memory (DESIGN.md layer 3's backend
-// for tests), with fault injection: fail the Nth write or read, or every
+// for tests; file selection and parts files are the disk's business and
+// not modelled here), with fault injection: fail the Nth write or read, or every
 // read of one piece, with the error asked for (EIO, ENOSPC, ...), the way
 // Beast's test::stream fails its Nth call. The bytes live in a
 // memory_disk that outlives the sessions using it, so a test can restart a
