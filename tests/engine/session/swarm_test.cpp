@@ -305,12 +305,12 @@ std::string wait_error(session& s) {
 
 void write_fault_is_one_line_and_loses_no_verified_piece(std::errc e, const std::string& expected) {
   const auto t = make_in_memory(2 * 1024 * 1024, 21, 64 * 1024);  // 32 pieces
-  auto seed = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.90:0");
+  auto seed = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.160:0");
   auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
   disk->fail_write(9, e);
   std::uint32_t verified_before = 0;
   {
-    auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.91:0", {seed->listening().front()});
+    auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.161:0", {seed->listening().front()});
     const std::string why = wait_error(*dl);
     EXPECT_NE(why.find("cannot write piece"), std::string::npos) << why;
     EXPECT_NE(why.find(expected), std::string::npos) << why;
@@ -325,7 +325,7 @@ void write_fault_is_one_line_and_loses_no_verified_piece(std::errc e, const std:
   // same disk trusts them and fetches only the rest.
   ASSERT_TRUE(disk->resume());
   EXPECT_EQ(disk->resume()->count(), verified_before);
-  auto again = start_on(t.m, disk, torrent_mode::download, "127.0.0.91:0", {seed->listening().front()});
+  auto again = start_on(t.m, disk, torrent_mode::download, "127.0.0.161:0", {seed->listening().front()});
   EXPECT_EQ(again->stats().verified_pieces, verified_before);
   wait_complete({again.get()});
   EXPECT_TRUE(disk->contents() == t.data);
@@ -344,10 +344,10 @@ TEST(Swarm, SeederThatCannotReadAPieceKeepsSeedingTheRest) {
   const auto t = make_in_memory(1024 * 1024, 22, 64 * 1024);  // 16 pieces
   // One seeder's copy of piece 5 cannot be read any more; another's can.
   auto bad_disk = std::make_shared<storage::memory_disk>(t.data);
-  auto bad = start_on(t.m, bad_disk, torrent_mode::seed, "127.0.0.92:0");
+  auto bad = start_on(t.m, bad_disk, torrent_mode::seed, "127.0.0.162:0");
   bad_disk->fail_reads_of(5, std::errc::io_error);
   auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
-  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.93:0", {bad->listening().front()});
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.163:0", {bad->listening().front()});
   // Everything but piece 5 comes from the bad seeder.
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (dl->stats().verified_pieces < 15 || bad->stats().read_errors == 0) {
@@ -363,7 +363,7 @@ TEST(Swarm, SeederThatCannotReadAPieceKeepsSeedingTheRest) {
   EXPECT_NE(warnings[1].second.find("piece 5 no longer verifies"), std::string::npos) << warnings[1].second;
   EXPECT_EQ(warnings[1].first, st.warnings);
   EXPECT_EQ(st.peers, 1u);  // the connection lives on
-  auto good = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.94:0", {dl->listening().front()});
+  auto good = start_on(t.m, t.full, torrent_mode::seed, "127.0.0.164:0", {dl->listening().front()});
   wait_complete({dl.get()});
   EXPECT_TRUE(disk->contents() == t.data);
 }
@@ -371,10 +371,10 @@ TEST(Swarm, SeederThatCannotReadAPieceKeepsSeedingTheRest) {
 TEST(Swarm, PieceThatReadsAgainAfterOneFailureIsSeededAgain) {
   const auto t = make_in_memory(1024 * 1024, 23, 64 * 1024);
   auto flaky = std::make_shared<storage::memory_disk>(t.data);
-  auto seed = start_on(t.m, flaky, torrent_mode::seed, "127.0.0.95:0");
+  auto seed = start_on(t.m, flaky, torrent_mode::seed, "127.0.0.165:0");
   flaky->fail_read(1, std::errc::io_error);  // the first read fails once
   auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
-  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.96:0", {seed->listening().front()});
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.166:0", {seed->listening().front()});
   wait_complete({dl.get()});
   EXPECT_TRUE(disk->contents() == t.data);
   EXPECT_EQ(seed->stats().read_errors, 1);
