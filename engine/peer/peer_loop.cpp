@@ -21,15 +21,9 @@ std::int64_t now_ns(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-std::chrono::nanoseconds left_until(clock::time_point deadline) {
-  return std::max(std::chrono::nanoseconds(0), std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()));
-}
-
 io::task<result<void>> send_all(io::reactor& r, int sock, std::span<const std::byte> bytes, clock::time_point deadline) {
   while (!bytes.empty()) {
-    const auto left = left_until(deadline);
-    if (left.count() == 0) co_return make_error_code(errc::handshake_timeout);
-    auto n = co_await io::send(r, sock, bytes).deadline(left);
+    auto n = co_await io::send(r, sock, bytes).deadline(io::time_left(deadline));
     if (!n) co_return n.error() == std::errc::timed_out ? make_error_code(errc::handshake_timeout) : n.error();
     if (*n == 0) co_return make_error_code(std::errc::connection_reset);
     bytes = bytes.subspan(*n);
@@ -46,8 +40,10 @@ class connection {
         sock_(std::move(s.sock)),
         theirs_(s.theirs),
         buf_(std::move(s.buf)),
-        state_(t.view(), slot, owner, clock::now()),
+        view_(t.view()),
+        state_(view_, slot, owner, clock::now()),
         owner_(owner),
+        frame_limits_{.max_frame = std::max(kMaxFrame, view_.geo->piece_count() / 8 + 64)},
         wake_(r),
         writer_done_(r) {}
 
@@ -68,8 +64,10 @@ class connection {
   unique_fd sock_;
   wire::handshake theirs_;
   recv_buffer buf_;
+  torrent_view view_;
   peer_state state_;
   picker::owner_id owner_;
+  wire::limits frame_limits_;
   std::size_t frame_size_ = 0;  // of the frame waiting for its rest, if known
 
   std::vector<std::byte> batch_;
@@ -90,12 +88,10 @@ io::task<void> run_writer(connection& c) {
 }
 
 void connection::decode_all(clock::time_point now) {
-  const std::uint32_t bitfield_frame = t_.view().geo->piece_count() / 8 + 64;
-  const wire::limits lim{.max_frame = std::max(kMaxFrame, bitfield_frame)};
   std::size_t pos = 0;
   frame_size_ = 0;
   while (!closing_) {
-    auto d = wire::decode(buf_.data().subspan(pos), {}, lim);
+    auto d = wire::decode(buf_.data().subspan(pos), {}, frame_limits_);
     if (!d) {
       close(d.error());
       break;
@@ -194,12 +190,12 @@ io::task<void> connection::write_loop() {
         payload -= u.length;
         state_.upload_failed(u);
       }
-      t_.view().counters->uploaded.fetch_add(payload, std::memory_order_relaxed);
+      view_.counters->uploaded.fetch_add(payload, std::memory_order_relaxed);
     }
     std::size_t off = 0;
     while (!closing_ && off < batch_.size()) {
       auto n = co_await io::send(r_, sock_.get(), std::span<const std::byte>(batch_).subspan(off))
-                   .deadline(t_.view().lim->send_timeout)
+                   .deadline(view_.lim->send_timeout)
                    .cancel_with(send_cancel_);
       if (!n || *n == 0) {
         close(n ? error_code(make_error_code(std::errc::connection_reset)) : n.error());
@@ -230,9 +226,7 @@ io::task<result<wire::handshake>> exchange_handshakes(io::reactor& r, int sock, 
     if (auto s = co_await send_all(r, sock, bytes, deadline); !s) co_return s.error();
   }
   while (buf.size() < wire::kHandshakeSize) {
-    const auto left = left_until(deadline);
-    if (left.count() == 0) co_return make_error_code(errc::handshake_timeout);
-    auto n = co_await io::recv(r, sock, buf.room(wire::kHandshakeSize)).deadline(left);
+    auto n = co_await io::recv(r, sock, buf.room(wire::kHandshakeSize)).deadline(io::time_left(deadline));
     if (!n) co_return n.error() == std::errc::timed_out ? make_error_code(errc::handshake_timeout) : n.error();
     if (*n == 0) co_return make_error_code(std::errc::connection_reset);
     buf.commit(*n);

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kTick = 1s;
 constexpr std::int64_t kSecondsOfRequests = 3;
-constexpr unsigned kUnchokePicksPerTick = 2;
+constexpr unsigned kEventPicksPerTick = 4;
 constexpr std::size_t kMaxHints = 64;
 
 error_code violation() { return make_error_code(errc::protocol_violation); }
@@ -83,10 +83,7 @@ result<std::optional<block_in>> peer_state::on_message(const wire::message& m, t
       if (!fast_) abort_requests(false);
       return std::optional<block_in>{};
     case msg_type::unchoke:
-      if (peer_choking_ && unchoke_picks_ < kUnchokePicksPerTick) {
-        ++unchoke_picks_;
-        refill_due_ = true;
-      }
+      if (peer_choking_) event_refill_ = true;
       peer_choking_ = false;
       return std::optional<block_in>{};
     case msg_type::interested:
@@ -125,7 +122,6 @@ result<void> peer_state::on_have(std::uint32_t raw) {
   t_.picker->add_have(raw);
   if (t_.picker->wanted(raw)) {
     interesting_.set(raw);
-    ++wanted_count_;
     if (!am_interested_) set_interest(true);
     // A pick of this piece alone, so a stream of 'have's costs O(1) each.
     if (hints_.size() < kMaxHints) hints_.push_back(raw);
@@ -219,7 +215,7 @@ result<void> peer_state::on_reject(const wire::message& m) {
   if (it == in_flight_.end() || m.offset % kBlockSize != 0) return {};
   in_flight_.erase(it);
   t_.picker->on_abort(b);
-  refill_due_ = true;
+  event_refill_ = true;
   return {};
 }
 
@@ -267,10 +263,7 @@ result<void> peer_state::on_donthave(std::span<const std::byte> payload, std::sp
   }
   peer_has_.reset(piece);
   t_.picker->remove_have(piece);
-  if (interesting_.test(piece)) {
-    interesting_.reset(piece);
-    --wanted_count_;
-  }
+  interesting_.reset(piece);
   // Our requests for it will be rejected or time out; the picker hands
   // them to others then.
   return {};
@@ -301,7 +294,7 @@ void peer_state::tick(time_point now) {
   down_bytes_ = up_bytes_ = 0;
   slot_.down_rate.store(down_rate_, std::memory_order_relaxed);
   slot_.up_rate.store(up_rate_, std::memory_order_relaxed);
-  unchoke_picks_ = 0;
+  event_picks_ = 0;
   refill_due_ = true;
 
   // A piece we had was lost: the peer may have something we want again.
@@ -333,12 +326,9 @@ void peer_state::take_log() {
   // Interest follows every newly verified piece at once...
   while (const auto p = t_.log->at(interest_cursor_)) {
     ++interest_cursor_;
-    if (interesting_.test(*p)) {
-      interesting_.reset(*p);
-      --wanted_count_;
-    }
+    interesting_.reset(*p);
   }
-  if (am_interested_ && !peer_seed_ && wanted_count_ == 0) set_interest(false);
+  if (am_interested_ && !peer_seed_ && interesting_.none()) set_interest(false);
   // ...'have's go out while the outbox has room, the rest later.
   while (frames_.size() < outbox_limit_ / 2) {
     const auto p = t_.log->at(have_cursor_);
@@ -352,9 +342,7 @@ void peer_state::cancel_received() {
   // Blocks that another peer delivered first: cancel our copy.
   std::erase_if(in_flight_, [&](const picker::block_ref& b) {
     if (!t_.picker->received(b)) return false;
-    const auto p = *t_.geo->piece(b.piece);
-    wire::encode_block_ref(frames_, wire::msg_type::cancel, b.piece, b.block * kBlockSize,
-                           t_.geo->block_size(p, *t_.geo->block(p, b.block)));
+    encode_block(wire::msg_type::cancel, b);
     return true;
   });
 }
@@ -362,22 +350,17 @@ void peer_state::cancel_received() {
 void peer_state::set_interest(bool want) {
   if (want == am_interested_) return;
   am_interested_ = want;
-  if (want) refill_due_ = true;
+  if (want) event_refill_ = true;
   wire::encode_simple(frames_, want ? wire::msg_type::interested : wire::msg_type::not_interested);
 }
 
 void peer_state::recount_interest() {
-  wanted_count_ = 0;
   interesting_ = bitfield(t_.geo->piece_count());
   if (!peer_seed_) {
-    for (std::uint32_t i = 0; i < t_.geo->piece_count(); ++i) {
-      if (peer_has_.test(i) && t_.picker->wanted(i)) {
-        interesting_.set(i);
-        ++wanted_count_;
-      }
-    }
+    for (std::uint32_t i = 0; i < t_.geo->piece_count(); ++i)
+      if (peer_has_.test(i) && t_.picker->wanted(i)) interesting_.set(i);
   }
-  set_interest(!t_.picker->complete() && (peer_seed_ || wanted_count_ > 0));
+  set_interest(!t_.picker->complete() && (peer_seed_ || !interesting_.none()));
 }
 
 void peer_state::set_choking(bool choke) {
@@ -403,6 +386,12 @@ void peer_state::set_choking(bool choke) {
   }
 }
 
+void peer_state::encode_block(wire::msg_type type, const picker::block_ref& b) {
+  // The picker hands out blocks of this torrent only.
+  const piece_index p = *t_.geo->piece(b.piece);
+  wire::encode_block_ref(frames_, type, b.piece, b.block * kBlockSize, t_.geo->block_size(p, *t_.geo->block(p, b.block)));
+}
+
 void peer_state::reject(std::uint32_t piece, std::uint32_t offset, std::uint32_t length) {
   if (fast_) wire::encode_block_ref(frames_, wire::msg_type::reject, piece, offset, length);
 }
@@ -414,19 +403,19 @@ result<void> peer_state::check_outbox() const {
 
 void peer_state::abort_requests(bool send_cancel) {
   for (const auto& b : in_flight_) {
-    if (send_cancel) {
-      const auto p = *t_.geo->piece(b.piece);
-      wire::encode_block_ref(frames_, wire::msg_type::cancel, b.piece, b.block * kBlockSize,
-                             t_.geo->block_size(p, *t_.geo->block(p, b.block)));
-    }
+    if (send_cancel) encode_block(wire::msg_type::cancel, b);
     t_.picker->on_abort(b);
   }
   in_flight_.clear();
-  refill_due_ = true;
+  event_refill_ = true;
 }
 
 void peer_state::top_up(time_point now) {
-  if (!started_ || peer_choking_ || !am_interested_ || now < snubbed_until_ || (!refill_due_ && hints_.empty())) {
+  // Picks the peer causes without sending data (unchokes, rejects, our
+  // interest coming and going) are a few a second at most.
+  const bool event = event_refill_ && event_picks_ < kEventPicksPerTick;
+  if (!started_ || peer_choking_ || !am_interested_ || now < snubbed_until_ ||
+      (!refill_due_ && !event && hints_.empty())) {
     hints_.clear();
     return;
   }
@@ -445,18 +434,18 @@ void peer_state::top_up(time_point now) {
   // whole pieces; slower ones share pieces block by block.
   const bool whole = down_rate_ * kSecondsOfRequests >= std::int64_t{t_.geo->piece_length()};
   picked_.clear();
-  if (refill_due_)
+  if (refill_due_ || event) {
+    if (!refill_due_) ++event_picks_;
     t_.picker->pick(peer_seed_ ? nullptr : &peer_has_, owner_, whole, target - in_flight_.size(), in_flight_, picked_);
-  else
+  } else {
     t_.picker->pick_from(hints_, owner_, whole, target - in_flight_.size(), picked_);
-  refill_due_ = false;
+  }
+  refill_due_ = event_refill_ = false;
   hints_.clear();
   if (picked_.empty()) return;
   if (in_flight_.empty()) last_block_ = now;  // the request timer starts now
   for (const auto& b : picked_) {
-    const auto p = *t_.geo->piece(b.piece);
-    wire::encode_block_ref(frames_, wire::msg_type::request, b.piece, b.block * kBlockSize,
-                           t_.geo->block_size(p, *t_.geo->block(p, b.block)));
+    encode_block(wire::msg_type::request, b);
     in_flight_.push_back(b);
   }
 }

@@ -94,6 +94,8 @@ class peer_state {
   bool fast() const { return fast_; }
   std::size_t frames_queued() const { return frames_.size(); }
   std::size_t uploads_queued() const { return live_uploads_; }
+  // Entries kept for them, cancelled ones included (bounded too).
+  std::size_t upload_entries() const { return uploads_.size(); }
   std::size_t requests_in_flight() const { return in_flight_.size(); }
   std::size_t outbox_limit() const { return outbox_limit_; }
   std::size_t peer_reqq() const { return peer_reqq_; }
@@ -127,6 +129,8 @@ class peer_state {
   void set_interest(bool want);
   void recount_interest();
   void set_choking(bool choke);
+  // A request or cancel of one of our blocks.
+  void encode_block(wire::msg_type type, const picker::block_ref& b);
   void reject(std::uint32_t piece, std::uint32_t offset, std::uint32_t length);
   void abort_requests(bool send_cancel);
   void top_up(time_point now);
@@ -151,10 +155,9 @@ class peer_state {
   // Our side.
   bool am_choking_ = true;
   bool am_interested_ = false;
-  // The peer's pieces we want and do not have, counted as they change, so
-  // interest costs O(1) per message: interesting_ marks each counted one.
+  // The peer's pieces we want and do not have, kept as they change (its
+  // count is kept too), so interest costs O(1) per message.
   bitfield interesting_;
-  std::size_t wanted_count_ = 0;
   std::uint32_t lost_seen_ = 0;
   // Two cursors into the verified log: 'have's go out at the peer's pace
   // (outbox permitting), interest follows at once.
@@ -165,10 +168,12 @@ class peer_state {
   std::vector<picker::block_ref> in_flight_;
   std::vector<picker::block_ref> picked_;
   // A pick scans every piece, so it runs when it may find something new:
-  // blocks arrived or were given back, the peer unchoked us or told us what
-  // it has, or a second passed. Unchokes may ask for a few a second only.
+  // blocks arrived, the peer told us what it has, or a second passed
+  // (refill_due_); or the peer unchoked us, rejected or dropped requests,
+  // or became interesting (event_refill_, a few a second at most).
   bool refill_due_ = false;
-  unsigned unchoke_picks_ = 0;
+  bool event_refill_ = false;
+  unsigned event_picks_ = 0;
   // Wanted pieces the peer announced since the last pick: picked alone.
   std::vector<std::uint32_t> hints_;
 

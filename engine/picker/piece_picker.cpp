@@ -118,6 +118,27 @@ struct piece_picker::impl {
     return n;
   }
 
+  // Starts piece p for `owner` if it is free (claimed alone, or shared);
+  // whether `owner` may now take blocks of it: it started it, it was
+  // started shared meanwhile, or `owner` had claimed it already.
+  bool start(std::uint32_t p, owner_id owner, bool whole_piece) {
+    std::uint32_t st = make_state(kFree);
+    const std::uint32_t next = whole_piece ? make_state(kClaimed, owner) : make_state(kShared);
+    if (state[p].compare_exchange_strong(st, next, std::memory_order_acq_rel)) return true;
+    return kind_of(st) == kShared || (kind_of(st) == kClaimed && owner_of(st) == owner);
+  }
+
+  // Every block of p unrequested and unreceived, then p becomes `k`; the
+  // release publishes the cleared bits to whoever sees the new state.
+  void clear(std::uint32_t p, kind k) {
+    for (std::uint32_t w = 0; w < words_per_piece; ++w) {
+      recv_word(p, w).store(0, std::memory_order_relaxed);
+      req_word(p, w).store(0, std::memory_order_relaxed);
+    }
+    received_count[p].store(0, std::memory_order_relaxed);
+    state[p].store(make_state(k), std::memory_order_release);
+  }
+
   bool peer_has(const bitfield* has, std::uint32_t p) const { return has == nullptr || (p < has->size() && has->test(p)); }
 };
 
@@ -224,12 +245,7 @@ std::size_t piece_picker::pick(const bitfield* has, owner_id owner, bool whole_p
   // 2. New pieces, rarest first with a random tie-break (or in order).
   std::sort(fresh.begin(), fresh.end(), rarer);
   for (const auto& c : fresh) {
-    std::uint32_t expected = make_state(kFree);
-    const std::uint32_t next = whole_piece ? make_state(kClaimed, owner) : make_state(kShared);
-    if (!m.state[c.piece].compare_exchange_strong(expected, next, std::memory_order_acq_rel)) {
-      // Someone else started it meanwhile; share it if we may.
-      if (kind_of(expected) != kShared) continue;
-    }
+    if (!m.start(c.piece, owner, whole_piece)) continue;  // someone else claimed it meanwhile
     n += m.take_blocks(c.piece, max - n, out);
     if (n == max) return n;
   }
@@ -262,14 +278,7 @@ std::size_t piece_picker::pick_from(std::span<const std::uint32_t> pieces, owner
   std::size_t n = 0;
   for (std::uint32_t p : pieces) {
     if (n == max) break;
-    if (p >= m.g.piece_count) continue;
-    std::uint32_t st = m.state[p].load(std::memory_order_acquire);
-    if (kind_of(st) == kFree) {
-      const std::uint32_t next = whole_piece ? make_state(kClaimed, owner) : make_state(kShared);
-      if (m.state[p].compare_exchange_strong(st, next, std::memory_order_acq_rel)) st = next;
-    }
-    if (kind_of(st) == kShared || (kind_of(st) == kClaimed && owner_of(st) == owner))
-      n += m.take_blocks(p, max - n, out);
+    if (p < m.g.piece_count && m.start(p, owner, whole_piece)) n += m.take_blocks(p, max - n, out);
   }
   return n;
 }
@@ -334,23 +343,9 @@ void piece_picker::on_rechecked(std::uint32_t piece, bool passed, bool wanted) {
     m.state[piece].store(make_state(kHave), std::memory_order_release);
     return;
   }
-  for (std::uint32_t w = 0; w < m.words_per_piece; ++w) {
-    m.recv_word(piece, w).store(0, std::memory_order_relaxed);
-    m.req_word(piece, w).store(0, std::memory_order_relaxed);
-  }
-  m.received_count[piece].store(0, std::memory_order_relaxed);
-  m.state[piece].store(make_state(wanted ? kFree : kSkipped), std::memory_order_release);
+  m.clear(piece, wanted ? kFree : kSkipped);
 }
 
-void piece_picker::on_hash_failed(std::uint32_t piece) {
-  impl& m = *impl_;
-  for (std::uint32_t w = 0; w < m.words_per_piece; ++w) {
-    m.recv_word(piece, w).store(0, std::memory_order_relaxed);
-    m.req_word(piece, w).store(0, std::memory_order_relaxed);
-  }
-  m.received_count[piece].store(0, std::memory_order_relaxed);
-  // The release publishes the cleared bits to whoever sees the piece free.
-  m.state[piece].store(make_state(kFree), std::memory_order_release);
-}
+void piece_picker::on_hash_failed(std::uint32_t piece) { impl_->clear(piece, kFree); }
 
 }  // namespace sta::picker

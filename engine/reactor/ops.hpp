@@ -15,6 +15,7 @@
 #include <liburing.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
@@ -307,5 +308,12 @@ inline file_op fallocate(reactor& r, int fd, int mode, std::uint64_t offset, std
   return {r, file_op::fallocate, fd, mode, offset, len};
 }
 inline sleep_op sleep(reactor& r, std::chrono::nanoseconds d) { return {r, d}; }
+
+// What is left of a deadline shared by several operations, for .deadline():
+// at least 1 ns, so an operation started after it fails with timed_out.
+inline std::chrono::nanoseconds time_left(std::chrono::steady_clock::time_point deadline) {
+  return std::max(std::chrono::nanoseconds(1), std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   deadline - std::chrono::steady_clock::now()));
+}
 
 }  // namespace sta::io

@@ -222,31 +222,23 @@ namespace {
 
 using control = session::control;
 
-// After the handshake, on the connection's own reactor until it ends.
-io::task<void> run_connection(control& c, peer::peer_slot* slot, io::reactor* target, peer::connection_start start) {
-  co_await io::switch_to(*target);
-  co_await peer::run_peer(c.t, *slot, c.t.owner_of(*slot), std::move(start));
-  c.t.release_slot(*slot);
-}
-
-// An accepted connection: the handshake on the home reactor, within one
-// deadline from the accept.
-io::task<void> incoming(control& c, unique_fd sock, peer::peer_slot* slot, io::reactor* target,
-                        clock::time_point accepted) {
+// Both handshakes on the home reactor by `deadline`, then the connection
+// on its own reactor until it ends. The slot is released either way.
+io::task<void> handshake_and_run(control& c, unique_fd sock, peer::peer_slot* slot, io::reactor* target, bool outgoing,
+                                 clock::time_point deadline) {
   peer::connection_start start;
   std::function<result<void>(const wire::handshake&)> check = [&c, slot](const wire::handshake& h) {
     return c.check_handshake(h, *slot);
   };
-  auto theirs = co_await peer::exchange_handshakes(c.home(), sock.get(), c.our_handshake(), false,
-                                                   accepted + c.t.lim().peer.handshake_timeout, start.buf,
-                                                   std::move(check));
-  if (!theirs || c.t.stopping()) {
-    c.t.release_slot(*slot);
-    co_return;
+  auto theirs = co_await peer::exchange_handshakes(c.home(), sock.get(), c.our_handshake(), outgoing, deadline,
+                                                   start.buf, std::move(check));
+  if (theirs && !c.t.stopping()) {
+    start.sock = std::move(sock);
+    start.theirs = *theirs;
+    co_await io::switch_to(*target);
+    co_await peer::run_peer(c.t, *slot, c.t.owner_of(*slot), std::move(start));
   }
-  start.sock = std::move(sock);
-  start.theirs = *theirs;
-  co_await run_connection(c, slot, target, std::move(start));
+  c.t.release_slot(*slot);
 }
 
 io::task<void> accept_loop(control& c, int listen_fd) {
@@ -279,7 +271,9 @@ io::task<void> accept_loop(control& c, int listen_fd) {
       continue;
     peer::peer_slot* slot = c.t.claim_slot(*remote);
     if (slot == nullptr) continue;  // full: the socket closes
-    home.spawn(incoming(c, std::move(sock), slot, &c.pick_reactor(), accepted));
+    // The handshake has one deadline from the accept.
+    home.spawn(handshake_and_run(c, std::move(sock), slot, &c.pick_reactor(), false,
+                                 accepted + c.t.lim().peer.handshake_timeout));
   }
 }
 
@@ -296,20 +290,8 @@ io::task<void> connect_candidate(control& c, std::size_t index, peer::peer_slot*
     c.t.release_slot(*slot);
     co_return;
   }
-  peer::connection_start start;
-  std::function<result<void>(const wire::handshake&)> check = [&c, slot](const wire::handshake& h) {
-    return c.check_handshake(h, *slot);
-  };
-  auto theirs = co_await peer::exchange_handshakes(home, sock->get(), c.our_handshake(), true,
-                                                   clock::now() + c.t.lim().peer.handshake_timeout, start.buf,
-                                                   std::move(check));
-  if (!theirs || c.t.stopping()) {
-    c.t.release_slot(*slot);
-    co_return;
-  }
-  start.sock = std::move(*sock);
-  start.theirs = *theirs;
-  co_await run_connection(c, slot, target, std::move(start));
+  co_await handshake_and_run(c, std::move(*sock), slot, target, true,
+                             clock::now() + c.t.lim().peer.handshake_timeout);
 }
 
 void connect_more(control& c, clock::time_point now) {

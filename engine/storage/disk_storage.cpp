@@ -66,7 +66,7 @@ class disk_storage final : public storage {
     for (std::size_t i = 0; i < files_.size(); ++i)
       if (files_.fd(i) >= 0 && ::fdatasync(files_.fd(i)) != 0) return detailed_error{last_sys_error(), shown(i)};
     if (files_.parts_fd() >= 0 && ::fdatasync(files_.parts_fd()) != 0)
-      return detailed_error{last_sys_error(), root_.shown(std::string(kStateDir) + "/" + parts_name(meta_.info_hash))};
+      return detailed_error{last_sys_error(), root_.shown_state(parts_name(meta_.info_hash))};
     return {};
   }
 
@@ -89,7 +89,7 @@ class disk_storage final : public storage {
 
  private:
   std::string shown(std::size_t file) const {
-    return files_.in_parts(file) ? root_.shown(std::string(kStateDir) + "/" + parts_name(meta_.info_hash))
+    return files_.in_parts(file) ? root_.shown_state(parts_name(meta_.info_hash))
                                  : root_.shown(meta_.relative_path(file));
   }
 
@@ -111,9 +111,14 @@ bool any_file_exists(const meta::metainfo& m, const root_dir& root) {
 }
 
 detailed_result<void> check_descriptor_limit(const meta::metainfo& m, const std::vector<bool>& selected) {
-  std::int64_t needed = 1;  // the parts file
-  for (std::size_t i = 0; i < m.files.size(); ++i)
-    if (!m.files[i].pad && m.files[i].size > 0 && !parts_backed(m, selected, i)) ++needed;
+  std::int64_t needed = 0;
+  bool parts = false;  // one more for the parts file, if any
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    if (m.files[i].pad || m.files[i].size == 0) continue;
+    if (parts_backed(m, selected, i)) parts = true;
+    else ++needed;
+  }
+  needed += parts ? 1 : 0;
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return {};
   const auto allowed = static_cast<std::int64_t>(lim.rlim_cur);

@@ -66,7 +66,7 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const root_dir
     auto dir = root.state_dir(true);
     if (!dir) return dir.error();
     auto fd = open_state_file(dir->get(), parts, O_RDWR | O_CREAT);
-    if (!fd) return detailed_error{fd.error(), root.shown(std::string(kStateDir) + "/" + parts)};
+    if (!fd) return detailed_error{fd.error(), root.shown_state(parts)};
     set.parts_fd_ = std::move(*fd);
   } else if (mode == open_mode::create) {
     // Left by an earlier selection: the pieces whose bytes it held are

@@ -156,7 +156,7 @@ detailed_result<void> save_resume(const root_dir& root, const resume_data& r) {
   if (!dir) return dir.error();
   const std::string name = resume_name(r.info_hash);
   const std::string tmp = name + ".tmp";
-  const std::string shown = root.shown(std::string(kStateDir) + "/" + tmp);
+  const std::string shown = root.shown_state(tmp);
   // A leftover temporary (or anything planted under its name) goes first;
   // O_EXCL then makes sure the file written is a new one of ours.
   ::unlinkat(dir->get(), tmp.c_str(), 0);
@@ -170,7 +170,7 @@ detailed_result<void> save_resume(const root_dir& root, const resume_data& r) {
     return detailed_error{e, shown};
   }
   if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0)
-    return detailed_error{last_sys_error(), root.shown(std::string(kStateDir) + "/" + name)};
+    return detailed_error{last_sys_error(), root.shown_state(name)};
   ::fsync(dir->get());
   return {};
 }

@@ -29,6 +29,8 @@ class root_dir {
   int fd() const { return fd_.get(); }
   // "SAVE_DIR/rel", for messages.
   std::string shown(const std::string& rel) const { return path_ + "/" + rel; }
+  // "SAVE_DIR/.sta/name", for messages about sta's own files.
+  std::string shown_state(const std::string& name) const { return shown(std::string(kStateDir) + "/" + name); }
 
   // A data file below SAVE_DIR (symlinks that stay inside are followed).
   result<unique_fd> open_file(const std::string& rel, int flags, mode_t mode = 0644) const;

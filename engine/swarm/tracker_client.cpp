@@ -39,10 +39,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
   // One deadline for the whole request: a tracker that trickles its answer
   // a byte at a time gets no more time than one that says nothing.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left = [deadline] {
-    return std::max(std::chrono::nanoseconds(1), std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                     deadline - std::chrono::steady_clock::now()));
-  };
+  auto left = [deadline] { return io::time_left(deadline); };
   const std::string full = announce::build_announce_url(url, req);
   auto parsed = boost::urls::parse_uri(full);
   if (!parsed) co_return failed("bad tracker URL " + url);

@@ -133,8 +133,8 @@ def test_names_and_comments_are_printed_with_control_characters_escaped(binary):
         assert run.code == 1 and b"\x1b" not in run.err and b"\\x1b" in run.err, run.err
 
 
-def limit_descriptors(n):
-    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+def limit_descriptors(n, hard=None):
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n if hard is None else hard))
 
 
 def cpu_seconds(pid):
@@ -219,6 +219,41 @@ def test_more_files_than_descriptors_is_one_clear_line(binary):
         assert "more files than this process may keep open" in lines[0] and "ulimit -n" in lines[0], lines[0]
 
 
+def test_soft_descriptor_limit_is_raised_to_the_hard_one(binary):
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        return f"the hard limit here is {hard}"
+    with TempDir() as d:
+        for i in range(100):
+            random_file(f"{d}/seed/many/f{i:03}", 100, i)
+        assert sta(binary, "create", f"{d}/seed/many", "-o", f"{d}/t.torrent").code == 0
+        proc = subprocess.Popen([binary, "serve", f"{d}/t.torrent", f"{d}/seed", "--no-tracker", "--listen",
+                                 "127.0.0.152:0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=limit_descriptors(64, hard))
+        try:
+            first = proc.stdout.readline()
+            assert first and json.loads(first)["progress"] == 1, proc.stderr.read()
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_read_error_while_seeding_is_one_line_and_seeding_goes_on(binary):
+    with TempDir() as d:
+        torrent = make_seed(binary, d, size=1024 * 1024)
+        with StaPeer(binary, "serve", torrent, f"{d}/seed", "--no-tracker", "--listen", "127.0.0.153:0") as serve:
+            port = serve.listen_port()
+            os.truncate(f"{d}/seed/payload.bin", 512 * 1024)  # the second half is gone under sta's feet
+            with StaPeer(binary, "get", torrent, "-o", f"{d}/down", "--no-tracker", "--listen", "127.0.0.154:0",
+                         "--peer", f"127.0.0.153:{port}"):
+                serve.wait_for(lambda e: e["read_errors"] >= 1, "a failed read", DEADLINE_S)
+                assert serve.proc.poll() is None, "sta serve stopped"
+            assert serve.stop() == 0
+        lines = serve.stderr.splitlines()
+        assert lines and all(line.startswith("sta: ") for line in lines), lines
+        assert any(line.startswith("sta: cannot read piece") and "checking it again" in line for line in lines), lines
+
+
 if __name__ == "__main__":
     main([
         test_larger_existing_file_is_not_truncated_unless_asked,
@@ -230,4 +265,6 @@ if __name__ == "__main__":
         test_names_and_comments_are_printed_with_control_characters_escaped,
         test_out_of_descriptors_accept_backs_off_instead_of_spinning,
         test_more_files_than_descriptors_is_one_clear_line,
+        test_soft_descriptor_limit_is_raised_to_the_hard_one,
+        test_read_error_while_seeding_is_one_line_and_seeding_goes_on,
     ])

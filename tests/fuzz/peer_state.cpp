@@ -71,6 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!st.update(now)) break;
       check(st.frames_queued() <= st.outbox_limit() + 64);
       check(st.uploads_queued() <= lim.max_queued_requests);
+      check(st.upload_entries() <= 2 * lim.max_queued_requests + 65);
       check(st.requests_in_flight() <= lim.max_pipeline);
       if (knob & 4) {
         out.clear();

@@ -11,6 +11,7 @@ class StaPeer:
         self.proc = subprocess.Popen([binary, *map(str, args), "--json"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.events = []
+        self.stderr = ""  # what it printed there, once it has ended
 
     def next_event(self, timeout_s=120):
         """The next JSON line; raises if the process ends or the bound passes."""
@@ -40,7 +41,7 @@ class StaPeer:
 
     def wait(self, timeout_s=120):
         """Exit code; the remaining progress lines are kept."""
-        out, _ = self.proc.communicate(timeout=timeout_s)
+        out, self.stderr = self.proc.communicate(timeout=timeout_s)
         self.events.extend(json.loads(line) for line in out.splitlines() if line.strip())
         return self.proc.returncode
 
@@ -48,10 +49,10 @@ class StaPeer:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                out, _ = self.proc.communicate(timeout=15)
+                out, self.stderr = self.proc.communicate(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                out, _ = self.proc.communicate()
+                out, self.stderr = self.proc.communicate()
             self.events.extend(json.loads(line) for line in out.splitlines() if line.strip())
         return self.proc.returncode
 

@@ -394,6 +394,7 @@ TEST(PeerState, CancelledRequestsDoNotPileUp) {
     s.out();
   }
   EXPECT_EQ(s.state->uploads_queued(), 0u);
+  EXPECT_LE(s.state->upload_entries(), 2 * lim.max_queued_requests + 64);
   EXPECT_FALSE(s.state->next_upload());
 }
 
@@ -495,35 +496,56 @@ TEST(PeerState, GoingAwayGivesBackAvailabilityRequestsAndTheUnchoke) {
 // --- cost: O(1) per message -----------------------------------------------
 
 // Messages that must not cost O(pieces): a 'have' of a piece we do not
-// want, a cancel, interest flapping. With 4x the pieces and 4x the messages
-// the work grows 4x (it would grow 16x if each message scanned the pieces).
+// want, or of one others are fetching, a cancel, interest flapping, choke
+// flapping. With 4x the pieces and 4x the messages the work grows 4x (it
+// would grow 16x if each message scanned the pieces: a pick is such a scan).
 TEST(PeerState, HostileMessagesCostTheSameWhateverTheTorrentSize) {
+  auto fixed = [](std::string text) { return [text](std::uint32_t) { return text; }; };
   struct cfg {
     const char* name;
-    std::string prefix;
-    std::function<std::string(std::uint32_t)> script;
+    std::function<std::string(std::uint32_t pieces)> prefix;
+    // The i-th round's messages; '|' splits them into batches.
+    std::function<std::string(std::uint32_t i, std::uint32_t pieces)> script;
+    bool fast = true;
+    bool others_fetch_everything = false;
+    // Rounds per piece: enough that the messages, not the few picks a
+    // second they may cause (O(pieces) each, once), dominate.
+    std::uint32_t rounds_per_two_pieces = 1;
   };
   const std::vector<cfg> cases{
-      {"have of unwanted pieces", "unchoke", [](std::uint32_t i) { return "have " + std::to_string(2 * i + 1); }},
-      {"cancel", "interested", [](std::uint32_t) { return std::string("request 0 0 16384; cancel 0 0 16384"); }},
-      {"interested flapping", "have 2; unchoke", [](std::uint32_t) { return std::string("interested; not_interested"); }},
+      {"have of unwanted pieces", fixed("unchoke"), [](std::uint32_t i, std::uint32_t) { return "have " + std::to_string(2 * i + 1); }},
+      {"have of pieces others fetch", fixed("unchoke"),
+       [](std::uint32_t i, std::uint32_t pieces) { return "have " + std::to_string((2 * i + 2) % pieces); }, true, true},
+      {"cancel", fixed("interested"), [](std::uint32_t, std::uint32_t) { return std::string("request 0 0 16384; cancel 0 0 16384"); }},
+      {"interested flapping", fixed("have 2; unchoke"),
+       [](std::uint32_t, std::uint32_t) { return std::string("interested; not_interested"); }},
+      {"unchoke flapping", [](std::uint32_t pieces) { return "bitfield " + std::string(pieces, '1'); },
+       [](std::uint32_t, std::uint32_t) { return std::string("unchoke|choke"); }, false, false, 8},
   };
   constexpr std::uint32_t kSmall = 20'000;
   for (const auto& c : cases) {
     auto run = [&](std::uint32_t pieces) {
-      const int n = static_cast<int>(pieces / 2);
+      const std::uint32_t n = pieces / 2 * c.rounds_per_two_pieces;
       double best = 1e9;
       for (int attempt = 0; attempt < 3; ++attempt) {
         std::string have(pieces, '.');
         have[0] = '*';
         for (std::uint32_t i = 1; i < pieces; i += 2) have[i] = '-';
         peer_script s(have, kBlockSize);
-        s.start();
-        if (!s.in(c.prefix)) throw std::logic_error("prefix");
+        if (c.others_fetch_everything) {
+          // Another connection has every wanted piece in hand already.
+          std::vector<picker::block_ref> got;
+          s.picker.pick(nullptr, 2, true, pieces, {}, got);
+          for (const auto& b : got) s.picker.on_block(b);
+        }
+        s.start(c.fast, c.fast);
+        if (auto r = s.in(c.prefix(pieces)); !r) throw std::logic_error(std::string(c.name) + ": " + r.error().message());
         timespec a{}, b{};
         ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        for (int i = 0; i < n; ++i) {
-          if (!s.in(c.script(static_cast<std::uint32_t>(i)))) throw std::logic_error("script");
+        for (std::uint32_t i = 0; i < n; ++i) {
+          const std::string script = c.script(i, pieces);
+          for (auto batch : test::split(script, '|'))
+            if (auto r = s.in(batch); !r) throw std::logic_error(std::string(c.name) + ": " + r.error().message());
           s.out();
         }
         ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
@@ -535,6 +557,15 @@ TEST(PeerState, HostileMessagesCostTheSameWhateverTheTorrentSize) {
     const double large = run(4 * kSmall);
     EXPECT_LT(large / small, 8.0) << c.name << ": " << small << " s vs " << large << " s";
   }
+}
+
+TEST(PeerState, HaveOfAWantedPieceIsPickedFromThatPieceAlone) {
+  peer_script s("....");
+  s.start();
+  ASSERT_TRUE(s.in("bitfield 0000; unchoke"));
+  s.out();
+  ASSERT_TRUE(s.in("have 2"));
+  EXPECT_EQ(s.out(), "interested; request 2:0; request 2:1");
 }
 
 }  // namespace

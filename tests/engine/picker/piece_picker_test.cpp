@@ -112,6 +112,21 @@ TEST(PiecePicker, LostPieceOutsideTheSelectionIsNotWantedAfterAFailedCheck) {
   EXPECT_TRUE(pick(*p, nullptr, 1, false, 10).empty());
 }
 
+TEST(PiecePicker, PickFromTakesOnlyTheGivenPiecesThatAreFreeSharedOrOurs) {
+  auto p = make_picker("1111", "*   ", 2);
+  const auto other = pick(*p, nullptr, 2, true, 2);  // owner 2 claims one whole piece
+  ASSERT_EQ(other.size(), 2u);
+  const std::uint32_t claimed = other[0].piece;
+  std::vector<block_ref> out;
+  const std::uint32_t wanted[] = {0, claimed, 3, 7};  // ours, someone else's, free, out of range
+  EXPECT_EQ(p->pick_from(wanted, 1, false, 10, out), claimed == 3 ? 0u : 2u);
+  for (const auto& b : out) EXPECT_EQ(b.piece, 3u);
+  // A piece owner 1 claimed comes back to it; a shared one to anyone.
+  out.clear();
+  const std::uint32_t again[] = {3};
+  EXPECT_EQ(p->pick_from(again, 4, false, 10, out), 0u);  // its blocks are all requested
+}
+
 TEST(PiecePicker, NeverPicksPiecesWeHaveOrThePeerLacks) {
   auto p = make_picker("1111", "*  *");
   const auto has = bitfield::from_string("1110");

@@ -63,6 +63,11 @@ std::vector<std::byte> frame(wire::msg_type type, std::initializer_list<std::uin
   return f;
 }
 
+// Sends our handshake; whether the node answers with its own.
+bool greeted(raw_peer& p, const node& n, const std::string& id) {
+  return p.send_handshake(raw_peer::handshake_for(n.m.info_hash, id)) && p.read_handshake().has_value();
+}
+
 // A liar's opening: it has every piece and unchokes at once.
 void liar_hello(raw_peer& p, std::size_t pieces) {
   std::vector<std::byte> hello;
@@ -118,35 +123,28 @@ TEST(Hostile, ConnectionsFromOneAddressAreCapped) {
   std::vector<std::unique_ptr<raw_peer>> kept;
   for (int i = 0; i < 2; ++i) {
     kept.push_back(std::make_unique<raw_peer>("127.0.0.104", n.address()));
-    ASSERT_TRUE(kept.back()->send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-from104-" + std::to_string(i))));
-    ASSERT_TRUE(kept.back()->read_handshake()) << i;
+    ASSERT_TRUE(greeted(*kept.back(), n, "-XX0001-from104-" + std::to_string(i))) << i;
   }
   raw_peer third("127.0.0.104", n.address());
-  third.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-from104-third"));
-  EXPECT_FALSE(third.read_handshake());
+  EXPECT_FALSE(greeted(third, n, "-XX0001-from104-third"));
   raw_peer elsewhere("127.0.0.105", n.address());
-  ASSERT_TRUE(elsewhere.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-from105-0000")));
-  EXPECT_TRUE(elsewhere.read_handshake());
+  EXPECT_TRUE(greeted(elsewhere, n, "-XX0001-from105-0000"));
 }
 
 TEST(Hostile, SecondConnectionWithTheSamePeerIdIsRefused) {
   auto n = start_node(torrent_mode::seed, 106, 64 * 1024, 16 * 1024);
   raw_peer first("127.0.0.107", n.address());
-  ASSERT_TRUE(first.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-samepeeridXX")));
-  ASSERT_TRUE(first.read_handshake());
+  ASSERT_TRUE(greeted(first, n, "-XX0001-samepeeridXX"));
   raw_peer again("127.0.0.108", n.address());
-  again.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-samepeeridXX"));
-  EXPECT_FALSE(again.read_handshake());
+  EXPECT_FALSE(greeted(again, n, "-XX0001-samepeeridXX"));
   raw_peer other("127.0.0.109", n.address());
-  other.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-otherpeerid0"));
-  EXPECT_TRUE(other.read_handshake());
+  EXPECT_TRUE(greeted(other, n, "-XX0001-otherpeerid0"));
 }
 
 TEST(Hostile, ARequestReadsOnlyTheBlocksItNeeds) {
   auto n = start_node(torrent_mode::seed, 110, 4 * 1024 * 1024, 1024 * 1024);
   raw_peer p("127.0.0.111", n.address());
-  ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-oneblock0000")));
-  ASSERT_TRUE(p.read_handshake());
+  ASSERT_TRUE(greeted(p, n, "-XX0001-oneblock0000"));
   ASSERT_TRUE(p.send(frame(wire::msg_type::interested)));
   ASSERT_TRUE(p.wait_for(wire::msg_type::unchoke));
   ASSERT_TRUE(p.send(frame(wire::msg_type::request, {1, 16384, 16384})));
@@ -177,19 +175,16 @@ TEST(Hostile, StrikesFollowTheHostAcrossConnectionsAndABannedHostIsRefusedAtAcce
   const std::string liar = "127.0.0.115";
   for (int round = 0; round < 3; ++round) {
     raw_peer p(liar, n.address());
-    ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-liar-round-" + std::to_string(round))));
-    ASSERT_TRUE(p.read_handshake()) << round;
+    ASSERT_TRUE(greeted(p, n, "-XX0001-liar-round-" + std::to_string(round))) << round;
     liar_hello(p, 8);
     ASSERT_TRUE(answer_with_garbage(p)) << round;
     ASSERT_TRUE(eventually([&] { return n.s->stats().hash_failures == round + 1; })) << round;
   }
   ASSERT_TRUE(eventually([&] { return n.s->stats().banned_hosts == 1; }));
   raw_peer fourth(liar, n.address());
-  fourth.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-liar-round-3"));
-  EXPECT_FALSE(fourth.read_handshake());
+  EXPECT_FALSE(greeted(fourth, n, "-XX0001-liar-round-3"));
   raw_peer honest("127.0.0.116", n.address());
-  ASSERT_TRUE(honest.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-honest000000")));
-  EXPECT_TRUE(honest.read_handshake());
+  EXPECT_TRUE(greeted(honest, n, "-XX0001-honest000000"));
 }
 
 // A liar that reaches the limit within one connection is closed at its
@@ -197,8 +192,7 @@ TEST(Hostile, StrikesFollowTheHostAcrossConnectionsAndABannedHostIsRefusedAtAcce
 TEST(Hostile, ReachingTheStrikeLimitClosesTheConnection) {
   auto n = start_node(torrent_mode::download, 117, 8 * 16 * 1024, 16 * 1024);
   raw_peer p("127.0.0.118", n.address());
-  ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(n.m.info_hash, "-XX0001-liar-stays00")));
-  ASSERT_TRUE(p.read_handshake());
+  ASSERT_TRUE(greeted(p, n, "-XX0001-liar-stays00"));
   liar_hello(p, 8);
   for (int answered = 0; answered < 3; ++answered) ASSERT_TRUE(answer_with_garbage(p)) << answered;
   EXPECT_TRUE(p.closed_by_peer());
