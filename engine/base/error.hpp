@@ -49,6 +49,10 @@ enum class errc {
   peer_not_reading,    // the peer does not read what is sent to it
   duplicate_peer,      // a connection to the same peer id is open already
   handshake_timeout,   // the handshake did not complete in time
+  // node
+  unknown_torrent,     // no torrent with this id or info-hash in the node
+  already_added,       // the node has a torrent with this info-hash already
+  bad_state,           // the torrent's state does not allow this (paused, checking...)
   // tracker client
   tracker_failure,     // the tracker answered with a failure reason
   bad_tracker_response,// the tracker's answer is not a valid announce response

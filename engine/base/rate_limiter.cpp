@@ -30,4 +30,10 @@ std::int64_t rate_limiter::charge(std::int64_t n, std::int64_t now_ns) {
   return std::max<std::int64_t>(0, next - now_ns - burst_ns_);
 }
 
+std::int64_t rate_limits::quantum() const {
+  if (a_->unlimited()) return b_->quantum();
+  if (b_->unlimited()) return a_->quantum();
+  return std::min(a_->quantum(), b_->quantum());
+}
+
 }  // namespace sta

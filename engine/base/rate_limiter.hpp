@@ -43,4 +43,24 @@ class rate_limiter {
   std::atomic<std::int64_t> tat_{0};
 };
 
+// The limits one transfer obeys at once: its torrent's and the process's.
+// The quantum is the smaller of the limited ones; charging charges both and
+// the caller waits for the later of the two.
+class rate_limits {
+ public:
+  rate_limits(rate_limiter& torrent, rate_limiter& process) : a_(&torrent), b_(&process) {}
+
+  bool unlimited() const { return a_->unlimited() && b_->unlimited(); }
+  std::int64_t quantum() const;
+  std::int64_t charge(std::int64_t n, std::int64_t now_ns) {
+    const std::int64_t wa = a_->charge(n, now_ns);
+    const std::int64_t wb = b_->charge(n, now_ns);
+    return wa > wb ? wa : wb;
+  }
+
+ private:
+  rate_limiter* a_;
+  rate_limiter* b_;
+};
+
 }  // namespace sta

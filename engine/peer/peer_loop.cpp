@@ -121,7 +121,7 @@ io::task<error_code> connection::run() {
   bool have_data = buf_.size() > 0;
   while (!closing_) {
     if (!have_data) {
-      rate_limiter& limit = t_.download_limiter();
+      rate_limits limit = t_.download_limits();
       auto room = buf_.room(frame_size_ > buf_.size() ? frame_size_ - buf_.size() : 1);
       if (!limit.unlimited()) room = room.first(std::min<std::size_t>(room.size(), static_cast<std::size_t>(limit.quantum())));
       auto n = co_await io::recv(r_, sock_.get(), room).deadline(kTick).cancel_with(recv_cancel_);
@@ -170,7 +170,7 @@ io::task<void> connection::write_loop() {
     }
     batch_.clear();
     state_.take_frames(batch_);
-    rate_limiter& limit = t_.upload_limiter();
+    rate_limits limit = t_.upload_limits();
     const std::size_t batch_limit =
         limit.unlimited() ? kSendBatch : std::min<std::size_t>(kSendBatch, static_cast<std::size_t>(limit.quantum()));
     todo_.clear();
@@ -218,13 +218,14 @@ io::task<void> connection::write_loop() {
 
 }  // namespace
 
-io::task<result<wire::handshake>> exchange_handshakes(io::reactor& r, int sock, const wire::handshake& ours,
-                                                      bool outgoing, clock::time_point deadline, recv_buffer& buf,
-                                                      std::function<result<void>(const wire::handshake&)> check) {
+io::task<result<void>> send_handshake(io::reactor& r, int sock, const wire::handshake& ours,
+                                      clock::time_point deadline) {
   const auto bytes = wire::encode_handshake(ours);
-  if (outgoing) {
-    if (auto s = co_await send_all(r, sock, bytes, deadline); !s) co_return s.error();
-  }
+  co_return co_await send_all(r, sock, bytes, deadline);
+}
+
+io::task<result<wire::handshake>> recv_handshake(io::reactor& r, int sock, clock::time_point deadline,
+                                                 recv_buffer& buf) {
   while (buf.size() < wire::kHandshakeSize) {
     auto n = co_await io::recv(r, sock, buf.room(wire::kHandshakeSize)).deadline(io::time_left(deadline));
     if (!n) co_return n.error() == std::errc::timed_out ? make_error_code(errc::handshake_timeout) : n.error();
@@ -234,10 +235,6 @@ io::task<result<wire::handshake>> exchange_handshakes(io::reactor& r, int sock, 
   auto theirs = wire::decode_handshake(buf.data().first(wire::kHandshakeSize));
   if (!theirs) co_return theirs.error();
   buf.consume(wire::kHandshakeSize);
-  if (auto c = check(*theirs); !c) co_return c.error();
-  if (!outgoing) {
-    if (auto s = co_await send_all(r, sock, bytes, deadline); !s) co_return s.error();
-  }
   co_return *theirs;
 }
 

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <span>
 #include <vector>
 
@@ -31,8 +30,9 @@ class torrent_io {
  public:
   virtual ~torrent_io() = default;
   virtual torrent_view view() = 0;
-  virtual rate_limiter& download_limiter() = 0;
-  virtual rate_limiter& upload_limiter() = 0;
+  // The torrent's limit and the process's, both obeyed.
+  virtual rate_limits download_limits() = 0;
+  virtual rate_limits upload_limits() = 0;
   virtual std::uint16_t listen_port() const = 0;
   // The torrent is shutting down: connections end.
   virtual bool stopping() const = 0;
@@ -46,14 +46,14 @@ class torrent_io {
                                std::vector<upload>& failed) = 0;
 };
 
-// Sends `ours` and receives the peer's handshake into `buf`, both before
-// `deadline`. An outgoing connection sends first; an incoming one first
-// receives and passes the peer's handshake to `check`, sending ours only
-// if it returns no error. Bytes that came after the peer's handshake stay
-// in `buf`.
-io::task<result<wire::handshake>> exchange_handshakes(io::reactor& r, int sock, const wire::handshake& ours,
-                                                      bool outgoing, clock::time_point deadline, recv_buffer& buf,
-                                                      std::function<result<void>(const wire::handshake&)> check);
+// The 68-byte handshakes, each within `deadline`. An outgoing connection
+// sends first; an incoming one receives first, so the node can find the
+// torrent by its info-hash before it answers. recv_handshake leaves the
+// bytes that came after the handshake in `buf`.
+io::task<result<void>> send_handshake(io::reactor& r, int sock, const wire::handshake& ours,
+                                      clock::time_point deadline);
+io::task<result<wire::handshake>> recv_handshake(io::reactor& r, int sock, clock::time_point deadline,
+                                                 recv_buffer& buf);
 
 struct connection_start {
   unique_fd sock;

@@ -1,5 +1,6 @@
 #include "storage/disk_storage.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -202,6 +203,44 @@ detailed_result<opened> open_disk(const open_params& p) {
                               p.selected);
   if (!files) return files.error();
   return opened{std::make_unique<disk_storage>(m, std::move(*root), std::move(*files)), std::move(*have)};
+}
+
+detailed_result<void> remove_disk_data(const meta::metainfo& m, const std::string& save_dir) {
+  auto root = root_dir::open(save_dir, false);
+  if (!root) return root.error();
+  detailed_result<void> first;
+  // Unlinks `name` in the directory `dir` (relative to SAVE_DIR, "" for it).
+  auto unlink_in = [&](const std::string& dir, const std::string& name, int flags, const std::string& shown) {
+    auto parent = dir.empty() ? root->open_file(".", O_RDONLY | O_DIRECTORY) : root->open_file(dir, O_RDONLY | O_DIRECTORY);
+    if (!parent) return;
+    if (::unlinkat(parent->get(), name.c_str(), flags) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
+        errno != EEXIST && first)
+      first = detailed_error{last_sys_error(), shown};
+  };
+  std::vector<std::string> dirs;
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    const std::string rel = m.relative_path(i);
+    const auto slash = rel.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash);
+    unlink_in(dir, rel.substr(slash == std::string::npos ? 0 : slash + 1), 0, root->shown(rel));
+    for (std::string d = dir; !d.empty(); d = d.substr(0, d.rfind('/') == std::string::npos ? 0 : d.rfind('/')))
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  // The deepest first; a directory that still holds other files stays.
+  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+    return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
+  });
+  for (const auto& d : dirs) {
+    const auto slash = d.rfind('/');
+    unlink_in(slash == std::string::npos ? "" : d.substr(0, slash), d.substr(slash == std::string::npos ? 0 : slash + 1),
+              AT_REMOVEDIR, root->shown(d));
+  }
+  if (auto state = root->state_dir(false)) {
+    for (const auto& name : {resume_name(m.info_hash), parts_name(m.info_hash)})
+      if (::unlinkat(state->get(), name.c_str(), 0) != 0 && errno != ENOENT && first)
+        first = detailed_error{last_sys_error(), root->shown_state(name)};
+  }
+  return first;
 }
 
 }  // namespace sta::storage

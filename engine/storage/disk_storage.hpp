@@ -17,4 +17,10 @@ namespace sta::storage {
 // allow_truncate (file_larger).
 detailed_result<opened> open_disk(const open_params& p);
 
+// Deletes the torrent's files in SAVE_DIR, the directories of it that are
+// left empty, and its state files in SAVE_DIR/.sta; what is not there is
+// skipped. Resolved beneath SAVE_DIR like everything else, so a symlink
+// never leads it outside. Blocking. The first error, if any.
+detailed_result<void> remove_disk_data(const meta::metainfo& m, const std::string& save_dir);
+
 }  // namespace sta::storage

@@ -35,7 +35,7 @@ void lost_piece(io::reactor& r, torrent& t, piece_index p, const detailed_error&
   storage::block_cache::for_this_thread().erase(t.uid(), p);
   if (!t.picker().on_lost(p.value(), t.wanted(p.value()))) return;  // another reactor is on it
   t.warn("cannot read piece " + std::to_string(p.value()) + ": " + e.message() + "; checking it again");
-  r.spawn(recheck_piece(r, t, p));
+  r.spawn(recheck_piece(r, t, p, t.hold()));
 }
 
 }  // namespace
@@ -46,7 +46,7 @@ void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id fr
   if (!b.payload_tail.empty())
     std::memcpy(piece + b.block.offset() + b.payload.size(), b.payload_tail.data(), b.payload_tail.size());
   senders_[std::size_t{b.piece.value()} * blocks_per_piece_ + b.block.value()].store(from, std::memory_order_relaxed);
-  if (block_written(b.piece)) r.spawn(finish_piece(r, *this, b.piece));
+  if (block_written(b.piece)) r.spawn(finish_piece(r, *this, b.piece, hold()));
 }
 
 io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, std::vector<std::byte>& frames,
@@ -124,7 +124,7 @@ io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batc
   }
 }
 
-io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p) {
+io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {
   const std::uint32_t size = t.geo().piece_size(p);
   const std::byte* data = t.buffer(p);
   if (sha1(std::span(data, size)) != t.meta().piece_hash(p.value())) {
@@ -156,7 +156,7 @@ io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p) {
                                                  std::move(bytes), size);
 }
 
-io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p) {
+io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {
   const std::uint32_t size = t.geo().piece_size(p);
   auto data = std::make_unique<std::byte[]>(size);
   auto got = co_await t.store().read(r, p, 0, std::span(data.get(), size));

@@ -16,10 +16,10 @@ namespace sta::swarm {
 // verified and logs it for 'have'; if not, discards it and reports who sent
 // what (piece_verdict) so the home reactor can strike the right hosts. A
 // failed write stops the torrent with an error naming the piece and file.
-io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p);
+io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard);
 
 // After a read of a verified piece failed: reads and hashes it again; it is
 // had again if it verifies, else downloaded again (if selected).
-io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p);
+io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard);
 
 }  // namespace sta::swarm

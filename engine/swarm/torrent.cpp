@@ -11,7 +11,8 @@ std::atomic<std::uint64_t> next_uid{1};
 }  // namespace
 
 torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> store, const bitfield& have,
-                 const bitfield& wanted, const wire::peer_id& self, std::uint16_t listen_port, limits lim)
+                 const bitfield& wanted, const wire::peer_id& self, std::uint16_t listen_port, limits lim,
+                 shared_limits& process)
     : meta_(m),
       geo_(m.total_size, m.piece_length),
       store_(std::move(store)),
@@ -25,6 +26,7 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
       blocks_per_piece_(geo_.blocks_per_piece()),
       down_limiter_(lim.download_rate),
       up_limiter_(lim.upload_rate),
+      process_(process),
       buffers_(new std::atomic<std::byte*>[geo_.piece_count()]),
       written_(new std::atomic<std::uint32_t>[geo_.piece_count()]),
       senders_(new std::atomic<picker::owner_id>[std::size_t{geo_.piece_count()} * blocks_per_piece_]),
@@ -93,6 +95,7 @@ peer::peer_slot* torrent::claim_slot(const endpoint& addr) {
     s.down_rate.store(0, std::memory_order_relaxed);
     s.up_rate.store(0, std::memory_order_relaxed);
     s.state.store(peer::peer_slot::claimed, std::memory_order_release);
+    process_.connections.fetch_add(1, std::memory_order_relaxed);
     return &s;
   }
   return nullptr;
@@ -101,6 +104,7 @@ peer::peer_slot* torrent::claim_slot(const endpoint& addr) {
 void torrent::release_slot(peer::peer_slot& s) {
   s.generation.fetch_add(1, std::memory_order_relaxed);
   s.state.store(peer::peer_slot::free, std::memory_order_release);
+  process_.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void torrent::fail(std::string why) {

@@ -12,10 +12,13 @@
 //    peers (suspects), so a host is struck only for blocks it got wrong;
 //  - peer slots: a fixed table whose entries a connection publishes its
 //    rates and flags into and the home reactor's choker reads and steers;
-//  - byte counters and the rate limits of both directions.
+//  - byte counters and the rate limits of both directions;
+//  - a count of the work running on its behalf (connections, piece tasks,
+//    its control loops), so the node frees it, or starts it again after a
+//    pause, only once nothing of it runs anywhere.
 // It is the torrent_io its connections reach it through (peer_loop.hpp).
-// Created on the control thread before any reactor touches it and
-// destroyed after every reactor has stopped.
+// Created by the node on its home reactor once the data is checked; freed
+// there when its work count is zero, or after every reactor has stopped.
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bitfield.hpp"
@@ -56,6 +60,19 @@ struct limits {
   std::int64_t upload_rate = 0;
 };
 
+// What the torrents of one process share, owned by the node and outliving
+// them: the connection budget and the process-wide rate limits.
+struct shared_limits {
+  shared_limits(unsigned connections, unsigned half_open, std::int64_t download_rate, std::int64_t upload_rate)
+      : max_connections(connections), max_half_open(half_open), download(download_rate), upload(upload_rate) {}
+  const unsigned max_connections;  // peer connections of the process, half-open included
+  const unsigned max_half_open;    // outgoing connects in progress at once
+  std::atomic<unsigned> connections{0};
+  std::atomic<unsigned> half_open{0};
+  rate_limiter download;
+  rate_limiter upload;
+};
+
 // What the hash of a piece says about the hosts that sent its blocks, for
 // the home reactor to turn into strikes (session.cpp). A failed piece
 // lists each block's sender with a digest of what it sent; a passed piece
@@ -76,15 +93,16 @@ class torrent final : public peer::torrent_io {
   // `have`: pieces verified already; `wanted`: pieces the file selection
   // needs (all, without a selection).
   torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> store, const bitfield& have,
-          const bitfield& wanted, const wire::peer_id& self, std::uint16_t listen_port, limits lim);
+          const bitfield& wanted, const wire::peer_id& self, std::uint16_t listen_port, limits lim,
+          shared_limits& process);
   ~torrent() override;
   torrent(const torrent&) = delete;
   torrent& operator=(const torrent&) = delete;
 
   // torrent_io, for the connections.
   peer::torrent_view view() override { return {&geo_, &picker_, &log_, &limits_.peer, &counters_}; }
-  rate_limiter& download_limiter() override { return down_limiter_; }
-  rate_limiter& upload_limiter() override { return up_limiter_; }
+  rate_limits download_limits() override { return {down_limiter_, process_.download}; }
+  rate_limits upload_limits() override { return {up_limiter_, process_.upload}; }
   std::uint16_t listen_port() const override { return listen_port_; }
   bool stopping() const override { return stopping_.load(std::memory_order_acquire); }
   void store(io::reactor& r, const peer::block_in& b, picker::owner_id from) override;
@@ -98,6 +116,7 @@ class torrent final : public peer::torrent_io {
   const picker::verified_log& log() const { return log_; }
   const limits& lim() const { return limits_; }
   const wire::peer_id& self_id() const { return self_; }
+  shared_limits& process() { return process_; }
   storage::storage& store() { return *store_; }
   peer::torrent_counters& counters() { return counters_; }
   const peer::torrent_counters& counters() const { return counters_; }
@@ -131,10 +150,28 @@ class torrent final : public peer::torrent_io {
   picker::owner_id owner_of(const peer::peer_slot& s) const {
     return static_cast<picker::owner_id>(&s - slots_.get() + 1);
   }
-  // Home reactor only.
+  // Home reactor only. Counts in the process's connection budget.
   peer::peer_slot* claim_slot(const endpoint& addr);
   // The connection's reactor, when it is over.
   void release_slot(peer::peer_slot& s);
+
+  // Work running on the torrent's behalf holds one of these for its whole
+  // life (moved into the coroutine's frame before it starts).
+  class work_guard {
+   public:
+    explicit work_guard(torrent& t) : t_(&t) { t.work_.fetch_add(1, std::memory_order_relaxed); }
+    work_guard(work_guard&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    work_guard& operator=(work_guard&&) = delete;
+    ~work_guard() {
+      if (t_) t_->work_.fetch_sub(1, std::memory_order_release);
+    }
+
+   private:
+    torrent* t_;
+  };
+  work_guard hold() { return work_guard(*this); }
+  // Nothing runs for it: it may be freed, or started again.
+  bool drained() const { return work_.load(std::memory_order_acquire) == 0; }
 
   // Set before the reactors start: where piece verdicts go (any reactor
   // calls it; it must hand them to the home reactor).
@@ -143,6 +180,8 @@ class torrent final : public peer::torrent_io {
   std::atomic<std::int64_t> hash_failures{0};
   std::atomic<std::int64_t> read_errors{0};
   void stop() { stopping_.store(true, std::memory_order_release); }
+  // After a pause, once drained: connections may start again.
+  void restart() { stopping_.store(false, std::memory_order_release); }
 
   // The first fatal error (a write failed: disk full, file removed...);
   // the torrent stops.
@@ -169,6 +208,8 @@ class torrent final : public peer::torrent_io {
   rate_limiter down_limiter_;
   rate_limiter up_limiter_;
   peer::torrent_counters counters_;
+  shared_limits& process_;
+  std::atomic<int> work_{0};
 
   std::unique_ptr<std::atomic<std::byte*>[]> buffers_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> written_;

@@ -165,7 +165,7 @@ class reporter {
  public:
   reporter(bool json, std::vector<std::string> listen) : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)) {}
 
-  void report(const char* event, const session_stats& st, double elapsed, double dt) {
+  void report(const char* event, const torrent_stats& st, double elapsed, double dt) {
     const double down = dt > 0 ? static_cast<double>(st.downloaded - last_down_) / dt : 0;
     const double up = dt > 0 ? static_cast<double>(st.uploaded - last_up_) / dt : 0;
     last_down_ = st.downloaded;
@@ -286,7 +286,7 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   auto last = start;
   auto last_resume = start;
   // A first line at once: where we listen and what was already here.
-  const session_stats initial = (*s)->stats();
+  const torrent_stats initial = (*s)->stats();
   out.report("progress", initial, 0, 0);
   bool was_complete = initial.complete;
   bool announced_complete = false;
@@ -305,7 +305,7 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
     const auto now = clock::now();
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const double dt = std::chrono::duration<double>(now - last).count();
-    const session_stats st = (*s)->stats();
+    const torrent_stats st = (*s)->stats();
     if (st.warnings > warnings_shown) {
       for (const auto& [n, text] : (*s)->warnings_since(warnings_shown)) {
         error(text, kExitOk);

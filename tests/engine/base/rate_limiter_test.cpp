@@ -14,7 +14,8 @@ constexpr std::int64_t kMiB = 1 << 20;
 
 // A sender that moves a quantum whenever the limiter lets it, on a made-up
 // clock: how many bytes it moved in `seconds`.
-std::int64_t greedy_bytes(rate_limiter& l, std::int64_t seconds) {
+template <class Limiter>
+std::int64_t greedy_bytes(Limiter& l, std::int64_t seconds) {
   std::int64_t now = 0, moved = 0;
   while (now < seconds * kSecond) {
     moved += l.quantum();
@@ -66,6 +67,23 @@ TEST(RateLimiter, ConcurrentChargesAreAllCounted) {
   // 100 ms burst.
   const std::int64_t wait = l.charge(0, 0);
   EXPECT_NEAR(static_cast<double>(wait), 3.90625e9 - 1e8, 4000);
+}
+
+TEST(RateLimits, TheSlowerOfTheTorrentAndTheProcessSetsThePace) {
+  rate_limiter torrent(0), process(10 * kMiB);
+  rate_limits both(torrent, process);
+  EXPECT_FALSE(both.unlimited());
+  EXPECT_EQ(both.quantum(), process.quantum());
+  // The process's 10 MiB/s holds a torrent that has no limit of its own.
+  EXPECT_NEAR(static_cast<double>(greedy_bytes(both, 4) / 4), 10 * kMiB, 0.03 * 10 * kMiB);
+
+  rate_limiter slow(1 * kMiB), process2(10 * kMiB);
+  rate_limits tight(slow, process2);
+  EXPECT_EQ(tight.quantum(), slow.quantum());
+  EXPECT_NEAR(static_cast<double>(greedy_bytes(tight, 4) / 4), kMiB, 0.03 * kMiB);
+
+  rate_limiter none(0), none2(0);
+  EXPECT_TRUE(rate_limits(none, none2).unlimited());
 }
 
 }  // namespace

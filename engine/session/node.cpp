@@ -1,0 +1,787 @@
+#include "session/node.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "base/version.hpp"
+#include "meta/file_map.hpp"
+#include "peer/peer_loop.hpp"
+#include "reactor/ops.hpp"
+#include "reactor/reactor_group.hpp"
+#include "reactor/socket.hpp"
+#include "storage/block_cache.hpp"
+#include "storage/disk_storage.hpp"
+#include "swarm/control.hpp"
+
+namespace sta {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using swarm::torrent_action;
+using swarm::torrent_event;
+using swarm::torrent_state;
+
+namespace {
+
+constexpr auto kNodeTick = 100ms;
+// At stop: the stopped announces (3 s each, in parallel).
+constexpr auto kStopWait = 4s;
+constexpr auto kAcceptBackoffFirst = 50ms;
+constexpr auto kAcceptBackoffMost = 1s;
+
+wire::peer_id make_peer_id() {
+  wire::peer_id id{};
+  const std::string prefix = kPeerIdPrefix;
+  std::copy(prefix.begin(), prefix.end(), id.begin());
+  std::random_device rd;
+  const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  for (std::size_t i = prefix.size(); i < id.size(); ++i) id[i] = static_cast<std::uint8_t>(alphabet[rd() % 36]);
+  return id;
+}
+
+result<std::vector<unique_fd>, std::string> open_listeners(std::vector<endpoint>& eps) {
+  std::vector<unique_fd> fds;
+  if (eps.empty()) {
+    // Like mainstream clients: 6881, else the next free port up to 6889,
+    // else any; on IPv6 too with the same port where the host has IPv6.
+    for (std::uint16_t port = 6881; port <= 6890; ++port) {
+      auto ep = parse_endpoint("0.0.0.0:" + std::to_string(port == 6890 ? 0 : port));
+      auto fd = io::listen_tcp(*ep);
+      if (fd) {
+        fds.push_back(std::move(*fd));
+        eps.push_back(*ep);
+        break;
+      }
+    }
+    if (fds.empty()) return std::string("cannot listen on any port");
+    auto chosen = io::local_endpoint(fds.front().get());
+    auto v6 = parse_endpoint("[::]:" + std::to_string(chosen ? chosen->port() : 0));
+    if (auto fd = io::listen_tcp(*v6)) {
+      fds.push_back(std::move(*fd));
+      eps.push_back(*v6);
+    }
+  } else {
+    for (const auto& ep : eps) {
+      auto fd = io::listen_tcp(ep);
+      if (!fd) return "cannot listen on " + ep.to_string() + ": " + fd.error().message();
+      fds.push_back(std::move(*fd));
+    }
+  }
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    auto local = io::local_endpoint(fds[i].get());
+    if (local) eps[i] = *local;
+  }
+  return fds;
+}
+
+// The pieces that hold bytes of a selected file.
+bitfield wanted_pieces(const meta::metainfo& m, const std::vector<bool>& selected) {
+  const meta::file_map map(m);
+  bitfield wanted(static_cast<std::size_t>(m.piece_count()));
+  for (std::size_t i = 0; i < m.files.size(); ++i) {
+    if (m.files[i].pad || (!selected.empty() && !selected[i])) continue;
+    const auto range = map.file_pieces(i);
+    for (std::int64_t p = range.first; p <= range.last; ++p) wanted.set(static_cast<std::size_t>(p));
+  }
+  return wanted;
+}
+
+}  // namespace
+
+// Everything below runs on the home reactor (reactor 0), except the worker
+// thread and what is marked otherwise.
+struct node::core {
+  struct check_progress {
+    std::atomic<std::int64_t> done{0};
+  };
+  struct entry {
+    torrent_id id = 0;
+    std::shared_ptr<const meta::metainfo> meta;
+    torrent_options opts;
+    swarm::lifecycle life;
+    unsigned home = 0;
+    bitfield wanted;
+    // Fixed at the check: the selection's size, and what was verified
+    // already of pieces outside it (seeded, not part of its progress).
+    std::int64_t selected_total = 0;
+    std::uint32_t selected_pieces = 0;
+    std::int64_t unselected_have_bytes = 0;
+    std::uint32_t unselected_have_pieces = 0;
+    std::unique_ptr<swarm::torrent> t;
+    std::unique_ptr<swarm::control> c;
+    std::shared_ptr<check_progress> progress = std::make_shared<check_progress>();
+    bool delete_data = false;
+    bool check_waits = false;  // a check to start once the old torrent has drained
+    std::optional<std::string> error;
+    error_code code;
+    std::optional<detailed_error> check_error;  // the last check's, as the storage said it
+    std::uint64_t queued_seq = 0;
+
+    bool drained() const { return !t || t->drained(); }
+  };
+  // Blocking work for the worker thread; `must_run` jobs (deleting a
+  // removed torrent's files) run even when the node stops first.
+  struct job {
+    std::function<void()> run;
+    bool must_run = false;
+  };
+
+  node_options opts;
+  std::vector<endpoint> listen_config;
+  std::uint16_t port = 0;
+  wire::peer_id self = make_peer_id();
+  swarm::shared_limits process;
+  std::unique_ptr<io::reactor_group> group;
+  std::map<torrent_id, std::unique_ptr<entry>> entries;  // in the order they were added
+  std::map<sha1_digest, torrent_id> by_hash;
+  torrent_id next_id = 1;
+  std::uint64_t next_seq = 0;
+  unsigned next_home = 0;
+  std::atomic<std::int64_t> accept_errors{0};
+  bool stopping = false;
+  std::promise<void> announced_for_stop;
+  bool announced_promised = false;
+
+  // The worker thread: checks one at a time in the order they were asked,
+  // and other blocking file work.
+  std::mutex work_mutex;
+  std::condition_variable work_cv;
+  std::deque<job> jobs;
+  bool worker_quit = false;
+  std::jthread worker;
+
+  // The control thread's waits (wait_checked, wait_removed): `changes`
+  // counts lifecycle changes.
+  std::mutex wait_mutex;
+  std::condition_variable wait_cv;
+  std::uint64_t changes = 0;
+
+  explicit core(const node_options& o)
+      : opts(o), process(o.max_connections, o.max_half_open, o.download_rate, o.upload_rate) {}
+
+  io::reactor& home() { return group->at(0); }
+
+  // Runs fn on the home reactor and returns what it returns; directly once
+  // the reactors have stopped.
+  template <class F>
+  auto call(F fn, bool stopped) -> decltype(fn()) {
+    if (stopped) return fn();
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto result = task.get_future();
+    auto shared = std::make_shared<decltype(task)>(std::move(task));
+    home().post([shared] { (*shared)(); });
+    return result.get();
+  }
+
+  void changed() {
+    {
+      std::lock_guard lock(wait_mutex);
+      ++changes;
+    }
+    wait_cv.notify_all();
+  }
+
+  std::uint64_t change_count() {
+    std::lock_guard lock(wait_mutex);
+    return changes;
+  }
+
+  // The control thread: until the count moves past `seen` (or a tick
+  // passed, for changes the lifecycle does not count).
+  void wait_change(std::uint64_t seen) {
+    std::unique_lock lock(wait_mutex);
+    wait_cv.wait_for(lock, kNodeTick, [&] { return changes != seen; });
+  }
+
+  entry* find(torrent_id id) {
+    const auto it = entries.find(id);
+    return it == entries.end() ? nullptr : it->second.get();
+  }
+
+  void run_worker() {
+    for (;;) {
+      job j;
+      {
+        std::unique_lock lock(work_mutex);
+        work_cv.wait(lock, [&] { return worker_quit || !jobs.empty(); });
+        if (worker_quit) {
+          // Checks are not worth waiting for at exit; deletions asked for are.
+          while (!jobs.empty() && !jobs.front().must_run) jobs.pop_front();
+          if (jobs.empty()) return;
+        }
+        j = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      j.run();
+    }
+  }
+
+  void push_job(job j) {
+    {
+      std::lock_guard lock(work_mutex);
+      jobs.push_back(std::move(j));
+    }
+    work_cv.notify_one();
+  }
+
+  void queue_check(entry& e) {
+    e.progress->done.store(0, std::memory_order_relaxed);
+    storage::open_params params;
+    params.meta = e.meta.get();
+    params.save_dir = e.opts.save_dir;
+    params.intent = e.opts.mode == torrent_mode::seed ? storage::open_intent::seed : storage::open_intent::download;
+    params.selected = e.opts.selected;
+    params.allow_truncate = e.opts.allow_truncate;
+    params.on_check_progress = [progress = e.progress, user = e.opts.on_check_progress](std::int64_t done,
+                                                                                        std::int64_t total) {
+      progress->done.store(done, std::memory_order_relaxed);
+      if (user) user(done, total);
+    };
+    // The job keeps the metainfo alive: the torrent may be removed meanwhile.
+    push_job({[this, id = e.id, meta = e.meta, params = std::move(params), factory = e.opts.storage] {
+      auto opened =
+          std::make_shared<detailed_result<storage::opened>>(factory ? factory(params) : storage::open_disk(params));
+      home().post([this, id, opened] { on_checked(id, std::move(*opened)); });
+    }});
+  }
+
+  // Carries out what a lifecycle transition asks.
+  void act(entry& e, torrent_action a) {
+    switch (a) {
+      case torrent_action::none:
+      case torrent_action::discard_check:
+      case torrent_action::drop: break;
+      case torrent_action::start_check:
+        if (e.drained()) {
+          free_torrent(e);
+          queue_check(e);
+        } else {
+          e.check_waits = true;
+        }
+        break;
+      case torrent_action::start: e.c->start(); break;
+      case torrent_action::stop:
+      case torrent_action::stop_and_drop: e.c->stop(); break;
+    }
+    if (e.life.state() == torrent_state::queued) e.queued_seq = next_seq++;
+    changed();
+  }
+
+  result<void> event(entry& e, torrent_event ev) {
+    const auto o = e.life.on(ev);
+    if (!o.allowed) return make_error_code(errc::bad_state);
+    act(e, o.action);
+    return {};
+  }
+
+  void on_checked(torrent_id id, detailed_result<storage::opened> opened) {
+    entry* e = find(id);
+    if (e == nullptr) return;
+    if (!opened) {
+      e->error = opened.error().message();
+      e->code = opened.error().code;
+      e->check_error = opened.error();
+      event(*e, torrent_event::check_failed);
+      return;
+    }
+    if (e->life.state() == torrent_state::removed) {
+      event(*e, torrent_event::check_passed);  // discarded with the result
+      return;
+    }
+    e->error.reset();
+    e->code = {};
+    e->check_error.reset();
+    make_torrent(*e, std::move(*opened));
+    event(*e, torrent_event::check_passed);
+    promote();
+  }
+
+  void make_torrent(entry& e, storage::opened opened) {
+    const auto& m = *e.meta;
+    e.t = std::make_unique<swarm::torrent>(m, std::move(opened.store), opened.have, e.wanted, self, port,
+                                           e.opts.limits, process);
+    auto& t = *e.t;
+    e.unselected_have_bytes = 0;
+    e.unselected_have_pieces = 0;
+    for (piece_index p : t.geo().pieces())
+      if (!e.wanted.test(p.value()) && t.picker().have(p.value())) {
+        e.unselected_have_bytes += t.geo().piece_size(p);
+        ++e.unselected_have_pieces;
+      }
+    t.picker().set_sequential(e.opts.sequential);
+    swarm::control_options co;
+    co.peers = e.opts.peers;
+    if (e.opts.use_trackers) co.tiers = m.trackers;
+    co.tracker_ip = opts.tracker_ip;
+    co.listen = listen_config;
+    co.downloading = e.opts.mode == torrent_mode::download;
+    e.c = std::make_unique<swarm::control>(t, *group, e.home, std::move(co));
+  }
+
+  // The torrent's objects are gone; nothing of it stays in any reactor.
+  void free_torrent(entry& e) {
+    if (!e.t) return;
+    const std::uint64_t uid = e.t->uid();
+    e.c.reset();
+    e.t.reset();
+    for (unsigned i = 0; i < group->size(); ++i)
+      group->at(i).post([uid] { storage::block_cache::for_this_thread().erase_torrent(uid); });
+  }
+
+  // Every tick: live torrents that failed, torrents that drained, queued
+  // torrents that may go live.
+  void tick() {
+    for (auto& [id, e] : entries) {
+      if (e->life.state() == torrent_state::live && e->t->error()) {
+        e->error = *e->t->error();
+        e->code = make_error_code(std::errc::io_error);
+        event(*e, torrent_event::fail);
+      }
+    }
+    for (auto it = entries.begin(); it != entries.end();) {
+      entry& e = *it->second;
+      if (e.life.state() == torrent_state::removed && e.drained() && !e.life.check_in_flight()) {
+        drop(e);
+        it = entries.erase(it);
+        changed();
+        continue;
+      }
+      if (e.check_waits && e.drained()) {
+        e.check_waits = false;
+        free_torrent(e);
+        queue_check(e);
+      }
+      ++it;
+    }
+    if (stopping) {
+      const bool announced = std::all_of(entries.begin(), entries.end(), [](const auto& kv) {
+        return !kv.second->c || kv.second->c->stopped_announced.load(std::memory_order_acquire);
+      });
+      if (!announced_promised && announced) {
+        announced_promised = true;
+        announced_for_stop.set_value();
+      }
+      return;
+    }
+    promote();
+  }
+
+  // Queued torrents go live in the order they were queued, while the cap
+  // allows and once an earlier run of theirs has drained.
+  void promote() {
+    if (stopping) return;
+    std::size_t live = 0;
+    std::vector<entry*> queued;
+    for (auto& [id, e] : entries) {
+      if (e->life.state() == torrent_state::live) ++live;
+      if (e->life.state() == torrent_state::queued && e->drained()) queued.push_back(e.get());
+    }
+    std::sort(queued.begin(), queued.end(), [](const entry* a, const entry* b) { return a->queued_seq < b->queued_seq; });
+    for (entry* e : queued) {
+      if (opts.max_active != 0 && live >= opts.max_active) break;
+      event(*e, torrent_event::activate);
+      ++live;
+    }
+  }
+
+  void drop(entry& e) {
+    by_hash.erase(e.meta->info_hash);
+    const bool on_disk = !e.opts.storage;
+    free_torrent(e);
+    if (e.delete_data && on_disk) {
+      push_job({[meta = e.meta, dir = e.opts.save_dir] { storage::remove_disk_data(*meta, dir); }, true});
+    }
+  }
+
+  torrent_stats stats_of(const entry& e) const {
+    torrent_stats st;
+    st.id = e.id;
+    st.name = e.meta->name;
+    st.info_hash = e.meta->info_hash;
+    st.state = e.life.state();
+    st.checked = e.progress->done.load(std::memory_order_relaxed);
+    st.total = e.meta->total_size;
+    st.selected_total = e.selected_total;
+    st.pieces = e.selected_pieces;
+    st.error = e.error;
+    st.code = e.code;
+    st.accept_errors = accept_errors.load(std::memory_order_relaxed);
+    if (!e.t) return st;
+    const auto& t = *e.t;
+    st.verified = t.have_bytes() - e.unselected_have_bytes;
+    st.verified_pieces = t.picker().have_count() - e.unselected_have_pieces;
+    st.complete = t.picker().complete();
+    st.downloaded = t.counters().downloaded.load(std::memory_order_relaxed);
+    st.uploaded = t.counters().uploaded.load(std::memory_order_relaxed);
+    st.wasted = t.counters().wasted.load(std::memory_order_relaxed);
+    st.hash_failures = t.hash_failures.load(std::memory_order_relaxed);
+    st.read_errors = t.read_errors.load(std::memory_order_relaxed);
+    for (const auto& s : t.slots()) {
+      if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
+      ++st.peers;
+      if (s.peer_is_seed.load(std::memory_order_relaxed)) ++st.seeds;
+    }
+    st.warnings = t.warnings();
+    st.banned_hosts = e.c->banned_hosts();
+    st.tracker_status = e.c->tracker_status();
+    return st;
+  }
+};
+
+namespace {
+
+using core = node::core;
+
+io::task<void> node_tick(core& c) {
+  io::reactor& home = c.home();
+  while (!home.stopping()) {
+    c.tick();
+    if (!(co_await io::sleep(home, kNodeTick))) co_return;
+  }
+}
+
+// The peer's handshake names the torrent; it is handed to that torrent's
+// home reactor, which answers it or not.
+io::task<void> incoming(core& c, unique_fd sock, endpoint remote, clock::time_point accepted) {
+  io::reactor& home = c.home();
+  peer::recv_buffer buf;
+  // The handshake has one deadline from the accept (the torrent's own may
+  // be shorter).
+  auto deadline = accepted + c.opts.handshake_timeout;
+  auto theirs = co_await peer::recv_handshake(home, sock.get(), deadline, buf);
+  if (!theirs || c.stopping) co_return;
+  const auto it = c.by_hash.find(theirs->info_hash);
+  if (it == c.by_hash.end()) co_return;
+  core::entry* e = c.find(it->second);
+  if (e == nullptr || e->life.state() != torrent_state::live || e->t->stopping()) co_return;
+  // Held from here: the torrent is not freed before its home took it.
+  auto guard = e->t->hold();
+  deadline = std::min(deadline, accepted + e->t->lim().peer.handshake_timeout);
+  swarm::control& ctl = *e->c;
+  co_await io::switch_to(ctl.home());
+  co_await ctl.take_incoming(std::move(sock), remote, *theirs, std::move(buf), deadline, std::move(guard));
+}
+
+io::task<void> accept_loop(core& c, int listen_fd) {
+  io::reactor& home = c.home();
+  auto backoff = kAcceptBackoffFirst;
+  while (!home.stopping()) {
+    auto fd = co_await io::accept(home, listen_fd);
+    if (!fd) {
+      if (fd.error() == std::errc::operation_canceled) co_return;
+      // Out of descriptors or memory: the connection waits in the backlog;
+      // try again later instead of spinning on the same error.
+      if (fd.error() == std::errc::too_many_files_open || fd.error() == std::errc::too_many_files_open_in_system ||
+          fd.error() == std::errc::no_buffer_space || fd.error() == std::errc::not_enough_memory) {
+        c.accept_errors.fetch_add(1, std::memory_order_relaxed);
+        if (!co_await io::sleep(home, backoff)) co_return;
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, kAcceptBackoffMost);
+      }
+      continue;  // ECONNABORTED...: next one
+    }
+    backoff = kAcceptBackoffFirst;
+    const auto accepted = clock::now();
+    unique_fd sock(*fd);
+    const auto remote = io::peer_endpoint(sock.get());
+    if (!remote || c.stopping) continue;
+    // A full node refuses before reading anything; the torrent's own limits
+    // are checked by its home once the handshake named it.
+    if (c.process.connections.load(std::memory_order_relaxed) >= c.process.max_connections) continue;
+    home.spawn(incoming(c, std::move(sock), *remote, accepted));
+  }
+}
+
+}  // namespace
+
+detailed_result<std::unique_ptr<node>> node::start(node_options opts) {
+  std::unique_ptr<node> n(new node());
+  n->listening_ = opts.listen;
+  auto fds = open_listeners(n->listening_);
+  if (!fds) return detailed_error{make_error_code(std::errc::address_in_use), fds.error()};
+  n->listen_fds_ = std::move(*fds);
+
+  n->core_ = std::make_unique<core>(opts);
+  core& c = *n->core_;
+  c.listen_config = opts.listen;
+  c.port = n->listening_.front().port();
+  io::reactor_group::options gopts;
+  gopts.reactors = opts.threads;
+  auto group = io::reactor_group::start(gopts);
+  if (!group) return detailed_error{make_error_code(std::errc::function_not_supported), group.error()};
+  c.group = std::move(*group);
+  c.worker = std::jthread([&c] { c.run_worker(); });
+
+  std::vector<int> listen_fds;
+  for (const auto& fd : n->listen_fds_) listen_fds.push_back(fd.get());
+  io::reactor& home = c.home();
+  home.post([&c, &home, listen_fds] {
+    home.spawn(node_tick(c));
+    for (int fd : listen_fds) home.spawn(accept_loop(c, fd));
+  });
+  return n;
+}
+
+node::~node() { stop(); }
+
+detailed_result<torrent_id> node::add(meta::metainfo m, torrent_options o) {
+  if (!o.selected.empty() && (o.selected.size() != m.files.size() || o.mode == torrent_mode::seed))
+    return fail(errc::bad_value, "a file selection needs download mode and one flag per file");
+  auto e = std::make_unique<core::entry>();
+  e->meta = std::make_shared<const meta::metainfo>(std::move(m));
+  e->opts = std::move(o);
+  e->wanted = wanted_pieces(*e->meta, e->opts.selected);
+  const piece_geometry geo(e->meta->total_size, e->meta->piece_length);
+  for (piece_index p : geo.pieces())
+    if (e->wanted.test(p.value())) {
+      e->selected_total += geo.piece_size(p);
+      ++e->selected_pieces;
+    }
+  core& c = *core_;
+  return c.call(
+      [&c, &e]() -> detailed_result<torrent_id> {
+        if (c.stopping) return fail(errc::bad_state, "the node is stopping");
+        if (c.by_hash.count(e->meta->info_hash)) return fail(errc::already_added, e->meta->info_hash.hex());
+        const torrent_id id = c.next_id++;
+        e->id = id;
+        e->home = c.next_home++ % c.group->size();
+        c.by_hash[e->meta->info_hash] = id;
+        core::entry& added = *e;
+        c.entries.emplace(id, std::move(e));
+        c.queue_check(added);
+        if (added.opts.paused) c.event(added, torrent_event::pause);
+        c.changed();
+        return id;
+      },
+      stopped_);
+}
+
+namespace {
+
+detailed_result<void> state_error(const core::entry* e) {
+  if (e == nullptr) return fail(errc::unknown_torrent, "");
+  return fail(errc::bad_state, std::string(swarm::to_string(e->life.state())));
+}
+
+}  // namespace
+
+detailed_result<void> node::pause(torrent_id id) {
+  core& c = *core_;
+  return c.call(
+      [&c, id]() -> detailed_result<void> {
+        core::entry* e = c.find(id);
+        if (e == nullptr || !c.event(*e, torrent_event::pause)) return state_error(e);
+        c.promote();
+        return {};
+      },
+      stopped_);
+}
+
+detailed_result<void> node::resume(torrent_id id) {
+  core& c = *core_;
+  return c.call(
+      [&c, id]() -> detailed_result<void> {
+        core::entry* e = c.find(id);
+        if (e == nullptr || !c.event(*e, torrent_event::resume)) return state_error(e);
+        c.promote();
+        return {};
+      },
+      stopped_);
+}
+
+detailed_result<void> node::remove(torrent_id id, bool with_data) {
+  core& c = *core_;
+  return c.call(
+      [&c, id, with_data]() -> detailed_result<void> {
+        core::entry* e = c.find(id);
+        if (e == nullptr || e->life.state() == torrent_state::removed) return fail(errc::unknown_torrent, "");
+        e->delete_data = with_data;
+        c.event(*e, torrent_event::remove);
+        c.promote();
+        return {};
+      },
+      stopped_);
+}
+
+detailed_result<void> node::wait_checked(torrent_id id) {
+  core& c = *core_;
+  using answer = std::optional<detailed_result<void>>;  // nullopt: still checking
+  for (;;) {
+    const std::uint64_t seen = c.change_count();
+    auto st = c.call(
+        [&c, id]() -> std::optional<answer> {
+          core::entry* e = c.find(id);
+          if (e == nullptr) return std::nullopt;
+          if (e->life.check_in_flight()) return answer{};
+          if (e->life.state() == torrent_state::error && e->check_error)
+            return answer{*e->check_error};
+          return answer{detailed_result<void>{}};
+        },
+        stopped_);
+    if (!st) return fail(errc::unknown_torrent, "");
+    if (*st) return **st;
+    if (stopped_) return fail(errc::bad_state, "the node stopped");
+    c.wait_change(seen);
+  }
+}
+
+void node::wait_removed(torrent_id id) {
+  core& c = *core_;
+  for (;;) {
+    const std::uint64_t seen = c.change_count();
+    if (!c.call([&c, id] { return c.find(id) != nullptr; }, stopped_) || stopped_) return;
+    c.wait_change(seen);
+  }
+}
+
+std::optional<torrent_stats> node::stats(torrent_id id) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id]() -> std::optional<torrent_stats> {
+        const core::entry* e = c.find(id);
+        if (e == nullptr) return std::nullopt;
+        return c.stats_of(*e);
+      },
+      stopped_);
+}
+
+std::vector<torrent_stats> node::torrents() const {
+  core& c = *core_;
+  return c.call(
+      [&c] {
+        std::vector<torrent_stats> out;
+        for (const auto& [id, e] : c.entries)
+          if (e->life.state() != torrent_state::removed) out.push_back(c.stats_of(*e));
+        return out;
+      },
+      stopped_);
+}
+
+std::optional<torrent_id> node::find(const sha1_digest& info_hash) const {
+  core& c = *core_;
+  return c.call(
+      [&c, info_hash]() -> std::optional<torrent_id> {
+        const auto it = c.by_hash.find(info_hash);
+        if (it == c.by_hash.end() || c.find(it->second)->life.state() == torrent_state::removed) return std::nullopt;
+        return it->second;
+      },
+      stopped_);
+}
+
+node_stats node::totals() const {
+  core& c = *core_;
+  return c.call(
+      [&c] {
+        node_stats st;
+        for (const auto& [id, e] : c.entries) {
+          switch (e->life.state()) {
+            case torrent_state::checking: ++st.checking; break;
+            case torrent_state::queued: ++st.queued; break;
+            case torrent_state::live: ++st.live; break;
+            case torrent_state::paused: ++st.paused; break;
+            case torrent_state::error: ++st.errors; break;
+            case torrent_state::removed: continue;
+          }
+          ++st.torrents;
+        }
+        st.connections = c.process.connections.load(std::memory_order_relaxed);
+        st.accept_errors = c.accept_errors.load(std::memory_order_relaxed);
+        return st;
+      },
+      stopped_);
+}
+
+std::size_t node::cached_bytes() const {
+  if (stopped_) return 0;
+  core& c = *core_;
+  std::size_t total = 0;
+  for (unsigned i = 0; i < c.group->size(); ++i) {
+    std::promise<std::size_t> bytes;
+    auto answer = bytes.get_future();
+    c.group->at(i).post([&bytes] { bytes.set_value(storage::block_cache::for_this_thread().bytes()); });
+    total += answer.get();
+  }
+  return total;
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> node::warnings_since(torrent_id id, std::uint64_t after) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id, after] {
+        const core::entry* e = c.find(id);
+        return e && e->t ? e->t->warnings_since(after) : std::vector<std::pair<std::uint64_t, std::string>>{};
+      },
+      stopped_);
+}
+
+std::vector<std::uint32_t> node::verified_order(torrent_id id) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id] {
+        std::vector<std::uint32_t> out;
+        const core::entry* e = c.find(id);
+        if (e && e->t)
+          while (auto p = e->t->log().at(out.size())) out.push_back(*p);
+        return out;
+      },
+      stopped_);
+}
+
+detailed_result<void> node::save_resume(torrent_id id) {
+  core& c = *core_;
+  // The torrent is held while its record is written here, on this thread.
+  struct held {
+    swarm::torrent* t;
+    std::optional<swarm::torrent::work_guard> guard;
+  };
+  auto h = c.call(
+      [&c, id]() -> held {
+        core::entry* e = c.find(id);
+        if (e == nullptr || !e->t) return {nullptr, std::nullopt};
+        return {e->t.get(), e->t->hold()};
+      },
+      stopped_);
+  if (h.t == nullptr) return {};
+  // The snapshot comes first: pieces verified after it are simply not
+  // recorded; every recorded piece was written before the flush.
+  return h.t->store().save_resume(h.t->picker().have_bits());
+}
+
+detailed_result<void> node::stop() {
+  if (stopped_ || !core_ || !core_->group) return stop_result_;
+  core& c = *core_;
+  auto announced = c.announced_for_stop.get_future();
+  c.call(
+      [&c] {
+        c.stopping = true;
+        for (auto& [id, e] : c.entries)
+          if (e->life.state() == torrent_state::live) e->c->stop();
+      },
+      false);
+  announced.wait_for(kStopWait);
+  {
+    std::lock_guard lock(c.work_mutex);
+    c.worker_quit = true;
+  }
+  c.work_cv.notify_one();
+  if (c.worker.joinable()) c.worker.join();
+  for (auto& [id, e] : c.entries)
+    if (e->t) e->t->stop();
+  c.group->stop();
+  stopped_ = true;
+  stop_result_ = {};
+  for (auto& [id, e] : c.entries) {
+    if (!e->t || e->life.state() == torrent_state::removed) continue;
+    auto r = e->t->store().save_resume(e->t->picker().have_bits());
+    if (!r && stop_result_) stop_result_ = r.error();
+  }
+  return stop_result_;
+}
+
+}  // namespace sta

@@ -1,0 +1,180 @@
+// node: the process (DESIGN.md layer 7). One reactor group, the listening
+// sockets, one peer id, the process-wide connection budget and rate limits,
+// and the table of torrents keyed by info-hash: an incoming connection is
+// matched to its torrent by the info-hash in its handshake. Torrents are
+// added, paused, resumed and removed while it runs; each has a lifecycle
+// (swarm/STATE.md) and a home reactor of its own for its control plane
+// (swarm::control), spread over the reactors. Checks of existing data run
+// one at a time on a worker thread, so adding a torrent never blocks the
+// reactors.
+//
+// Threads: reactor 0 is the node's home; the table and every lifecycle
+// lives there. The public calls are made from one control thread (the CLI,
+// a test); they post to the home reactor and wait for its answer (after
+// stop() they read directly). Never call them from a reactor thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/endpoint.hpp"
+#include "base/error.hpp"
+#include "base/sha1.hpp"
+#include "meta/metainfo.hpp"
+#include "storage/storage.hpp"
+#include "swarm/lifecycle.hpp"
+#include "swarm/torrent.hpp"
+
+namespace sta {
+
+enum class torrent_mode {
+  download,  // fetch what is missing, then seed
+  seed,      // every piece must verify; serve them
+};
+
+struct node_options {
+  unsigned threads = 0;                // reactors; 0: one per core
+  std::vector<endpoint> listen;        // empty: 0.0.0.0:6881 (or the next free port) and [::] on the same port
+  unsigned max_connections = 200;      // peer connections of the process, half-open included
+  unsigned max_half_open = 8;          // outgoing connects in progress at once
+  std::int64_t download_rate = 0;      // bytes/s over every torrent; 0: unlimited
+  std::int64_t upload_rate = 0;
+  std::size_t max_active = 0;          // torrents live at once (the rest queue); 0: no cap
+  std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent
+  // An incoming peer's handshake must arrive this soon after the accept.
+  std::chrono::milliseconds handshake_timeout = peer::limits{}.handshake_timeout;
+};
+
+struct torrent_options {
+  std::string save_dir;
+  torrent_mode mode = torrent_mode::download;
+  std::vector<endpoint> peers;         // connected to directly
+  bool use_trackers = true;
+  swarm::limits limits;                // max_peers, per host, its own rates, what one peer may cost...
+  // Which files to download, one flag per file; empty: all. Unselected files
+  // are not created (see storage::file_set).
+  std::vector<bool> selected;
+  bool sequential = false;             // pieces in index order (streaming) instead of rarest first
+  // An existing file larger than the torrent's that verifies no piece is
+  // cut to size only when set; otherwise the check fails (file_larger).
+  bool allow_truncate = false;
+  // Where the data lives; empty: files in save_dir (storage::open_disk).
+  storage::factory storage;
+  // While checking existing data: bytes hashed so far and total (called
+  // on the worker thread).
+  std::function<void(std::int64_t, std::int64_t)> on_check_progress;
+  bool paused = false;                 // added paused: checked, then left paused
+};
+
+using torrent_id = std::uint64_t;
+
+// One torrent as the node sees it: the snapshot that the status line,
+// --json and (later) the API and dashboard share.
+struct torrent_stats {
+  torrent_id id = 0;
+  std::string name;
+  sha1_digest info_hash;
+  swarm::torrent_state state = swarm::torrent_state::checking;
+  std::int64_t checked = 0;         // while checking: bytes hashed so far
+  std::int64_t total = 0;           // bytes in the torrent
+  std::int64_t selected_total = 0;  // bytes of the pieces the selected files need
+  std::int64_t verified = 0;        // bytes of verified pieces among those
+  std::uint32_t pieces = 0;         // pieces the selected files need
+  std::uint32_t verified_pieces = 0;
+  std::int64_t downloaded = 0;   // payload bytes received this run
+  std::int64_t uploaded = 0;     // payload bytes sent this run
+  std::int64_t wasted = 0;
+  std::int64_t hash_failures = 0;
+  std::int64_t read_errors = 0;     // reads of verified pieces that failed (each re-checked)
+  std::int64_t accept_errors = 0;   // of the node: accepts that failed for want of descriptors or memory
+  unsigned peers = 0;               // connected (handshake done)
+  unsigned seeds = 0;
+  unsigned banned_hosts = 0;
+  bool complete = false;            // every selected piece verified
+  // Why it is in the error state: the check's or a write's error.
+  std::optional<std::string> error;
+  error_code code;                  // of that error: the check's (for exit codes); io_error for a write
+  // How much trouble the torrent survived so far (warnings_since tells what).
+  std::uint64_t warnings = 0;
+  std::string tracker_status;        // last announce outcome, for display
+};
+
+struct node_stats {
+  std::size_t torrents = 0;
+  std::size_t live = 0;
+  std::size_t checking = 0;
+  std::size_t queued = 0;
+  std::size_t paused = 0;
+  std::size_t errors = 0;
+  unsigned connections = 0;          // peer connections, half-open included
+  std::int64_t accept_errors = 0;
+};
+
+class node {
+ public:
+  // Listens and starts the reactors; no torrent yet.
+  static detailed_result<std::unique_ptr<node>> start(node_options opts);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // The addresses listened on, ports resolved.
+  const std::vector<endpoint>& listening() const { return listening_; }
+
+  // Adds a torrent; its data is checked on the worker thread, then it goes
+  // live (or queues behind max_active). Refused: an info-hash the node has
+  // already (exists), a selection that does not fit (bad_value).
+  detailed_result<torrent_id> add(meta::metainfo m, torrent_options o);
+  // Lifecycle events (swarm/STATE.md); an event the state does not take is
+  // refused with bad_state and the state it is in.
+  detailed_result<void> pause(torrent_id id);
+  detailed_result<void> resume(torrent_id id);
+  // Gone at once from the table's listings; its files are deleted too when
+  // `with_data` (once its connections have ended).
+  detailed_result<void> remove(torrent_id id, bool with_data);
+  // Blocks until the torrent's check (if one is in flight) has ended; the
+  // check's error if it failed.
+  detailed_result<void> wait_checked(torrent_id id);
+  // Blocks until the torrent is gone from the node (after remove()).
+  void wait_removed(torrent_id id);
+
+  std::optional<torrent_stats> stats(torrent_id id) const;
+  std::vector<torrent_stats> torrents() const;
+  std::optional<torrent_id> find(const sha1_digest& info_hash) const;
+  node_stats totals() const;
+  // Bytes held by the reactors' block caches (blocks read to serve).
+  std::size_t cached_bytes() const;
+
+  // The latest warnings of a torrent numbered above `after` (numbers from
+  // 1; the last few are kept): trouble it survives, like a failed read.
+  std::vector<std::pair<std::uint64_t, std::string>> warnings_since(torrent_id id, std::uint64_t after) const;
+  // The pieces it verified during this run, in the order they were verified.
+  std::vector<std::uint32_t> verified_order(torrent_id id) const;
+  // Flushes its data and records which pieces are verified, so the next
+  // start trusts them. Blocking; nothing to do before its check passed.
+  detailed_result<void> save_resume(torrent_id id);
+
+  // Announces 'stopped' for every live torrent (for at most a few seconds),
+  // stops the reactors and saves every checked torrent's resume record;
+  // the first error of those. Idempotent.
+  detailed_result<void> stop();
+
+  struct core;  // the home reactor's state (node.cpp)
+
+ private:
+  node() = default;
+
+  std::vector<endpoint> listening_;
+  std::vector<unique_fd> listen_fds_;
+  std::unique_ptr<core> core_;
+  bool stopped_ = false;
+  detailed_result<void> stop_result_;
+};
+
+}  // namespace sta

@@ -1,0 +1,301 @@
+// The node with several torrents: incoming connections dispatched by the
+// info-hash of their handshake, the lifecycle driven while it runs (pause,
+// resume, remove, re-add), the active cap, the process-wide connection
+// budget, and nothing of a removed torrent left behind. Torrents live on
+// the memory backend except where files are the point; peers are raw
+// sockets or a second node, each on its own 127.0.0.x.
+#include "session/node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "storage/memory_storage.hpp"
+#include "support/raw_peer.hpp"
+#include "support/temp_dir.hpp"
+#include "support/torrent.hpp"
+
+namespace sta {
+namespace {
+
+using namespace std::chrono_literals;
+using swarm::torrent_state;
+using test::raw_peer;
+
+struct seeded {
+  std::string data;
+  meta::metainfo m;
+  std::shared_ptr<storage::memory_disk> disk;
+};
+
+seeded make_torrent(const std::string& name, std::size_t size, unsigned seed, bool full) {
+  seeded s;
+  s.data = test::random_bytes(size, seed);
+  s.m = test::torrent_of(name, s.data, 16 * 1024);
+  s.disk = full ? std::make_shared<storage::memory_disk>(s.data) : std::make_shared<storage::memory_disk>(s.m.total_size);
+  return s;
+}
+
+std::unique_ptr<node> start_node(const std::string& ip, const std::function<void(node_options&)>& tweak = {}) {
+  node_options o;
+  o.threads = 2;
+  o.listen = {*parse_endpoint(ip + ":0")};
+  if (tweak) tweak(o);
+  auto n = node::start(std::move(o));
+  if (!n) throw std::runtime_error(n.error().message());
+  return std::move(*n);
+}
+
+torrent_id add(node& n, const seeded& s, torrent_mode mode, std::vector<endpoint> peers = {}) {
+  torrent_options o;
+  o.save_dir = "/nonexistent";
+  o.mode = mode;
+  o.use_trackers = false;
+  o.peers = std::move(peers);
+  o.storage = storage::memory_factory(s.disk);
+  auto id = n.add(s.m, std::move(o));
+  if (!id) throw std::runtime_error(id.error().message());
+  if (auto c = n.wait_checked(*id); !c) throw std::runtime_error(c.error().message());
+  return *id;
+}
+
+template <class F>
+bool eventually(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+torrent_state state_of(const node& n, torrent_id id) { return n.stats(id)->state; }
+
+// Our handshake for `info_hash`; the info-hash of the node's answer, if any.
+std::optional<sha1_digest> answer_to(const std::string& from, const node& n, const sha1_digest& info_hash,
+                                     const std::string& id) {
+  raw_peer p(from, n.listening().front(), 3s);
+  if (!p.connected() || !p.send_handshake(raw_peer::handshake_for(info_hash, id))) return std::nullopt;
+  auto h = p.read_handshake();
+  if (!h) return std::nullopt;
+  return h->info_hash;
+}
+
+TEST(Node, IncomingConnectionsGoToTheTorrentTheirHandshakeNames) {
+  auto a = make_torrent("a.bin", 64 * 1024, 1, true);
+  auto b = make_torrent("b.bin", 80 * 1024, 2, true);
+  auto n = start_node("127.0.0.170");
+  add(*n, a, torrent_mode::seed);
+  add(*n, b, torrent_mode::seed);
+  EXPECT_EQ(answer_to("127.0.0.171", *n, a.m.info_hash, "-XX0001-asks-for-a00"), a.m.info_hash);
+  EXPECT_EQ(answer_to("127.0.0.171", *n, b.m.info_hash, "-XX0001-asks-for-b00"), b.m.info_hash);
+  sha1_digest unknown = a.m.info_hash;
+  unknown.bytes[0] ^= 0xff;
+  EXPECT_FALSE(answer_to("127.0.0.171", *n, unknown, "-XX0001-asks-for-none"));
+  const auto totals = n->totals();
+  EXPECT_EQ(totals.torrents, 2u);
+  EXPECT_EQ(totals.live, 2u);
+}
+
+TEST(Node, OneNodeDownloadsTwoTorrentsFromAnotherThroughOnePort) {
+  auto a = make_torrent("a.bin", 512 * 1024, 3, true);
+  auto b = make_torrent("b.bin", 300 * 1024 + 7, 4, true);
+  auto seeder = start_node("127.0.0.172");
+  add(*seeder, a, torrent_mode::seed);
+  add(*seeder, b, torrent_mode::seed);
+  seeded a2{a.data, a.m, std::make_shared<storage::memory_disk>(a.m.total_size)};
+  seeded b2{b.data, b.m, std::make_shared<storage::memory_disk>(b.m.total_size)};
+  auto dl = start_node("127.0.0.173");
+  const auto ia = add(*dl, a2, torrent_mode::download, {seeder->listening().front()});
+  const auto ib = add(*dl, b2, torrent_mode::download, {seeder->listening().front()});
+  ASSERT_TRUE(eventually([&] { return dl->stats(ia)->complete && dl->stats(ib)->complete; }))
+      << dl->stats(ia)->verified_pieces << " " << dl->stats(ib)->verified_pieces << " peers " << dl->stats(ia)->peers
+      << " " << dl->stats(ib)->peers << " " << seeder->totals().connections;
+  EXPECT_EQ(a2.disk->contents(), a.data);
+  EXPECT_EQ(b2.disk->contents(), b.data);
+  EXPECT_EQ(dl->stats(ia)->downloaded, static_cast<std::int64_t>(a.data.size()));
+  EXPECT_EQ(dl->stats(ib)->downloaded, static_cast<std::int64_t>(b.data.size()));
+}
+
+TEST(Node, PausedTorrentIsNotServedUntilResumed) {
+  auto a = make_torrent("a.bin", 64 * 1024, 5, true);
+  auto n = start_node("127.0.0.174");
+  const auto id = add(*n, a, torrent_mode::seed);
+  ASSERT_TRUE(n->pause(id));
+  EXPECT_EQ(state_of(*n, id), torrent_state::paused);
+  EXPECT_FALSE(answer_to("127.0.0.175", *n, a.m.info_hash, "-XX0001-while-paused"));
+  // Pausing twice is refused and says the state.
+  const auto again = n->pause(id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, make_error_code(errc::bad_state));
+  EXPECT_EQ(again.error().subject, "paused");
+  ASSERT_TRUE(n->resume(id));
+  ASSERT_TRUE(eventually([&] { return state_of(*n, id) == torrent_state::live; }));
+  EXPECT_EQ(answer_to("127.0.0.175", *n, a.m.info_hash, "-XX0001-after-resume"), a.m.info_hash);
+}
+
+TEST(Node, PauseClosesTheConnectionsOfThatTorrentOnly) {
+  auto a = make_torrent("a.bin", 64 * 1024, 6, true);
+  auto b = make_torrent("b.bin", 64 * 1024, 7, true);
+  auto n = start_node("127.0.0.176");
+  const auto ia = add(*n, a, torrent_mode::seed);
+  const auto ib = add(*n, b, torrent_mode::seed);
+  raw_peer pa("127.0.0.177", n->listening().front());
+  raw_peer pb("127.0.0.177", n->listening().front());
+  ASSERT_TRUE(pa.send_handshake(raw_peer::handshake_for(a.m.info_hash, "-XX0001-peer-of-a000")));
+  ASSERT_TRUE(pb.send_handshake(raw_peer::handshake_for(b.m.info_hash, "-XX0001-peer-of-b000")));
+  ASSERT_TRUE(pa.read_handshake());
+  ASSERT_TRUE(pb.read_handshake());
+  ASSERT_TRUE(eventually([&] { return n->stats(ia)->peers == 1 && n->stats(ib)->peers == 1; }));
+  ASSERT_TRUE(n->pause(ia));
+  // a's connection ends (the node closes it); b's stays.
+  while (pa.read_frame()) {
+  }
+  EXPECT_TRUE(eventually([&] { return n->stats(ia)->peers == 0; }));
+  EXPECT_EQ(n->stats(ib)->peers, 1u);
+}
+
+TEST(Node, ActiveCapQueuesTheRestInOrder) {
+  auto a = make_torrent("a.bin", 64 * 1024, 8, true);
+  auto b = make_torrent("b.bin", 64 * 1024, 9, true);
+  auto c = make_torrent("c.bin", 64 * 1024, 10, true);
+  auto n = start_node("127.0.0.178", [](node_options& o) { o.max_active = 1; });
+  const auto ia = add(*n, a, torrent_mode::seed);
+  const auto ib = add(*n, b, torrent_mode::seed);
+  const auto ic = add(*n, c, torrent_mode::seed);
+  EXPECT_EQ(state_of(*n, ia), torrent_state::live);
+  EXPECT_EQ(state_of(*n, ib), torrent_state::queued);
+  EXPECT_EQ(state_of(*n, ic), torrent_state::queued);
+  EXPECT_FALSE(answer_to("127.0.0.179", *n, b.m.info_hash, "-XX0001-b-is-queued0"));
+  ASSERT_TRUE(n->pause(ia));
+  // The first queued goes live once a's connections have drained.
+  ASSERT_TRUE(eventually([&] { return state_of(*n, ib) == torrent_state::live; }));
+  EXPECT_EQ(state_of(*n, ic), torrent_state::queued);
+  ASSERT_TRUE(n->resume(ia));
+  EXPECT_EQ(state_of(*n, ia), torrent_state::queued);
+  ASSERT_TRUE(n->remove(ib, false));
+  ASSERT_TRUE(eventually([&] { return state_of(*n, ic) == torrent_state::live; }));
+  EXPECT_EQ(state_of(*n, ia), torrent_state::queued);
+}
+
+TEST(Node, ConnectionBudgetIsTheProcesssNotEachTorrents) {
+  auto a = make_torrent("a.bin", 64 * 1024, 11, true);
+  auto b = make_torrent("b.bin", 64 * 1024, 12, true);
+  auto n = start_node("127.0.0.180", [](node_options& o) { o.max_connections = 2; });
+  add(*n, a, torrent_mode::seed);
+  add(*n, b, torrent_mode::seed);
+  raw_peer pa("127.0.0.181", n->listening().front());
+  raw_peer pb("127.0.0.182", n->listening().front());
+  ASSERT_TRUE(pa.send_handshake(raw_peer::handshake_for(a.m.info_hash, "-XX0001-budget-a0000")));
+  ASSERT_TRUE(pb.send_handshake(raw_peer::handshake_for(b.m.info_hash, "-XX0001-budget-b0000")));
+  ASSERT_TRUE(pa.read_handshake());
+  ASSERT_TRUE(pb.read_handshake());
+  EXPECT_FALSE(answer_to("127.0.0.183", *n, a.m.info_hash, "-XX0001-budget-third"));
+  EXPECT_EQ(n->totals().connections, 2u);
+}
+
+TEST(Node, RemovedTorrentLeavesNothingBehindAndCanBeAddedAgain) {
+  auto a = make_torrent("a.bin", 256 * 1024, 13, true);
+  auto n = start_node("127.0.0.184");
+  const auto id = add(*n, a, torrent_mode::seed);
+  // A downloader makes the node read blocks into its caches.
+  {
+    seeded copy{a.data, a.m, std::make_shared<storage::memory_disk>(a.m.total_size)};
+    auto dl = start_node("127.0.0.185");
+    const auto did = add(*dl, copy, torrent_mode::download, {n->listening().front()});
+    ASSERT_TRUE(eventually([&] { return dl->stats(did)->complete; }));
+  }
+  EXPECT_GT(n->cached_bytes(), 0u);
+  ASSERT_TRUE(n->remove(id, false));
+  EXPECT_FALSE(n->find(a.m.info_hash));
+  EXPECT_TRUE(n->torrents().empty());
+  n->wait_removed(id);
+  EXPECT_EQ(n->cached_bytes(), 0u);
+  EXPECT_FALSE(n->stats(id));
+  EXPECT_EQ(n->remove(id, false).error().code, make_error_code(errc::unknown_torrent));
+  // The same torrent again: a new id, served again.
+  const auto again = add(*n, a, torrent_mode::seed);
+  EXPECT_NE(again, id);
+  EXPECT_EQ(answer_to("127.0.0.186", *n, a.m.info_hash, "-XX0001-after-re-add0"), a.m.info_hash);
+  // Adding it a second time is refused.
+  torrent_options o;
+  o.storage = storage::memory_factory(a.disk);
+  EXPECT_EQ(n->add(a.m, o).error().code, make_error_code(errc::already_added));
+}
+
+TEST(Node, RemoveWhileDownloadingStopsIt) {
+  auto a = make_torrent("a.bin", 4 << 20, 14, true);
+  auto seeder = start_node("127.0.0.187");
+  add(*seeder, a, torrent_mode::seed);
+  seeded copy{a.data, a.m, std::make_shared<storage::memory_disk>(a.m.total_size)};
+  auto dl = start_node("127.0.0.188", [](node_options& o) { o.download_rate = 1 << 20; });
+  const auto id = add(*dl, copy, torrent_mode::download, {seeder->listening().front()});
+  ASSERT_TRUE(eventually([&] { return dl->stats(id)->downloaded > 0; }));
+  ASSERT_TRUE(dl->remove(id, false));
+  dl->wait_removed(id);
+  EXPECT_TRUE(eventually([&] { return seeder->torrents().front().peers == 0; }));
+  EXPECT_EQ(dl->totals().connections, 0u);
+}
+
+TEST(Node, FailedCheckIsAnErrorOfThatTorrentAndResumeChecksAgain) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(100 * 1024, 15);
+  const auto m = test::torrent_of("payload.bin", data, 16 * 1024);
+  auto good = make_torrent("other.bin", 64 * 1024, 16, true);
+  auto n = start_node("127.0.0.189");
+  const auto other = add(*n, good, torrent_mode::seed);
+  torrent_options o;
+  o.save_dir = dir.path().string();
+  o.mode = torrent_mode::seed;
+  o.use_trackers = false;
+  const auto id = *n->add(m, o);
+  const auto checked = n->wait_checked(id);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().code, make_error_code(errc::file_missing));
+  const auto st = *n->stats(id);
+  EXPECT_EQ(st.state, torrent_state::error);
+  ASSERT_TRUE(st.error);
+  EXPECT_NE(st.error->find("payload.bin"), std::string::npos) << *st.error;
+  // The other torrent goes on.
+  EXPECT_EQ(state_of(*n, other), torrent_state::live);
+  // The data appears; resume checks it again and seeds.
+  test::write_file(dir.path() / "payload.bin", data);
+  ASSERT_TRUE(n->resume(id));
+  ASSERT_TRUE(n->wait_checked(id));
+  EXPECT_EQ(state_of(*n, id), torrent_state::live);
+  EXPECT_FALSE(n->stats(id)->error);
+  EXPECT_EQ(answer_to("127.0.0.190", *n, m.info_hash, "-XX0001-after-fixing"), m.info_hash);
+}
+
+TEST(Node, RemoveWithDataDeletesOnlyThatTorrentsFiles) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(64 * 1024, 17);
+  // Placeholder hashes: a download that verifies nothing yet.
+  const auto m = test::multi_file_torrent("set", {{{"a", "x.bin"}, 40 * 1024}, {{"b.bin"}, 24 * 1024}});
+  std::filesystem::create_directories(dir.path() / "set" / "a");
+  test::write_file(dir.path() / "set" / "a" / "x.bin", data.substr(0, 40 * 1024));
+  test::write_file(dir.path() / "set" / "b.bin", data.substr(40 * 1024));
+  test::write_file(dir.path() / "set" / "mine.txt", "not the torrent's");
+  test::write_file(dir.path() / "keep.bin", "another file");
+  auto n = start_node("127.0.0.191");
+  torrent_options o;
+  o.save_dir = dir.path().string();
+  o.use_trackers = false;
+  const auto id = *n->add(m, o);
+  ASSERT_TRUE(n->wait_checked(id));
+  ASSERT_TRUE(n->save_resume(id));
+  ASSERT_TRUE(std::filesystem::exists(dir.path() / ".sta" / (m.info_hash.hex() + ".resume")));
+  ASSERT_TRUE(n->remove(id, true));
+  n->wait_removed(id);
+  ASSERT_TRUE(n->stop());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "set" / "a"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "set" / "b.bin"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "set" / "mine.txt"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "keep.bin"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / ".sta" / (m.info_hash.hex() + ".resume")));
+}
+
+}  // namespace
+}  // namespace sta
