@@ -44,33 +44,6 @@ std::optional<file_stamp> decode_stamp(const bencode::node& v) {
   return file_stamp{n[0], n[1], n[2], n[3]};
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-std::optional<std::string> read_all(int fd, std::size_t limit) {
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::nullopt;
-    }
-    if (n == 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > limit) return std::nullopt;
-  }
-}
-
 }  // namespace
 
 file_stamp stamp_of(const struct stat& st) {
@@ -152,35 +125,13 @@ std::string resume_name(const sha1_digest& info_hash) { return info_hash.hex() +
 std::string parts_name(const sha1_digest& info_hash) { return info_hash.hex() + ".parts"; }
 
 detailed_result<void> save_resume(const root_dir& root, const resume_data& r) {
-  auto dir = root.state_dir(true);
-  if (!dir) return dir.error();
-  const std::string name = resume_name(r.info_hash);
-  const std::string tmp = name + ".tmp";
-  const std::string shown = root.shown_state(tmp);
-  // A leftover temporary (or anything planted under its name) goes first;
-  // O_EXCL then makes sure the file written is a new one of ours.
-  ::unlinkat(dir->get(), tmp.c_str(), 0);
-  auto fd = open_state_file(dir->get(), tmp, O_WRONLY | O_CREAT | O_EXCL);
-  if (!fd) return detailed_error{fd.error(), shown};
-  const bool ok = write_all(fd->get(), encode_resume(r)) && ::fsync(fd->get()) == 0;
-  const error_code e = last_sys_error();
-  fd->reset();
-  if (!ok) {
-    ::unlinkat(dir->get(), tmp.c_str(), 0);
-    return detailed_error{e, shown};
-  }
-  if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0)
-    return detailed_error{last_sys_error(), root.shown_state(name)};
-  ::fsync(dir->get());
-  return {};
+  return write_state_file(root, resume_name(r.info_hash), encode_resume(r));
 }
 
 std::optional<resume_data> load_matching_resume(const root_dir& root, const meta::metainfo& m) {
   auto dir = root.state_dir(false);
   if (!dir) return std::nullopt;
-  auto fd = open_state_file(dir->get(), resume_name(m.info_hash), O_RDONLY);
-  if (!fd) return std::nullopt;
-  const auto bytes = read_all(fd->get(), kMaxRecord);
+  const auto bytes = read_state_file(dir->get(), resume_name(m.info_hash), kMaxRecord);
   if (!bytes) return std::nullopt;
   auto r = decode_resume(*bytes);
   if (!r || r->info_hash != m.info_hash || static_cast<std::int64_t>(r->verified.size()) != m.piece_count() ||

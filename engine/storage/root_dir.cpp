@@ -90,4 +90,60 @@ std::optional<struct stat> stat_state_file(int state_dir, const std::string& nam
   return stat_fd(fd.get());
 }
 
+namespace {
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+detailed_result<void> write_state_file(const root_dir& root, const std::string& name, std::string_view bytes) {
+  auto dir = root.state_dir(true);
+  if (!dir) return dir.error();
+  const std::string tmp = name + ".tmp";
+  const std::string shown = root.shown_state(tmp);
+  // A leftover temporary (or anything planted under its name) goes first;
+  // O_EXCL then makes sure the file written is a new one of ours.
+  ::unlinkat(dir->get(), tmp.c_str(), 0);
+  auto fd = open_state_file(dir->get(), tmp, O_WRONLY | O_CREAT | O_EXCL);
+  if (!fd) return detailed_error{fd.error(), shown};
+  const bool ok = write_all(fd->get(), bytes) && ::fsync(fd->get()) == 0;
+  const error_code e = last_sys_error();
+  fd->reset();
+  if (!ok) {
+    ::unlinkat(dir->get(), tmp.c_str(), 0);
+    return detailed_error{e, shown};
+  }
+  if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0)
+    return detailed_error{last_sys_error(), root.shown_state(name)};
+  ::fsync(dir->get());
+  return {};
+}
+
+std::optional<std::string> read_state_file(int state_dir, const std::string& name, std::size_t limit) {
+  auto fd = open_state_file(state_dir, name, O_RDONLY);
+  if (!fd) return std::nullopt;
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::nullopt;
+    }
+    if (n == 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > limit) return std::nullopt;
+  }
+}
+
 }  // namespace sta::storage

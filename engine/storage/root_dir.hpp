@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.hpp"
@@ -54,5 +55,12 @@ class root_dir {
 result<unique_fd> open_state_file(int state_dir, const std::string& name, int flags, mode_t mode = 0644);
 // stat of such a file, or nullopt.
 std::optional<struct stat> stat_state_file(int state_dir, const std::string& name);
+// Replaces such a file (the state directory is made if missing) with
+// `bytes`: written to NAME.tmp, synced, renamed over NAME. The error names
+// the file.
+detailed_result<void> write_state_file(const root_dir& root, const std::string& name, std::string_view bytes);
+// The whole file, or nullopt when it is missing, unreadable or longer
+// than `limit`.
+std::optional<std::string> read_state_file(int state_dir, const std::string& name, std::size_t limit);
 
 }  // namespace sta::storage

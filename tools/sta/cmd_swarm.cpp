@@ -1,12 +1,21 @@
-// sta get TORRENT -o SAVE_DIR ...   and   sta serve TORRENT SAVE_DIR ...
-// Both run a session and report its progress: a live line on stderr when it
-// is a terminal, JSON lines on stdout with --json. The session does the
-// work; this file parses, prints and waits for signals.
+// sta get TORRENT... -o SAVE_DIR   and   sta serve [TORRENT...] [--watch DIR] -o SAVE_DIR
+// Both run a node and report its progress: a live line on stderr when it is
+// a terminal, JSON lines on stdout with --json. With one torrent the line
+// and the JSON are that torrent's; with several (or --watch) they are the
+// node's totals, and each torrent's events (added, complete, error,
+// removed) are lines of their own. The node does the work; this file
+// parses, prints, watches the directory and waits for signals.
 #include <fnmatch.h>
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -20,7 +29,8 @@
 #include "base/units.hpp"
 #include "commands.hpp"
 #include "output.hpp"
-#include "session/session.hpp"
+#include "session/node.hpp"
+#include "session/torrent_list.hpp"
 
 namespace sta::cli {
 namespace {
@@ -31,9 +41,13 @@ using namespace std::chrono_literals;
 constexpr auto kResumeInterval = 30s;
 constexpr auto kReportInterval = 1s;
 
+constexpr auto kWatchInterval = 1s;
+
 struct swarm_args {
-  std::string torrent;
+  std::vector<std::string> torrents;
   std::string save_dir;
+  std::string watch;
+  std::size_t max_active = 0;
   std::vector<std::string> peers;
   std::vector<std::string> listen;
   bool exit_on_complete = false;
@@ -228,99 +242,151 @@ class reporter {
   std::int64_t last_up_ = 0;
 };
 
-int run_swarm(const swarm_args& args, torrent_mode mode) {
-  auto m = load_torrent(args.torrent);
-  if (!m) return kExitUsage;
-  session_options opts;
-  opts.save_dir = args.save_dir;
-  opts.mode = mode;
-  opts.threads = args.threads;
-  opts.use_trackers = !args.no_tracker;
-  opts.tracker_ip = args.tracker_ip;
-  opts.sequential = args.sequential;
-  opts.max_connections = args.max_connections;
-  opts.max_half_open = args.max_half_open;
-  opts.limits.max_peers = args.max_peers;
-  opts.limits.max_per_host = args.max_per_ip;
-  opts.allow_truncate = args.allow_truncate;
+// One torrent of this run.
+struct job {
+  std::string shown;  // its .torrent's path, or its state file
+  torrent_file file;
+  torrent_id id = 0;
+  bool added = false;
+  bool failed = false;      // its error was said
+  bool complete = false;    // its completion was said
+  bool remembered = false;  // in the state directory's list
+  std::uint64_t warnings_shown = 0;
+  std::string resume_failure;
+  std::vector<bool> selected;  // download: from --exclude-glob
+};
+
+// What every torrent of the run gets from the command line.
+struct run_setup {
+  node_options node;
+  torrent_options torrent;
+};
+
+std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, const std::string& save_dir) {
+  run_setup s;
+  s.node.threads = args.threads;
+  s.node.tracker_ip = args.tracker_ip;
+  s.node.max_connections = args.max_connections;
+  s.node.max_half_open = args.max_half_open;
+  s.node.max_active = args.max_active;
   const auto down = parse_rate("-d/--download-limit", args.download_limit);
-  if (!down) return kExitUsage;
+  if (!down) return std::nullopt;
   const auto up = parse_rate("-u/--upload-limit", args.upload_limit);
-  if (!up) return kExitUsage;
-  opts.limits.download_rate = *down;
-  opts.limits.upload_rate = *up;
-  auto selected = selection(args, *m);
-  if (!selected) return kExitUsage;
-  opts.selected = std::move(*selected);
-  for (const auto& p : args.peers) {
-    auto ep = parse_endpoint(p);
-    if (!ep) return error("--peer " + p + ": expected IP:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
-    opts.peers.push_back(*ep);
-  }
+  if (!up) return std::nullopt;
+  s.node.download_rate = *down;
+  s.node.upload_rate = *up;
   for (const auto& l : args.listen) {
     auto ep = parse_endpoint(l);
-    if (!ep) return error("--listen " + l + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
-    opts.listen.push_back(*ep);
+    if (!ep) {
+      error("--listen " + l + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
+      return std::nullopt;
+    }
+    s.node.listen.push_back(*ep);
   }
-  if (args.no_tracker && opts.peers.empty() && mode == torrent_mode::download)
-    return error("--no-tracker needs at least one --peer to download from", kExitUsage);
+  s.torrent.save_dir = save_dir;
+  s.torrent.mode = mode;
+  s.torrent.use_trackers = !args.no_tracker;
+  s.torrent.sequential = args.sequential;
+  s.torrent.allow_truncate = args.allow_truncate;
+  s.torrent.limits.max_peers = args.max_peers;
+  s.torrent.limits.max_per_host = args.max_per_ip;
+  for (const auto& p : args.peers) {
+    auto ep = parse_endpoint(p);
+    if (!ep) {
+      error("--peer " + p + ": expected IP:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
+      return std::nullopt;
+    }
+    s.torrent.peers.push_back(*ep);
+  }
+  return s;
+}
 
-  // Signals are taken by sigtimedwait below: block them before any thread
-  // starts, so every reactor thread inherits the mask.
+// Blocks SIGINT and SIGTERM before any thread starts, so that every reactor
+// thread inherits the mask and sigtimedwait takes them.
+sigset_t block_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// The signal that arrived within 100 ms, or 0.
+int wait_signal(const sigset_t& signals) {
+  const timespec poll{0, 100'000'000};
+  const int sig = sigtimedwait(&signals, nullptr, &poll);
+  return sig > 0 ? sig : 0;
+}
+
+// Says the warnings of a torrent not said yet, prefixed with its name when
+// the run has several.
+void say_warnings(node& n, job& j, const torrent_stats& st, bool prefix) {
+  if (st.warnings <= j.warnings_shown) return;
+  for (const auto& [k, text] : n.warnings_since(j.id, j.warnings_shown)) {
+    error(prefix ? j.file.meta.name + ": " + text : text, kExitOk);
+    j.warnings_shown = k;
+  }
+}
+
+// One torrent, as sta has always shown it: its own status line or JSON.
+int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
+  if (args.no_tracker && setup.torrent.peers.empty() && mode == torrent_mode::download)
+    return error("--no-tracker needs at least one --peer to download from", kExitUsage);
+  auto selected = selection(args, j.file.meta);
+  if (!selected) return kExitUsage;
+  setup.torrent.selected = std::move(*selected);
+  const sigset_t signals = block_signals();
+  auto started = node::start(std::move(setup.node));
+  if (!started) return error(started.error().message(), exit_code_of(started.error()));
+  node& n = **started;
 
   progress_bar bar("checking");
-  opts.on_check_progress = [&](std::int64_t done, std::int64_t total) { bar.update(done, total); };
-  auto s = session::start(*m, std::move(opts));
+  setup.torrent.on_check_progress = [&](std::int64_t done, std::int64_t total) { bar.update(done, total); };
+  auto id = n.add(j.file.meta, std::move(setup.torrent));
+  if (!id) return error(id.error().message(), exit_code_of(id.error()));
+  j.id = *id;
+  auto checked = n.wait_checked(j.id);
   bar.finish();
-  if (!s) return error(s.error().message(), exit_code_of(s.error()));
+  if (!checked) return error(checked.error().message(), exit_code_of(checked.error()));
+  if (mode == torrent_mode::seed && !j.remembered) {
+    if (auto r = remember_torrent(setup.torrent.save_dir, j.file.meta.info_hash, j.file.bytes); !r)
+      error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
+  }
 
   std::vector<std::string> listen;
-  for (const auto& e : (*s)->listening()) listen.push_back(e.to_string());
+  for (const auto& e : n.listening()) listen.push_back(e.to_string());
   reporter out(args.json, listen);
   const auto start = clock::now();
   auto last = start;
   auto last_resume = start;
   // A first line at once: where we listen and what was already here.
-  const torrent_stats initial = (*s)->stats();
+  const torrent_stats initial = *n.stats(j.id);
   out.report("progress", initial, 0, 0);
-  bool was_complete = initial.complete;
-  bool announced_complete = false;
-  std::uint64_t warnings_shown = 0;
-  std::string resume_failure;
+  const bool was_complete = initial.complete;
   // Stops; a resume record that cannot be saved turns a clean exit into 1.
   auto finish = [&](int code) {
-    if (!said_resume_failure((*s)->stop(), resume_failure) || code != kExitOk) return code;
+    if (!said_resume_failure(n.stop(), j.resume_failure) || code != kExitOk) return code;
     return kExitFailed;
   };
   for (;;) {
     // Completion and errors are noticed within 100 ms; progress is
     // reported once a second.
-    const timespec poll{0, 100'000'000};
-    const int sig = sigtimedwait(&signals, nullptr, &poll);
+    const int sig = wait_signal(signals);
     const auto now = clock::now();
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const double dt = std::chrono::duration<double>(now - last).count();
-    const torrent_stats st = (*s)->stats();
-    if (st.warnings > warnings_shown) {
-      for (const auto& [n, text] : (*s)->warnings_since(warnings_shown)) {
-        error(text, kExitOk);
-        warnings_shown = n;
-      }
-    }
+    const torrent_stats st = *n.stats(j.id);
+    say_warnings(n, j, st, false);
     const bool report_due = now - last >= kReportInterval;
-    if (sig <= 0 && !st.error && !(st.complete && !announced_complete) && !report_due) continue;
+    if (sig == 0 && !st.error && !(st.complete && !j.complete) && !report_due) continue;
     last = now;
     if (st.error) {
       out.report("error", st, elapsed, dt);
       finish(kExitFailed);
       return error(*st.error, kExitFailed);
     }
-    if (sig > 0) {
+    if (sig != 0) {
       out.report(st.complete ? "complete" : "progress", st, elapsed, dt);
       if (st.complete || mode == torrent_mode::seed) return finish(kExitOk);
       const int code = finish(128 + sig);
@@ -328,10 +394,10 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
                        " pieces; run the same command again to resume",
                    code);
     }
-    if (st.complete && !announced_complete) {
-      announced_complete = true;
+    if (st.complete && !j.complete) {
+      j.complete = true;
       out.report(mode == torrent_mode::download ? "complete" : "progress", st, elapsed, dt);
-      if (!was_complete) said_resume_failure((*s)->save_resume(), resume_failure);
+      if (!was_complete) said_resume_failure(n.save_resume(j.id), j.resume_failure);
       if (mode == torrent_mode::download && args.exit_on_complete) return finish(kExitOk);
     } else {
       out.report("progress", st, elapsed, dt);
@@ -341,10 +407,328 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
       return finish(kExitOk);
     if (now - last_resume >= kResumeInterval && !st.complete) {
       last_resume = now;
-      said_resume_failure((*s)->save_resume(), resume_failure);
+      said_resume_failure(n.save_resume(j.id), j.resume_failure);
     }
   }
 }
+
+// The .torrent files of --watch DIR: new ones are added, vanished ones
+// removed (their data stays), within a second or so.
+class watcher {
+ public:
+  explicit watcher(std::string dir) : dir_(std::move(dir)) {}
+
+  struct change {
+    std::vector<std::pair<std::string, torrent_file>> added;  // path, torrent
+    std::vector<std::string> removed;                          // paths
+  };
+
+  // What changed since the last scan. A file that does not parse (still
+  // being copied, or not a torrent) is said once per version of it.
+  change scan() {
+    change c;
+    std::map<std::string, stamp> seen;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      const auto& path = entry.path();
+      if (path.extension() != ".torrent" || !entry.is_regular_file(ec)) continue;
+      struct stat sb {};
+      if (::stat(path.c_str(), &sb) != 0) continue;
+      const stamp now{sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec, sb.st_size};
+      seen[path.string()] = now;
+      const auto known = files_.find(path.string());
+      if (known != files_.end() && known->second == now) continue;
+      if (known != files_.end() && known_good_.count(path.string())) continue;  // rewritten in place: kept
+      auto t = read_torrent(path.string());
+      if (!t) {
+        error(t.error(), kExitOk);
+        continue;
+      }
+      known_good_.insert(path.string());
+      c.added.emplace_back(path.string(), std::move(*t));
+    }
+    if (ec && !said_unreadable_) {
+      error("--watch " + dir_ + ": " + ec.message(), kExitOk);
+      said_unreadable_ = true;
+    }
+    for (const auto& [path, st] : files_)
+      if (!seen.count(path) && known_good_.erase(path)) c.removed.push_back(path);
+    files_ = std::move(seen);
+    return c;
+  }
+
+ private:
+  struct stamp {
+    long sec, nsec;
+    off_t size;
+    friend bool operator==(const stamp&, const stamp&) = default;
+  };
+  std::string dir_;
+  std::map<std::string, stamp> files_;
+  std::set<std::string> known_good_;
+  bool said_unreadable_ = false;
+};
+
+// Several torrents (or --watch): the node's totals on the status line, each
+// torrent's events as lines of their own.
+class node_reporter {
+ public:
+  node_reporter(bool json, std::vector<std::string> listen)
+      : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)) {}
+
+  void event(const char* what, const job& j, const std::string& detail = {}) {
+    if (json_) {
+      boost::json::object o;
+      o["event"] = what;
+      o["name"] = j.file.meta.name;
+      o["info_hash"] = j.file.meta.info_hash.hex();
+      if (!detail.empty()) o["detail"] = detail;
+      std::cout << boost::json::serialize(o) << std::endl;
+    } else {
+      if (terminal_) std::fputs("\r\033[K", stderr);
+      std::fprintf(stderr, "%s: %s%s%s\n", what, printable(j.file.meta.name).c_str(), detail.empty() ? "" : ": ",
+                   printable(detail).c_str());
+    }
+  }
+
+  void report(const node_stats& totals, const std::vector<torrent_stats>& all, double elapsed, double dt) {
+    std::int64_t downloaded = 0, uploaded = 0;
+    unsigned peers = 0, complete = 0;
+    for (const auto& t : all) {
+      downloaded += t.downloaded;
+      uploaded += t.uploaded;
+      peers += t.peers;
+      if (t.complete) ++complete;
+    }
+    // A removed torrent's bytes leave the sums: the rate never goes negative.
+    const double down = dt > 0 ? std::max<double>(0, static_cast<double>(downloaded - last_down_) / dt) : 0;
+    const double up = dt > 0 ? std::max<double>(0, static_cast<double>(uploaded - last_up_) / dt) : 0;
+    last_down_ = downloaded;
+    last_up_ = uploaded;
+    if (json_) {
+      boost::json::object o;
+      o["event"] = "progress";
+      o["torrents"] = totals.torrents;
+      o["live"] = totals.live;
+      o["checking"] = totals.checking;
+      o["queued"] = totals.queued;
+      o["paused"] = totals.paused;
+      o["errors"] = totals.errors;
+      o["complete"] = complete;
+      o["downloaded"] = downloaded;
+      o["uploaded"] = uploaded;
+      o["down_rate"] = static_cast<std::int64_t>(down);
+      o["up_rate"] = static_cast<std::int64_t>(up);
+      o["peers"] = peers;
+      o["connections"] = totals.connections;
+      o["elapsed"] = elapsed;
+      if (first_) {
+        boost::json::array l;
+        for (const auto& e : listen_) l.emplace_back(e);
+        o["listen"] = std::move(l);
+      }
+      std::cout << boost::json::serialize(o) << std::endl;
+    } else if (terminal_) {
+      if (first_) {
+        std::string joined;
+        for (const auto& l : listen_) joined += (joined.empty() ? "" : ", ") + l;
+        std::fprintf(stderr, "listening on %s\n", joined.empty() ? "-" : joined.c_str());
+      }
+      std::fprintf(stderr, "\r\033[K%zu torrents: %zu live, %u complete, %zu checking, %zu errors  down %s/s  up %s/s  peers %u",
+                   totals.torrents, totals.live, complete, totals.checking, totals.errors, format_size(down).c_str(),
+                   format_size(up).c_str(), peers);
+      std::fflush(stderr);
+    }
+    first_ = false;
+  }
+
+  void end() {
+    if (!json_ && terminal_ && !first_) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool json_;
+  bool terminal_;
+  std::vector<std::string> listen_;
+  bool first_ = true;
+  std::int64_t last_down_ = 0;
+  std::int64_t last_up_ = 0;
+};
+
+int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::vector<job> jobs) {
+  if (!args.select.empty())
+    return error("--select takes the file indices of one torrent; give one TORRENT with it", kExitUsage);
+  if (args.no_tracker && setup.torrent.peers.empty() && mode == torrent_mode::download)
+    return error("--no-tracker needs at least one --peer to download from", kExitUsage);
+  if (mode == torrent_mode::download) {
+    for (auto& j : jobs) {
+      auto sel = selection(args, j.file.meta);
+      if (!sel) return kExitUsage;
+      j.selected = std::move(*sel);
+    }
+  }
+  const sigset_t signals = block_signals();
+  auto started = node::start(std::move(setup.node));
+  if (!started) return error(started.error().message(), exit_code_of(started.error()));
+  node& n = **started;
+  const std::string& save_dir = setup.torrent.save_dir;
+  std::vector<std::string> listen;
+  for (const auto& e : n.listening()) listen.push_back(e.to_string());
+  node_reporter out(args.json, listen);
+  // A first line at once: where the node listens.
+  out.report(n.totals(), {}, 0, 0);
+
+  std::vector<job> all;
+  std::map<std::string, std::size_t> by_path;  // --watch files: index in `all`
+  // Adds a torrent; one already in the node (the same file twice, or a
+  // recorded one that is also given) is simply not added again.
+  auto add = [&](job j) -> std::optional<std::size_t> {
+    setup.torrent.selected = j.selected;
+    auto id = n.add(j.file.meta, setup.torrent);
+    if (!id) {
+      if (id.error().code != make_error_code(errc::already_added)) error(j.shown + ": " + id.error().message(), kExitOk);
+      return std::nullopt;
+    }
+    j.id = *id;
+    j.added = true;
+    out.event("added", j);
+    all.push_back(std::move(j));
+    return all.size() - 1;
+  };
+  for (auto& j : jobs) add(std::move(j));
+  std::optional<watcher> watch;
+  if (!args.watch.empty()) watch.emplace(args.watch);
+
+  const auto start = clock::now();
+  auto last = start;
+  auto last_watch = start - kWatchInterval;
+  auto last_resume = start;
+  int code = kExitOk;
+  std::string stop_failure;
+  for (;;) {
+    const int sig = wait_signal(signals);
+    const auto now = clock::now();
+    if (watch && now - last_watch >= kWatchInterval) {
+      last_watch = now;
+      auto c = watch->scan();
+      for (auto& [path, file] : c.added) {
+        job j;
+        j.shown = path;
+        j.file = std::move(file);
+        if (auto at = add(std::move(j))) by_path[path] = *at;
+      }
+      for (const auto& path : c.removed) {
+        const auto it = by_path.find(path);
+        if (it == by_path.end()) continue;
+        job& j = all[it->second];
+        by_path.erase(it);
+        if (!j.added) continue;
+        n.remove(j.id, false);
+        j.added = false;
+        if (auto r = forget_torrent(save_dir, j.file.meta.info_hash); !r) error(r.error().message(), kExitOk);
+        out.event("removed", j);
+      }
+    }
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    std::vector<torrent_stats> stats;
+    bool every_one_done = true;   // for get -e: complete, or failed
+    bool any_running = false;     // not failed
+    for (auto& j : all) {
+      if (!j.added) continue;
+      const auto st = n.stats(j.id);
+      if (!st) continue;
+      say_warnings(n, j, *st, true);
+      if (st->state == swarm::torrent_state::error && !j.failed) {
+        j.failed = true;
+        // A download that failed fails the run; a seeding node goes on.
+        if (mode == torrent_mode::download) code = kExitFailed;
+        out.event("error", j, st->error.value_or(""));
+      }
+      if (st->state != swarm::torrent_state::error) any_running = true;
+      if (st->state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered) {
+        j.remembered = true;
+        if (auto r = remember_torrent(save_dir, j.file.meta.info_hash, j.file.bytes); !r)
+          error(j.file.meta.name + ": cannot record the torrent for the next start: " + r.error().message(), kExitOk);
+      }
+      if (st->complete && !j.complete && st->state != swarm::torrent_state::checking) {
+        j.complete = true;
+        if (mode == torrent_mode::download) {
+          out.event("complete", j);
+          said_resume_failure(n.save_resume(j.id), j.resume_failure);
+        }
+      }
+      if (!j.complete && !j.failed) every_one_done = false;
+      stats.push_back(*st);
+    }
+    if (now - last >= kReportInterval || sig != 0) {
+      const double dt = std::chrono::duration<double>(now - last).count();
+      last = now;
+      out.report(n.totals(), stats, elapsed, dt);
+    }
+    if (now - last_resume >= kResumeInterval) {
+      last_resume = now;
+      for (auto& j : all)
+        if (j.added && !j.complete) said_resume_failure(n.save_resume(j.id), j.resume_failure);
+    }
+    const bool finished = mode == torrent_mode::download && args.exit_on_complete && every_one_done;
+    const bool nothing_left = !watch && !any_running && !all.empty();
+    if (sig == 0 && !finished && !nothing_left) continue;
+    out.end();
+    if (said_resume_failure(n.stop(), stop_failure) && code == kExitOk) code = kExitFailed;
+    if (nothing_left && !finished) return error("no torrent could be served or downloaded", kExitFailed);
+    if (sig != 0 && mode == torrent_mode::download && !every_one_done)
+      return error("interrupted before every torrent was complete; run the same command again to resume", 128 + sig);
+    return code;
+  }
+}
+
+int run_swarm(const swarm_args& args, torrent_mode mode) {
+  std::vector<std::string> files = args.torrents;
+  std::string save_dir = args.save_dir;
+  // The older form `sta serve TORRENT SAVE_DIR`.
+  std::error_code ec;
+  if (save_dir.empty() && mode == torrent_mode::seed && files.size() >= 2 &&
+      std::filesystem::is_directory(files.back(), ec)) {
+    save_dir = files.back();
+    files.pop_back();
+  }
+  if (save_dir.empty()) return error("-o SAVE_DIR is required", kExitUsage);
+  std::vector<job> jobs;
+  for (const auto& f : files) {
+    auto t = read_torrent(f);
+    if (!t) return error(t.error(), kExitUsage);
+    job j;
+    j.shown = f;
+    j.file = std::move(*t);
+    jobs.push_back(std::move(j));
+  }
+  // Served with no TORRENT: the ones earlier runs recorded.
+  if (mode == torrent_mode::seed && files.empty()) {
+    auto list = remembered_torrents(save_dir);
+    if (!list) return error(list.error().message(), kExitFailed);
+    for (auto& r : *list) {
+      auto m = meta::parse(r.bytes);
+      if (!m) {
+        error(r.file + ": " + m.error().message() + " (skipped)", kExitOk);
+        continue;
+      }
+      job j;
+      j.shown = r.file;
+      j.file = {std::move(*m), std::move(r.bytes)};
+      j.remembered = true;
+      jobs.push_back(std::move(j));
+    }
+    if (jobs.empty() && args.watch.empty())
+      return error("nothing to serve: give TORRENT files or --watch DIR (" + save_dir +
+                       "/.sta lists no torrent of an earlier run)",
+                   kExitUsage);
+  }
+  auto setup = setup_of(args, mode, save_dir);
+  if (!setup) return kExitUsage;
+  if (jobs.size() == 1 && args.watch.empty()) return run_one(args, mode, std::move(*setup), std::move(jobs.front()));
+  return run_many(args, mode, std::move(*setup), std::move(jobs));
+}
+
 
 void add_common(CLI::App* sub, swarm_args& args) {
   sub->add_option("--peer", args.peers, "Connect to this peer (IP:PORT); repeatable")->type_name("IP:PORT");
@@ -365,12 +749,13 @@ void add_common(CLI::App* sub, swarm_args& args) {
         return ok ? std::string() : "expected an IP address or host name";
       });
   sub->add_option("-d,--download-limit", args.download_limit,
-                  "Download at most RATE bytes/s over all peers (50MiB, 800k; default 0: unlimited)")
+                  "Download at most RATE bytes/s over all peers and torrents (50MiB, 800k;\n"
+                  "default 0: unlimited)")
       ->type_name("RATE");
   sub->add_option("-u,--upload-limit", args.upload_limit,
-                  "Upload at most RATE bytes/s over all peers (default 0: unlimited)")
+                  "Upload at most RATE bytes/s over all peers and torrents (default 0: unlimited)")
       ->type_name("RATE");
-  sub->add_option("--max-peers", args.max_peers, "Peer connections of this torrent (default 200)")
+  sub->add_option("--max-peers", args.max_peers, "Peer connections of each torrent (default 200)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65535}));
   sub->add_option("--max-per-ip", args.max_per_ip,
                   "Connections with one IP address, either way (default 4)")
@@ -380,6 +765,10 @@ void add_common(CLI::App* sub, swarm_args& args) {
       ->check(CLI::Range(1u, 65535u));
   sub->add_option("--max-half-open", args.max_half_open, "Outgoing connects in progress at once (default 8)")
       ->check(CLI::Range(1u, 1000u));
+  sub->add_option("--max-active", args.max_active,
+                  "Torrents transferring at once; the others wait, checked, in the order given\n"
+                  "(default 0: no cap)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
   sub->add_flag("--json", args.json,
                 "Print one JSON object per line on stdout every second and at the end");
 }
@@ -388,19 +777,21 @@ void add_common(CLI::App* sub, swarm_args& args) {
 
 command add_get(CLI::App& app) {
   auto args = std::make_shared<swarm_args>();
-  auto* sub = app.add_subcommand("get", "Download a torrent, verify every piece, then seed");
+  auto* sub = app.add_subcommand("get", "Download torrents, verify every piece, then seed");
   sub->footer(
-      "SAVE_DIR is the directory that will contain the torrent's root name; data already\n"
+      "SAVE_DIR is the directory that will contain each torrent's root name; data already\n"
       "there is checked and kept. Seeds after completing until Ctrl-C, unless -e or\n"
-      "--seed-ratio. Ctrl-C leaves resumable state: run the same command to continue.\n"
+      "--seed-ratio (one torrent). Ctrl-C leaves resumable state: run the same command\n"
+      "to continue. With several torrents, one that fails is reported and the others go on.\n"
       "Files left out by --select/--exclude-glob are not created; the bytes of theirs that\n"
       "share a piece with a selected file are kept in SAVE_DIR/.sta/<info-hash>.parts.\n"
       "Rates: k/M/G (or KiB/MiB/GiB) are powers of 1024.\n"
       "Exit status: 0 complete, 1 failed (disk, network), 2 usage or input error,\n"
       "128+signal when interrupted before completion.");
-  sub->add_option("TORRENT", args->torrent, ".torrent file")->required();
+  sub->add_option("TORRENT", args->torrents, ".torrent files")->required();
   sub->add_option("-o,--output", args->save_dir, "Directory to save into")->required()->type_name("SAVE_DIR");
-  sub->add_flag("-e,--exit-on-complete", args->exit_on_complete, "Exit once every piece is verified");
+  sub->add_flag("-e,--exit-on-complete", args->exit_on_complete,
+                "Exit once every piece (of every torrent that did not fail) is verified");
   sub->add_option("--seed-ratio", args->seed_ratio, "Exit once uploaded/size reaches R after completing")
       ->check(CLI::PositiveNumber)
       ->type_name("R");
@@ -421,13 +812,23 @@ command add_get(CLI::App& app) {
 
 command add_serve(CLI::App& app) {
   auto args = std::make_shared<swarm_args>();
-  auto* sub = app.add_subcommand("serve", "Seed a torrent whose data is complete in SAVE_DIR");
+  auto* sub = app.add_subcommand("serve", "Seed torrents whose data is complete in SAVE_DIR");
   sub->footer(
-      "Checks the data first (or trusts a matching resume record), then seeds until Ctrl-C.\n"
-      "Exit status: 0 stopped cleanly, 1 failed (data missing or not verifying, disk,\n"
-      "network), 2 usage or input error.");
-  sub->add_option("TORRENT", args->torrent, ".torrent file")->required();
-  sub->add_option("SAVE_DIR", args->save_dir, "Directory holding the torrent's data")->required();
+      "Checks each torrent's data first (or trusts a matching resume record), then seeds\n"
+      "until Ctrl-C. Every torrent served is recorded in SAVE_DIR/.sta, so `sta serve -o\n"
+      "SAVE_DIR` with no TORRENT brings them all back without rehashing. With --watch,\n"
+      "every .torrent in DIR is served, and files added to or removed from DIR are picked\n"
+      "up within seconds (a removed one stops being served; its data stays).\n"
+      "`sta serve TORRENT SAVE_DIR` (without -o) is the older form, still accepted.\n"
+      "With several torrents, one whose data is missing or does not verify is reported\n"
+      "and the others go on.\n"
+      "Exit status: 0 stopped cleanly, 1 failed (data missing or not verifying -- of the\n"
+      "only torrent, or of every one --, disk, network), 2 usage or input error.");
+  sub->add_option("TORRENT", args->torrents, ".torrent files (default: those recorded in SAVE_DIR/.sta)");
+  sub->add_option("-o,--output", args->save_dir, "Directory holding the torrents' data")->type_name("SAVE_DIR");
+  sub->add_option("--watch", args->watch, "Serve every .torrent in DIR, following additions and removals")
+      ->type_name("DIR")
+      ->check(CLI::ExistingDirectory);
   add_common(sub, *args);
   return {sub, [args] { return run_swarm(*args, torrent_mode::seed); }};
 }

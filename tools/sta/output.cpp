@@ -56,32 +56,29 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-std::optional<meta::metainfo> load_torrent(const std::string& path) {
+result<torrent_file, std::string> read_torrent(const std::string& path) {
   constexpr std::size_t kMaxTorrentFile = 64u << 20;
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error(path + ": " + std::strerror(errno), kExitUsage);
-    return std::nullopt;
-  }
+  if (!in) return path + ": " + std::strerror(errno);
   std::string data;
   char buf[1 << 16];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     data.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (data.size() > kMaxTorrentFile) {
-      error(path + ": larger than 64 MiB, not a .torrent file", kExitUsage);
-      return std::nullopt;
-    }
+    if (data.size() > kMaxTorrentFile) return path + ": larger than 64 MiB, not a .torrent file";
   }
-  if (in.bad()) {
-    error(path + ": read error", kExitUsage);
-    return std::nullopt;
-  }
+  if (in.bad()) return path + ": read error";
   auto m = meta::parse(data);
-  if (!m) {
-    error(path + ": " + m.error().message(), kExitUsage);
+  if (!m) return path + ": " + m.error().message();
+  return torrent_file{std::move(*m), std::move(data)};
+}
+
+std::optional<meta::metainfo> load_torrent(const std::string& path) {
+  auto t = read_torrent(path);
+  if (!t) {
+    error(t.error(), kExitUsage);
     return std::nullopt;
   }
-  return std::move(*m);
+  return std::move(t->meta);
 }
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }

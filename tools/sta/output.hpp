@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/error.hpp"
+#include "base/result.hpp"
 #include "meta/metainfo.hpp"
 
 namespace sta::cli {
@@ -26,7 +27,14 @@ int error(std::string_view message, int code);
 // UTF-8 become \xNN; everything else is kept.
 std::string printable(std::string_view text);
 
-// Reads and parses a .torrent; on failure prints the error and returns nullopt.
+// A .torrent read and parsed, with the file's bytes.
+struct torrent_file {
+  meta::metainfo meta;
+  std::string bytes;
+};
+// Reads and parses a .torrent; on failure the message ("PATH: why").
+result<torrent_file, std::string> read_torrent(const std::string& path);
+// The same, printing the error (as bad input) and returning nullopt.
 std::optional<meta::metainfo> load_torrent(const std::string& path);
 
 bool stderr_is_terminal();

@@ -1,0 +1,32 @@
+// torrent_list: the torrents a node brings back when it starts again with
+// the same state directory (SAVE_DIR/.sta): a copy of each .torrent, named
+// <info-hash hex>.torrent, next to its resume record, so a restart needs
+// neither the original files nor a rehash. Files are reached like every
+// other state file (no symlink followed, nothing outside SAVE_DIR).
+// Blocking; the control thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+#include "base/sha1.hpp"
+
+namespace sta {
+
+// Records (or replaces) the torrent's bytes.
+detailed_result<void> remember_torrent(const std::string& save_dir, const sha1_digest& info_hash,
+                                       std::string_view torrent_file);
+// Forgets it; nothing to do if it was not recorded.
+detailed_result<void> forget_torrent(const std::string& save_dir, const sha1_digest& info_hash);
+
+struct remembered {
+  std::string file;   // as shown in messages: SAVE_DIR/.sta/<hex>.torrent
+  std::string bytes;
+};
+// Every recorded torrent, in name order; none when there is no state
+// directory yet.
+detailed_result<std::vector<remembered>> remembered_torrents(const std::string& save_dir);
+
+}  // namespace sta
