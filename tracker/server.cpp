@@ -1,8 +1,6 @@
 #include "tracker/server.hpp"
 
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
 #include <atomic>
@@ -15,16 +13,13 @@
 #include <unordered_set>
 
 #include "base/hex.hpp"
-#include "base/version.hpp"
-#include "reactor/socket.hpp"
+#include "http/metrics.hpp"
+#include "http/server.hpp"
 #include "tracker/dashboard.hpp"
 
 namespace sta::tracker {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -36,13 +31,6 @@ struct digest_hash {
   }
 };
 using whitelist = std::unordered_set<sha1_digest, digest_hash>;
-
-// One event loop and what its thread alone reads: the whitelist is swapped
-// in by posting to the loop, so announces read it without a lock.
-struct context_state {
-  asio::io_context ctx{1};
-  std::shared_ptr<const whitelist> allowed;
-};
 
 result<std::shared_ptr<const whitelist>, std::string> load_whitelist(const std::string& path) {
   std::ifstream in(path);
@@ -74,6 +62,8 @@ asio::ip::address normalized(const asio::ip::address& a) {
   return a;
 }
 
+using http::status;
+
 }  // namespace
 
 result<std::vector<sha1_digest>, std::string> parse_whitelist(std::string_view text) {
@@ -97,18 +87,16 @@ result<std::vector<sha1_digest>, std::string> parse_whitelist(std::string_view t
 struct server::impl {
   options opts;
   swarm_store store;
-  std::vector<std::unique_ptr<context_state>> contexts;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<std::string> bound;
+  // One whitelist per HTTP thread, read by that thread alone: a reload
+  // posts the new one to each, so announces read it without a lock.
+  std::vector<std::shared_ptr<const whitelist>> allowed;
+  std::shared_ptr<const whitelist> initial;
   std::set<asio::ip::address> trusted;
-  std::vector<std::jthread> threads;
-  asio::steady_timer sweep_timer;
-  asio::steady_timer rate_timer;
+  std::unique_ptr<http::server> web;
+  std::unique_ptr<asio::steady_timer> sweep_timer;
+  std::unique_ptr<asio::steady_timer> rate_timer;
   clock::time_point started = clock::now();
 
-  std::atomic<std::size_t> next_context{0};
-  std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> announces{0};
   std::atomic<std::int64_t> scrapes{0};
   std::atomic<std::int64_t> last_announces{0};
@@ -116,42 +104,21 @@ struct server::impl {
   std::mutex failures_mutex;  // failures are rare: bad requests only
   std::map<std::string, std::int64_t> failures;
 
-  explicit impl(options o)
-      : opts(std::move(o)),
-        store(opts.limits, 2 * opts.interval),
-        contexts(make_contexts(opts.threads)),
-        sweep_timer(contexts[0]->ctx),
-        rate_timer(contexts[0]->ctx) {}
-
-  static std::vector<std::unique_ptr<context_state>> make_contexts(unsigned n) {
-    if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-    std::vector<std::unique_ptr<context_state>> out;
-    for (unsigned i = 0; i < n; ++i) out.push_back(std::make_unique<context_state>());
-    return out;
-  }
+  explicit impl(options o) : opts(std::move(o)), store(opts.limits, 2 * opts.interval) {}
 
   void count_failure(const std::string& reason) {
     std::lock_guard lock(failures_mutex);
     ++failures[reason];
   }
 
-  http::response<http::string_body> reply(http::status status, std::string body, std::string_view type) {
-    http::response<http::string_body> res{status, 11};
-    res.set(http::field::server, kClientName);
-    res.set(http::field::content_type, type);
-    res.set(http::field::cache_control, "no-store");
-    res.body() = std::move(body);
-    return res;
-  }
-
-  std::string handle_announce(std::string_view query, const context_state& cs, const asio::ip::address& remote) {
+  std::string handle_announce(std::string_view query, const whitelist* allowed_here, const asio::ip::address& remote) {
     announces.fetch_add(1, std::memory_order_relaxed);
     auto req = announce::parse_announce(query);
     if (!req) {
       count_failure(req.error());
       return announce::encode_failure(req.error());
     }
-    if (cs.allowed && !cs.allowed->contains(req->info_hash)) {
+    if (allowed_here && !allowed_here->contains(req->info_hash)) {
       count_failure("torrent not allowed");
       return announce::encode_failure("torrent not allowed on this tracker");
     }
@@ -171,7 +138,7 @@ struct server::impl {
     return announce::encode_response(*res, req->compact, req->no_peer_id);
   }
 
-  std::string handle_scrape(std::string_view query, const context_state& cs) {
+  std::string handle_scrape(std::string_view query, const whitelist* allowed_here) {
     scrapes.fetch_add(1, std::memory_order_relaxed);
     auto hashes = announce::parse_scrape(query);
     if (!hashes) {
@@ -183,8 +150,8 @@ struct server::impl {
       return announce::encode_scrape(store.scrape_all());
     }
     if (hashes->size() > 100) return announce::encode_failure("too many info_hash values (at most 100)");
-    if (cs.allowed) {
-      std::erase_if(*hashes, [&](const sha1_digest& h) { return !cs.allowed->contains(h); });
+    if (allowed_here) {
+      std::erase_if(*hashes, [&](const sha1_digest& h) { return !allowed_here->contains(h); });
     }
     return announce::encode_scrape(store.scrape(*hashes));
   }
@@ -208,112 +175,48 @@ struct server::impl {
                           {"announces", announces.load()},
                           {"announces_per_sec", announce_rate.load()},
                           {"scrapes", scrapes.load()},
-                          {"connections", connections.load()},
+                          {"connections", web->connections()},
                           {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started).count()},
                           {"torrents", std::move(torrents)}};
     return boost::json::serialize(o);
   }
 
-  std::string metrics_text() {
+  std::string metrics() {
     const auto t = store.totals();
-    std::string out;
-    auto metric = [&](std::string_view name, std::string_view type, std::string_view help, std::int64_t v,
-                      std::string_view labels = {}) {
-      out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " + std::string(name) + " " +
-             std::string(type) + "\n" + std::string(name) + std::string(labels) + " " + std::to_string(v) + "\n";
-    };
-    metric("sta_tracker_announces_total", "counter", "Announce requests received.", announces.load());
-    metric("sta_tracker_scrapes_total", "counter", "Scrape requests received.", scrapes.load());
-    metric("sta_tracker_completed_total", "counter", "Completed downloads reported.", t.completed);
-    metric("sta_tracker_swarms", "gauge", "Torrents with peers.", t.swarms);
-    metric("sta_tracker_connections", "gauge", "Open HTTP connections.", connections.load());
-    out += "# HELP sta_tracker_peers Peers by state.\n# TYPE sta_tracker_peers gauge\n";
-    out += "sta_tracker_peers{state=\"seeder\"} " + std::to_string(t.seeders) + "\n";
-    out += "sta_tracker_peers{state=\"leecher\"} " + std::to_string(t.leechers) + "\n";
-    out += "# HELP sta_tracker_failures_total Failed requests by reason.\n# TYPE sta_tracker_failures_total counter\n";
+    http::metrics_text m;
+    m.single("sta_tracker_announces_total", "counter", "Announce requests received.", static_cast<double>(announces.load()));
+    m.single("sta_tracker_scrapes_total", "counter", "Scrape requests received.", static_cast<double>(scrapes.load()));
+    m.single("sta_tracker_completed_total", "counter", "Completed downloads reported.", static_cast<double>(t.completed));
+    m.single("sta_tracker_swarms", "gauge", "Torrents with peers.", static_cast<double>(t.swarms));
+    m.single("sta_tracker_connections", "gauge", "Open HTTP connections.", static_cast<double>(web->connections()));
+    m.family("sta_tracker_peers", "gauge", "Peers by state.");
+    m.sample("sta_tracker_peers", {{"state", "seeder"}}, static_cast<double>(t.seeders));
+    m.sample("sta_tracker_peers", {{"state", "leecher"}}, static_cast<double>(t.leechers));
+    m.family("sta_tracker_failures_total", "counter", "Failed requests by reason.");
     std::lock_guard lock(failures_mutex);
-    for (const auto& [reason, n] : failures) {
-      std::string label;
-      for (char c : reason) label += (c == '"' || c == '\\') ? '_' : c;
-      out += "sta_tracker_failures_total{reason=\"" + label + "\"} " + std::to_string(n) + "\n";
-    }
-    return out;
+    for (const auto& [reason, n] : failures) m.sample("sta_tracker_failures_total", {{"reason", reason}}, static_cast<double>(n));
+    return m.take();
   }
 
-  http::response<http::string_body> handle(const http::request<http::empty_body>& req, const context_state& cs,
-                                           const asio::ip::address& remote) {
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      auto res = reply(http::status::method_not_allowed, "only GET is supported\n", "text/plain");
-      res.set(http::field::allow, "GET, HEAD");
+  http::response handle(const http::request& req, const http::client& who) {
+    if (req.method() != http::bhttp::verb::get && req.method() != http::bhttp::verb::head) {
+      auto res = http::reply(status::method_not_allowed, "only GET is supported\n", "text/plain");
+      res.set(http::bhttp::field::allow, "GET, HEAD");
       return res;
     }
-    const std::string_view target = req.target();
-    const auto q = target.find('?');
-    const std::string_view path = target.substr(0, q);
-    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-    if (path == "/announce") return reply(http::status::ok, handle_announce(query, cs, remote), "text/plain");
-    if (path == "/scrape") return reply(http::status::ok, handle_scrape(query, cs), "text/plain");
-    if (path == "/") return reply(http::status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
-    if (path == "/api/stats") return reply(http::status::ok, stats_json(), "application/json");
-    if (path == "/metrics") return reply(http::status::ok, metrics_text(), "text/plain; version=0.0.4");
-    return reply(http::status::not_found, "not found\n", "text/plain");
-  }
-
-  asio::awaitable<void> session(context_state& cs, tcp::socket socket) {
-    boost::system::error_code ec;
-    const auto remote = normalized(socket.remote_endpoint(ec).address());
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer(opts.max_header_bytes);
-    for (;;) {
-      http::request_parser<http::empty_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
-      stream.expires_after(opts.idle_timeout);
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-          ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
-        break;
-      }
-      if (ec) {
-        // A request we cannot parse: say so and close.
-        const bool too_big = ec == http::error::header_limit || ec == http::error::buffer_overflow;
-        auto res = reply(too_big ? http::status::request_header_fields_too_large : http::status::bad_request,
-                         too_big ? "request header too large\n" : "bad request\n", "text/plain");
-        res.keep_alive(false);
-        res.prepare_payload();
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        break;
-      }
-      const auto& req = parser.get();
-      auto res = handle(req, cs, remote);
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      if (req.method() == http::verb::head) res.body().clear();
-      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || !res.keep_alive()) break;
-    }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    connections.fetch_sub(1, std::memory_order_relaxed);
-  }
-
-  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
-    for (;;) {
-      context_state& cs = *contexts[next_context.fetch_add(1, std::memory_order_relaxed) % contexts.size()];
-      boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(cs.ctx, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec) continue;  // e.g. EMFILE: keep serving the connections we have
-      if (connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(opts.max_connections)) {
-        socket.close(ec);
-        continue;
-      }
-      connections.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(cs.ctx, session(cs, std::move(socket)), asio::detached);
-    }
+    const auto [path, query] = http::split_target(req.target());
+    const whitelist* allowed_here = allowed[who.context].get();
+    if (path == "/announce") return http::reply(status::ok, handle_announce(query, allowed_here, who.remote), "text/plain");
+    if (path == "/scrape") return http::reply(status::ok, handle_scrape(query, allowed_here), "text/plain");
+    if (path == "/") return http::reply(status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
+    if (path == "/api/stats") return http::reply(status::ok, stats_json(), "application/json");
+    if (path == "/metrics") return http::reply(status::ok, metrics(), "text/plain; version=0.0.4");
+    return http::reply(status::not_found, "not found\n", "text/plain");
   }
 
   void schedule_sweep() {
-    sweep_timer.expires_after(std::max<std::chrono::seconds>(std::chrono::seconds(1), opts.interval / 2));
-    sweep_timer.async_wait([this](boost::system::error_code ec) {
+    sweep_timer->expires_after(std::max<std::chrono::seconds>(std::chrono::seconds(1), opts.interval / 2));
+    sweep_timer->async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       store.expire(opts.now());
       schedule_sweep();
@@ -321,8 +224,8 @@ struct server::impl {
   }
 
   void schedule_rate() {
-    rate_timer.expires_after(std::chrono::seconds(1));
-    rate_timer.async_wait([this](boost::system::error_code ec) {
+    rate_timer->expires_after(std::chrono::seconds(1));
+    rate_timer->async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       const auto total = announces.load();
       announce_rate.store(static_cast<double>(total - last_announces.exchange(total)));
@@ -342,27 +245,32 @@ result<std::unique_ptr<server>, std::string> server::start(options opts) {
   if (!p->opts.whitelist_path.empty()) {
     auto wl = load_whitelist(p->opts.whitelist_path);
     if (!wl) return wl.error();
-    for (auto& cs : p->contexts) cs->allowed = *wl;
+    p->initial = *wl;
   }
+  http::server_options so;
   for (const auto& text : p->opts.listen) {
     auto ep = parse_endpoint(text);
     if (!ep) return "--listen: not ADDR:PORT: " + text;
-    auto fd = io::listen_tcp(*ep);
-    if (!fd) return "cannot listen on " + text + ": " + fd.error().message();
-    auto local = io::local_endpoint(fd->get());
-    p->bound.push_back(local ? local->to_string() : text);
-    const auto protocol = ep->family() == AF_INET6 ? tcp::v6() : tcp::v4();
-    p->acceptors.push_back(std::make_unique<tcp::acceptor>(p->contexts[0]->ctx, protocol, fd->release()));
+    so.listen.push_back(*ep);
   }
-  for (auto& acceptor : p->acceptors) {
-    asio::co_spawn(p->contexts[0]->ctx, p->accept_loop(*acceptor), asio::detached);
-  }
-  p->schedule_sweep();
-  p->schedule_rate();
-  for (auto& cs : p->contexts) {
-    p->guards.push_back(asio::make_work_guard(cs->ctx));
-    p->threads.emplace_back([cs = cs.get()] { cs->ctx.run(); });
-  }
+  so.threads = p->opts.threads ? p->opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  so.max_connections = p->opts.max_connections;
+  so.idle_timeout = p->opts.idle_timeout;
+  so.max_header_bytes = p->opts.max_header_bytes;
+  // Every whitelist is in place before the first request can arrive.
+  p->allowed.assign(so.threads, p->initial);
+  impl* raw = p.get();
+  auto web = http::server::start(std::move(so), [raw](const http::request& req, const http::client& who) {
+    return raw->handle(req, who);
+  });
+  if (!web) return web.error();
+  p->web = std::move(*web);
+  p->sweep_timer = std::make_unique<asio::steady_timer>(p->web->context(0));
+  p->rate_timer = std::make_unique<asio::steady_timer>(p->web->context(0));
+  asio::post(p->web->context(0), [raw] {
+    raw->schedule_sweep();
+    raw->schedule_rate();
+  });
   return std::unique_ptr<server>(new server(std::move(p)));
 }
 
@@ -370,14 +278,18 @@ server::server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 server::~server() { stop(); }
 
-std::vector<std::string> server::endpoints() const { return impl_->bound; }
+std::vector<std::string> server::endpoints() const {
+  std::vector<std::string> out;
+  for (const auto& e : impl_->web->endpoints()) out.push_back(e.to_string());
+  return out;
+}
 
 result<void, std::string> server::reload_whitelist() {
   if (impl_->opts.whitelist_path.empty()) return {};
   auto wl = load_whitelist(impl_->opts.whitelist_path);
   if (!wl) return wl.error();
-  for (auto& cs : impl_->contexts) {
-    asio::post(cs->ctx, [cs = cs.get(), allowed = *wl] { cs->allowed = allowed; });
+  for (unsigned i = 0; i < impl_->web->contexts(); ++i) {
+    asio::post(impl_->web->context(i), [p = impl_.get(), i, allowed = *wl] { p->allowed[i] = allowed; });
   }
   return {};
 }
@@ -385,13 +297,12 @@ result<void, std::string> server::reload_whitelist() {
 void server::expire_now() { impl_->store.expire(impl_->opts.now()); }
 
 void server::stop() {
-  if (!impl_ || impl_->threads.empty()) return;
-  // Stopping the loops abandons every connection; their frames, the
-  // acceptors and the timers are destroyed with the contexts.
-  for (auto& cs : impl_->contexts) cs->ctx.stop();
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
-  impl_->guards.clear();
+  if (!impl_ || !impl_->web) return;
+  impl_->web->stop();
+  // The timers belong to the stopped contexts; they go before the server.
+  impl_->sweep_timer.reset();
+  impl_->rate_timer.reset();
+  impl_->web.reset();
 }
 
 }  // namespace sta::tracker

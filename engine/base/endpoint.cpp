@@ -55,6 +55,15 @@ bool endpoint::is_unspecified() const {
   return true;
 }
 
+bool endpoint::is_loopback() const {
+  const auto a = ip();
+  if (family() == AF_INET) return a.size() == 4 && a[0] == 127;
+  if (a.size() != 16) return false;
+  for (std::size_t i = 0; i < 15; ++i)
+    if (a[i] != 0) return false;
+  return a[15] == 1;
+}
+
 bool endpoint::same_host(const endpoint& other) const {
   const auto a = ip(), b = other.ip();
   return family() == other.family() && a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;

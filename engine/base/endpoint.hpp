@@ -33,6 +33,8 @@ struct endpoint {
   std::span<const std::uint8_t> ip() const;
   // 0.0.0.0 or ::
   bool is_unspecified() const;
+  // 127.0.0.0/8 or ::1.
+  bool is_loopback() const;
   bool same_host(const endpoint& other) const;
   // "1.2.3.4:80" or "[::1]:80".
   std::string to_string() const;

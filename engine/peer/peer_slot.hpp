@@ -20,6 +20,7 @@ struct peer_slot {
   std::atomic<std::uint8_t> state{free};
   std::atomic<std::uint32_t> generation{0};  // bumped on release
   endpoint addr;
+  bool outgoing = false; // we connected to it
   bool has_id = false;   // set once the peer's handshake arrived
   wire::peer_id id{};
 
@@ -30,6 +31,11 @@ struct peer_slot {
   std::atomic<bool> banned{false};          // the host was banned: close at once
   std::atomic<std::int64_t> down_rate{0};   // payload bytes/s from the peer
   std::atomic<std::int64_t> up_rate{0};     // payload bytes/s to the peer
+  // For display, published once a second by the connection.
+  std::atomic<bool> am_choking{true};
+  std::atomic<bool> am_interested{false};
+  std::atomic<bool> peer_choking{true};
+  std::atomic<std::uint32_t> peer_pieces{0};  // pieces the peer has
 };
 
 }  // namespace sta::peer

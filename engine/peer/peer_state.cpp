@@ -294,6 +294,10 @@ void peer_state::tick(time_point now) {
   down_bytes_ = up_bytes_ = 0;
   slot_.down_rate.store(down_rate_, std::memory_order_relaxed);
   slot_.up_rate.store(up_rate_, std::memory_order_relaxed);
+  slot_.am_choking.store(am_choking_, std::memory_order_relaxed);
+  slot_.am_interested.store(am_interested_, std::memory_order_relaxed);
+  slot_.peer_choking.store(peer_choking_, std::memory_order_relaxed);
+  slot_.peer_pieces.store(static_cast<std::uint32_t>(peer_has_.count()), std::memory_order_relaxed);
   event_picks_ = 0;
   refill_due_ = true;
 

@@ -194,6 +194,11 @@ bool piece_picker::wanted(std::uint32_t piece) const {
   return k != kSkipped && k != kHave;
 }
 
+bool piece_picker::in_progress(std::uint32_t piece) const {
+  const kind k = kind_of(impl_->state[piece].load(std::memory_order_acquire));
+  return k == kClaimed || k == kShared || k == kComplete || k == kChecking;
+}
+
 bool piece_picker::skipped(std::uint32_t piece) const {
   return kind_of(impl_->state[piece].load(std::memory_order_acquire)) == kSkipped;
 }

@@ -84,6 +84,9 @@ class piece_picker {
   bool skipped(std::uint32_t piece) const;
   // Neither have nor skipped: still to be downloaded.
   bool wanted(std::uint32_t piece) const;
+  // Some of its blocks are requested or received, or it is being hashed or
+  // checked again (for display).
+  bool in_progress(std::uint32_t piece) const;
 
   // Pieces in index order instead of rarest first.
   void set_sequential(bool on);

@@ -12,6 +12,7 @@
 
 #include "base/version.hpp"
 #include "meta/file_map.hpp"
+#include "peer/client_name.hpp"
 #include "peer/peer_loop.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/reactor_group.hpp"
@@ -123,6 +124,11 @@ struct node::core {
     error_code code;
     std::optional<detailed_error> check_error;  // the last check's, as the storage said it
     std::uint64_t queued_seq = 0;
+    // Rates, sampled by the node's tick about once a second.
+    std::int64_t sampled_down = 0;
+    std::int64_t sampled_up = 0;
+    std::int64_t down_rate = 0;
+    std::int64_t up_rate = 0;
 
     bool drained() const { return !t || t->drained(); }
   };
@@ -146,6 +152,11 @@ struct node::core {
   unsigned next_home = 0;
   std::atomic<std::int64_t> accept_errors{0};
   bool stopping = false;
+  clock::time_point last_sample = clock::now();
+  // Bytes of torrents freed since the start (removed, or checked again
+  // after an error), so the node's totals never go down.
+  std::int64_t freed_down = 0;
+  std::int64_t freed_up = 0;
   std::promise<void> announced_for_stop;
   bool announced_promised = false;
 
@@ -329,15 +340,38 @@ struct node::core {
   void free_torrent(entry& e) {
     if (!e.t) return;
     const std::uint64_t uid = e.t->uid();
+    freed_down += e.t->counters().downloaded.load(std::memory_order_relaxed);
+    freed_up += e.t->counters().uploaded.load(std::memory_order_relaxed);
     e.c.reset();
     e.t.reset();
+    e.sampled_down = e.sampled_up = 0;
     for (unsigned i = 0; i < group->size(); ++i)
       group->at(i).post([uid] { storage::block_cache::for_this_thread().erase_torrent(uid); });
   }
 
   // Every tick: live torrents that failed, torrents that drained, queued
   // torrents that may go live.
+  void sample_rates() {
+    const auto now = clock::now();
+    const double dt = std::chrono::duration<double>(now - last_sample).count();
+    if (dt < 1.0) return;
+    last_sample = now;
+    for (auto& [id, e] : entries) {
+      if (!e->t) {
+        e->down_rate = e->up_rate = 0;
+        continue;
+      }
+      const auto down = e->t->counters().downloaded.load(std::memory_order_relaxed);
+      const auto up = e->t->counters().uploaded.load(std::memory_order_relaxed);
+      e->down_rate = static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(0, down - e->sampled_down)) / dt);
+      e->up_rate = static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(0, up - e->sampled_up)) / dt);
+      e->sampled_down = down;
+      e->sampled_up = up;
+    }
+  }
+
   void tick() {
+    sample_rates();
     for (auto& [id, e] : entries) {
       if (e->life.state() == torrent_state::live && e->t->error()) {
         e->error = *e->t->error();
@@ -420,6 +454,8 @@ struct node::core {
     st.complete = t.picker().complete();
     st.downloaded = t.counters().downloaded.load(std::memory_order_relaxed);
     st.uploaded = t.counters().uploaded.load(std::memory_order_relaxed);
+    st.down_rate = e.down_rate;
+    st.up_rate = e.up_rate;
     st.wasted = t.counters().wasted.load(std::memory_order_relaxed);
     st.hash_failures = t.hash_failures.load(std::memory_order_relaxed);
     st.read_errors = t.read_errors.load(std::memory_order_relaxed);
@@ -692,6 +728,17 @@ node_stats node::totals() const {
         }
         st.connections = c.process.connections.load(std::memory_order_relaxed);
         st.accept_errors = c.accept_errors.load(std::memory_order_relaxed);
+        for (const auto& [id, e] : c.entries) {
+          if (e->life.state() == torrent_state::removed || !e->t) continue;
+          st.down_rate += e->down_rate;
+          st.up_rate += e->up_rate;
+          st.downloaded += e->t->counters().downloaded.load(std::memory_order_relaxed);
+          st.uploaded += e->t->counters().uploaded.load(std::memory_order_relaxed);
+        }
+        st.downloaded += c.freed_down;
+        st.uploaded += c.freed_up;
+        st.download_limit = c.process.download.rate();
+        st.upload_limit = c.process.upload.rate();
         return st;
       },
       stopped_);
@@ -708,6 +755,114 @@ std::size_t node::cached_bytes() const {
     total += answer.get();
   }
   return total;
+}
+
+std::vector<peer_stats> node::peers(torrent_id id) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id] {
+        std::vector<peer_stats> out;
+        const core::entry* e = c.find(id);
+        if (e == nullptr || !e->t) return out;
+        const double pieces = e->t->geo().piece_count();
+        for (const auto& s : e->t->slots()) {
+          if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
+          peer_stats p;
+          p.address = s.addr;
+          p.client = s.has_id ? peer::client_name(s.id) : std::string();
+          p.outgoing = s.outgoing;
+          p.am_choking = s.am_choking.load(std::memory_order_relaxed);
+          p.am_interested = s.am_interested.load(std::memory_order_relaxed);
+          p.peer_choking = s.peer_choking.load(std::memory_order_relaxed);
+          p.peer_interested = s.peer_interested.load(std::memory_order_relaxed);
+          p.snubbed = s.snubbed.load(std::memory_order_relaxed);
+          p.seed = s.peer_is_seed.load(std::memory_order_relaxed);
+          p.down_rate = s.down_rate.load(std::memory_order_relaxed);
+          p.up_rate = s.up_rate.load(std::memory_order_relaxed);
+          p.progress = p.seed ? 1.0 : s.peer_pieces.load(std::memory_order_relaxed) / pieces;
+          out.push_back(std::move(p));
+        }
+        return out;
+      },
+      stopped_);
+}
+
+std::optional<piece_map> node::pieces(torrent_id id) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id]() -> std::optional<piece_map> {
+        const core::entry* e = c.find(id);
+        if (e == nullptr || !e->t) return std::nullopt;
+        const auto& picker = e->t->picker();
+        piece_map m;
+        const std::uint32_t n = picker.piece_count();
+        m.state.resize(n);
+        m.availability.resize(n);
+        for (std::uint32_t p = 0; p < n; ++p) {
+          m.state[p] = picker.have(p)          ? piece_map::have
+                       : picker.skipped(p)     ? piece_map::skipped
+                       : picker.in_progress(p) ? piece_map::downloading
+                                               : piece_map::missing;
+          m.availability[p] = picker.availability(p);
+        }
+        return m;
+      },
+      stopped_);
+}
+
+std::vector<file_stats> node::files(torrent_id id) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id] {
+        std::vector<file_stats> out;
+        const core::entry* e = c.find(id);
+        if (e == nullptr) return out;
+        const auto& m = *e->meta;
+        const meta::file_map map(m);
+        for (std::size_t i = 0; i < m.files.size(); ++i) {
+          if (m.files[i].pad) continue;
+          file_stats f;
+          f.path = m.multi_file ? m.files[i].joined_path() : m.name;
+          f.size = m.files[i].size;
+          f.selected = e->opts.selected.empty() || e->opts.selected[i];
+          const auto range = map.file_pieces(i);
+          if (e->t) {
+            for (std::int64_t p = range.first; p <= range.last; ++p) {
+              if (!e->t->picker().have(static_cast<std::uint32_t>(p))) continue;
+              // The bytes of piece p that lie in file i.
+              const std::int64_t piece_start = p * m.piece_length;
+              const std::int64_t from = std::max(piece_start, map.file_offset(i));
+              const std::int64_t to = std::min(piece_start + map.piece_size(p), map.file_offset(i) + f.size);
+              f.verified += std::max<std::int64_t>(0, to - from);
+            }
+          }
+          out.push_back(std::move(f));
+        }
+        return out;
+      },
+      stopped_);
+}
+
+std::vector<tracker_stats> node::trackers(torrent_id id) const {
+  core& c = *core_;
+  return c.call(
+      [&c, id] {
+        std::vector<tracker_stats> out;
+        const core::entry* e = c.find(id);
+        if (e == nullptr) return out;
+        if (!e->c) {
+          for (std::size_t tier = 0; tier < e->meta->trackers.size(); ++tier)
+            for (const auto& url : e->meta->trackers[tier]) out.push_back({url, tier, {}, 0, -1});
+          return out;
+        }
+        const auto next = e->c->next_announce();
+        const std::int64_t next_in =
+            next ? std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(*next - clock::now()).count())
+                 : -1;
+        for (const auto& r : e->c->trackers()) out.push_back({r.url, r.tier, r.last, r.peers, next_in});
+        return out;
+      },
+      stopped_);
 }
 
 std::vector<std::pair<std::uint64_t, std::string>> node::warnings_since(torrent_id id, std::uint64_t after) const {

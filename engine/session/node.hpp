@@ -9,9 +9,9 @@
 // reactors.
 //
 // Threads: reactor 0 is the node's home; the table and every lifecycle
-// lives there. The public calls are made from one control thread (the CLI,
-// a test); they post to the home reactor and wait for its answer (after
-// stop() they read directly). Never call them from a reactor thread.
+// lives there. The public calls may be made from any thread that is not a
+// reactor (the CLI, the web API's thread, a test); they post to the home
+// reactor and wait for its answer (after stop() they read directly).
 #pragma once
 
 #include <chrono>
@@ -89,6 +89,8 @@ struct torrent_stats {
   std::uint32_t verified_pieces = 0;
   std::int64_t downloaded = 0;   // payload bytes received this run
   std::int64_t uploaded = 0;     // payload bytes sent this run
+  std::int64_t down_rate = 0;    // payload bytes/s over the last second
+  std::int64_t up_rate = 0;
   std::int64_t wasted = 0;
   std::int64_t hash_failures = 0;
   std::int64_t read_errors = 0;     // reads of verified pieces that failed (each re-checked)
@@ -105,6 +107,45 @@ struct torrent_stats {
   std::string tracker_status;        // last announce outcome, for display
 };
 
+// A connected peer of a torrent.
+struct peer_stats {
+  endpoint address;
+  std::string client;        // from its peer id ("libtorrent 2.0.8"), or the id's printable prefix
+  bool outgoing = false;     // we connected to it
+  bool am_choking = true;    // we choke it
+  bool am_interested = false;
+  bool peer_choking = true;  // it chokes us
+  bool peer_interested = false;
+  bool snubbed = false;
+  bool seed = false;
+  std::int64_t down_rate = 0;
+  std::int64_t up_rate = 0;
+  double progress = 0;       // share of the torrent's pieces it has
+};
+
+// The pieces of a torrent for a piece map: one state per piece and how
+// many connected peers have it.
+struct piece_map {
+  enum : std::uint8_t { missing = 0, downloading = 1, have = 2, skipped = 3 };
+  std::vector<std::uint8_t> state;
+  std::vector<std::uint32_t> availability;
+};
+
+struct file_stats {
+  std::string path;          // as `sta info` shows it
+  std::int64_t size = 0;
+  std::int64_t verified = 0; // bytes of it in verified pieces
+  bool selected = true;
+};
+
+struct tracker_stats {
+  std::string url;
+  std::size_t tier = 0;
+  std::string last;          // "ok, N peers", the error, or empty before the first announce
+  std::int64_t peers = 0;    // peers the last good answer gave
+  std::int64_t next_in = -1; // seconds until the next announce (-1: none planned)
+};
+
 struct node_stats {
   std::size_t torrents = 0;
   std::size_t live = 0;
@@ -114,6 +155,12 @@ struct node_stats {
   std::size_t errors = 0;
   unsigned connections = 0;          // peer connections, half-open included
   std::int64_t accept_errors = 0;
+  std::int64_t down_rate = 0;        // over every torrent, bytes/s
+  std::int64_t up_rate = 0;
+  std::int64_t downloaded = 0;       // payload bytes since the node started, every torrent
+  std::int64_t uploaded = 0;
+  std::int64_t download_limit = 0;   // the process's, bytes/s; 0: none
+  std::int64_t upload_limit = 0;
 };
 
 class node {
@@ -150,6 +197,12 @@ class node {
   node_stats totals() const;
   // Bytes held by the reactors' block caches (blocks read to serve).
   std::size_t cached_bytes() const;
+  // Details of one torrent; empty (or nullopt) for an unknown id or one
+  // not checked yet.
+  std::vector<peer_stats> peers(torrent_id id) const;
+  std::optional<piece_map> pieces(torrent_id id) const;
+  std::vector<file_stats> files(torrent_id id) const;
+  std::vector<tracker_stats> trackers(torrent_id id) const;
 
   // The latest warnings of a torrent numbered above `after` (numbers from
   // 1; the last few are kept): trouble it survives, like a failed read.

@@ -79,7 +79,7 @@ void connect_more(control& c, clock::time_point now) {
     const host_key host = host_of(cand.addr);
     if (now < cand.next_try || c.is_banned(host) || c.connections_from(host) >= c.t.lim().max_per_host) continue;
     if (process.connections.load(std::memory_order_relaxed) >= process.max_connections) break;
-    peer::peer_slot* slot = c.t.claim_slot(cand.addr);
+    peer::peer_slot* slot = c.t.claim_slot(cand.addr, true);
     if (slot == nullptr) break;
     cand.slot = slot;
     cand.generation = slot->generation.load(std::memory_order_relaxed);
@@ -148,8 +148,11 @@ io::task<std::optional<announce::response>> announce_once(control& c, announce::
       auto r = co_await http_announce(c.home(), tier[i], req, bind ? &*bind : nullptr, timeout);
       if (!r) {
         last_error = tier[i] + ": " + r.error();
+        c.record_announce(tier[i], r.error(), 0);
         continue;
       }
+      c.record_announce(tier[i], "ok, " + std::to_string(r->peers.size()) + " peers",
+                        static_cast<std::int64_t>(r->peers.size()));
       std::rotate(tier.begin(), tier.begin() + static_cast<std::ptrdiff_t>(i),
                   tier.begin() + static_cast<std::ptrdiff_t>(i) + 1);
       if (!r->tracker_id.empty()) c.tracker_id = r->tracker_id;
@@ -187,12 +190,14 @@ io::task<void> announce_loop(control& c, torrent::work_guard) {
         next = clock::now() + std::chrono::seconds(retry);
         retry = std::min<std::int64_t>(retry * 2, 1800);
       }
+      c.set_next_announce(next);
     }
     if (!(co_await io::sleep(home, kControlTick))) co_return;
   }
 }
 
 io::task<void> announce_stopped(control& c, torrent::work_guard) {
+  c.set_next_announce(std::nullopt);
   if (c.announced) {
     co_await announce_once(c, announce::event::stopped, kStoppedAnnounceWait);
     // The next start announces 'started' again.
@@ -206,6 +211,8 @@ io::task<void> announce_stopped(control& c, torrent::work_guard) {
 control::control(torrent& tt, io::reactor_group& group, unsigned home, control_options o)
     : t(tt), opts(std::move(o)), tiers(opts.tiers), group_(group), home_(home) {
   for (const auto& p : opts.peers) add_candidate(p);
+  for (std::size_t i = 0; i < tiers.size(); ++i)
+    for (const auto& url : tiers[i]) records_.push_back({url, i, {}, 0});
   t.on_verdict = [this](piece_verdict v) { post_verdict(std::move(v)); };
 }
 
@@ -243,7 +250,7 @@ io::task<void> control::take_incoming(unique_fd sock, endpoint remote, wire::han
   if (t.stopping() || is_banned(host) || process.connections.load(std::memory_order_relaxed) >= process.max_connections ||
       connections_from(host) >= t.lim().max_per_host)
     co_return;
-  peer::peer_slot* slot = t.claim_slot(remote);
+  peer::peer_slot* slot = t.claim_slot(remote, false);
   if (slot == nullptr) co_return;  // full: the socket closes
   bool ok = static_cast<bool>(check_handshake(theirs, *slot));
   if (ok) ok = static_cast<bool>(co_await peer::send_handshake(home(), sock.get(), our_handshake(), deadline));
@@ -266,6 +273,30 @@ std::string control::tracker_status() const {
 void control::set_status(std::string s) {
   std::lock_guard lock(status_mutex_);
   tracker_status_ = std::move(s);
+}
+
+std::vector<control::tracker_record> control::trackers() const {
+  std::lock_guard lock(status_mutex_);
+  return records_;
+}
+
+std::optional<clock::time_point> control::next_announce() const {
+  std::lock_guard lock(status_mutex_);
+  return next_announce_;
+}
+
+void control::record_announce(const std::string& url, std::string outcome, std::int64_t peers) {
+  std::lock_guard lock(status_mutex_);
+  for (auto& r : records_)
+    if (r.url == url) {
+      r.last = std::move(outcome);
+      if (peers > 0 || r.last.starts_with("ok")) r.peers = peers;
+    }
+}
+
+void control::set_next_announce(std::optional<clock::time_point> at) {
+  std::lock_guard lock(status_mutex_);
+  next_announce_ = at;
 }
 
 void control::add_candidate(const endpoint& addr) {

@@ -64,6 +64,15 @@ class control {
 
   // Any thread.
   std::string tracker_status() const;
+  struct tracker_record {
+    std::string url;
+    std::size_t tier = 0;
+    std::string last;        // the last announce's outcome; empty before the first
+    std::int64_t peers = 0;  // peers its last good answer gave
+  };
+  std::vector<tracker_record> trackers() const;
+  // When the next announce is due, if one is planned.
+  std::optional<clock::time_point> next_announce() const;
   // Since the last stop(): its 'stopped' announce is done (or was not due).
   std::atomic<bool> stopped_announced{true};
   unsigned banned_hosts() const { return banned_hosts_.load(std::memory_order_relaxed); }
@@ -100,6 +109,8 @@ class control {
 
   io::reactor& pick_reactor() { return group_.at(next_reactor_++ % group_.size()); }
   void set_status(std::string s);
+  void record_announce(const std::string& url, std::string outcome, std::int64_t peers);
+  void set_next_announce(std::optional<clock::time_point> at);
   void add_candidate(const endpoint& addr);
   unsigned connections_from(const host_key& h) const;
   bool is_banned(const host_key& h) const;
@@ -117,6 +128,8 @@ class control {
   std::atomic<unsigned> banned_hosts_{0};
   mutable std::mutex status_mutex_;
   std::string tracker_status_;
+  std::vector<tracker_record> records_;
+  std::optional<clock::time_point> next_announce_;
 };
 
 }  // namespace sta::swarm

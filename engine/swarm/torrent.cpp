@@ -82,10 +82,11 @@ picker::owner_id torrent::sender(piece_index p, block_index b) const {
   return senders_[std::size_t{p.value()} * blocks_per_piece_ + b.value()].load(std::memory_order_relaxed);
 }
 
-peer::peer_slot* torrent::claim_slot(const endpoint& addr) {
+peer::peer_slot* torrent::claim_slot(const endpoint& addr, bool outgoing) {
   for (auto& s : slots()) {
     if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free) continue;
     s.addr = addr;
+    s.outgoing = outgoing;
     s.has_id = false;
     s.peer_is_seed.store(false, std::memory_order_relaxed);
     s.peer_interested.store(false, std::memory_order_relaxed);
@@ -94,6 +95,10 @@ peer::peer_slot* torrent::claim_slot(const endpoint& addr) {
     s.banned.store(false, std::memory_order_relaxed);
     s.down_rate.store(0, std::memory_order_relaxed);
     s.up_rate.store(0, std::memory_order_relaxed);
+    s.am_choking.store(true, std::memory_order_relaxed);
+    s.am_interested.store(false, std::memory_order_relaxed);
+    s.peer_choking.store(true, std::memory_order_relaxed);
+    s.peer_pieces.store(0, std::memory_order_relaxed);
     s.state.store(peer::peer_slot::claimed, std::memory_order_release);
     process_.connections.fetch_add(1, std::memory_order_relaxed);
     return &s;

@@ -151,7 +151,7 @@ class torrent final : public peer::torrent_io {
     return static_cast<picker::owner_id>(&s - slots_.get() + 1);
   }
   // Home reactor only. Counts in the process's connection budget.
-  peer::peer_slot* claim_slot(const endpoint& addr);
+  peer::peer_slot* claim_slot(const endpoint& addr, bool outgoing);
   // The connection's reactor, when it is over.
   void release_slot(peer::peer_slot& s);
 

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,6 +30,8 @@
 #include "base/units.hpp"
 #include "commands.hpp"
 #include "output.hpp"
+#include "http/node_web.hpp"
+#include "http/snapshot_json.hpp"
 #include "session/node.hpp"
 #include "session/torrent_list.hpp"
 
@@ -48,6 +51,9 @@ struct swarm_args {
   std::string save_dir;
   std::string watch;
   std::size_t max_active = 0;
+  std::string web;                     // --web ADDR:PORT
+  std::string web_token_file;
+  std::vector<std::string> web_hosts;
   std::vector<std::string> peers;
   std::vector<std::string> listen;
   bool exit_on_complete = false;
@@ -177,7 +183,8 @@ std::string format_eta(double seconds) {
 
 class reporter {
  public:
-  reporter(bool json, std::vector<std::string> listen) : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)) {}
+  reporter(bool json, std::vector<std::string> listen, std::string web)
+      : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)), web_(std::move(web)) {}
 
   void report(const char* event, const torrent_stats& st, double elapsed, double dt) {
     const double down = dt > 0 ? static_cast<double>(st.downloaded - last_down_) / dt : 0;
@@ -187,29 +194,19 @@ class reporter {
     const double progress =
         st.selected_total > 0 ? static_cast<double>(st.verified) / static_cast<double>(st.selected_total) : 1.0;
     if (json_) {
-      boost::json::object o;
+      // The API's torrent object, with this line's event, time and rates
+      // over the time since the last line.
+      boost::json::object o = http::to_json(st);
       o["event"] = event;
-      o["progress"] = progress;
-      o["downloaded"] = st.downloaded;
-      o["uploaded"] = st.uploaded;
-      o["total"] = st.total;
-      o["selected_total"] = st.selected_total;
-      o["verified"] = st.verified;
       o["down_rate"] = static_cast<std::int64_t>(down);
       o["up_rate"] = static_cast<std::int64_t>(up);
-      o["peers"] = st.peers;
-      o["seeds"] = st.seeds;
       o["elapsed"] = elapsed;
-      o["hash_failures"] = st.hash_failures;
-      o["banned"] = st.banned_hosts;
-      o["read_errors"] = st.read_errors;
       if (first_) {
         boost::json::array l;
         for (const auto& e : listen_) l.emplace_back(e);
         o["listen"] = std::move(l);
+        if (!web_.empty()) o["web"] = web_;
       }
-      if (!st.tracker_status.empty()) o["tracker"] = st.tracker_status;
-      if (st.error) o["error"] = *st.error;
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
       if (first_) {
@@ -237,6 +234,7 @@ class reporter {
   bool json_;
   bool terminal_;
   std::vector<std::string> listen_;
+  std::string web_;
   bool first_ = true;
   std::int64_t last_down_ = 0;
   std::int64_t last_up_ = 0;
@@ -329,6 +327,83 @@ void say_warnings(node& n, job& j, const torrent_stats& st, bool prefix) {
   }
 }
 
+// The dashboard and API of --web, if asked for.
+struct web_run {
+  std::unique_ptr<http::node_web> server;
+  std::string url;
+};
+
+// nullopt: a usage error was said; a null pointer: no --web.
+std::optional<std::unique_ptr<web_run>> start_web(const swarm_args& args, node& n, torrent_options added,
+                                                  torrent_mode mode) {
+  if (args.web.empty()) return std::unique_ptr<web_run>();
+  auto ep = parse_endpoint(args.web);
+  if (!ep) {
+    error("--web " + args.web + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
+    return std::nullopt;
+  }
+  http::web_options o;
+  o.listen = *ep;
+  o.hosts = args.web_hosts;
+  bool generated = false;
+  if (!args.web_token_file.empty()) {
+    std::ifstream in(args.web_token_file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+      error("--web-token " + args.web_token_file + ": cannot read it", kExitUsage);
+      return std::nullopt;
+    }
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\r' || token.back() == '\t')) token.pop_back();
+    if (token.size() < 16 || token.find_first_of(" ;\t") != std::string::npos) {
+      error("--web-token " + args.web_token_file + ": the token must be at least 16 characters, without spaces or ';'",
+            kExitUsage);
+      return std::nullopt;
+    }
+    o.token = token;
+  } else if (!ep->is_loopback()) {
+    // Anything but loopback is reachable by others: never without a token.
+    o.token = http::make_token();
+    generated = true;
+  }
+  added.selected.clear();
+  const std::string save_dir = added.save_dir;
+  http::web_actions actions;
+  actions.add = [&n, added, mode, save_dir](meta::metainfo m, std::string file, bool paused) -> detailed_result<torrent_id> {
+    torrent_options o = added;
+    o.paused = paused;
+    const auto hash = m.info_hash;
+    auto id = n.add(std::move(m), std::move(o));
+    if (id && mode == torrent_mode::seed) {
+      if (auto r = remember_torrent(save_dir, hash, file); !r)
+        error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
+    }
+    return id;
+  };
+  actions.remove = [&n, mode, save_dir](torrent_id id, bool with_data) -> detailed_result<void> {
+    const auto st = n.stats(id);
+    auto r = n.remove(id, with_data);
+    if (r && st && mode == torrent_mode::seed) {
+      if (auto f = forget_torrent(save_dir, st->info_hash); !f) error(f.error().message(), kExitOk);
+    }
+    return r;
+  };
+  auto server = http::node_web::start(n, std::move(o), std::move(actions));
+  if (!server) {
+    error("--web " + args.web + ": " + server.error(), kExitFailed);
+    return std::nullopt;
+  }
+  auto run = std::make_unique<web_run>();
+  run->url = "http://" + (*server)->address().to_string() + "/";
+  if (generated) {
+    std::fprintf(stderr, "web: %s?token=%s (the access token is shown only now)\n", run->url.c_str(),
+                 (*server)->token().c_str());
+  } else {
+    std::fprintf(stderr, "web: %s\n", run->url.c_str());
+  }
+  run->server = std::move(*server);
+  return run;
+}
+
 // One torrent, as sta has always shown it: its own status line or JSON.
 int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
   if (args.no_tracker && setup.torrent.peers.empty() && mode == torrent_mode::download)
@@ -354,9 +429,11 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
       error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
   }
 
+  auto web = start_web(args, n, setup.torrent, mode);
+  if (!web) return kExitUsage;
   std::vector<std::string> listen;
   for (const auto& e : n.listening()) listen.push_back(e.to_string());
-  reporter out(args.json, listen);
+  reporter out(args.json, listen, *web ? (*web)->url : std::string());
   const auto start = clock::now();
   auto last = start;
   auto last_resume = start;
@@ -366,6 +443,7 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
   const bool was_complete = initial.complete;
   // Stops; a resume record that cannot be saved turns a clean exit into 1.
   auto finish = [&](int code) {
+    if (*web) (*web)->server->stop();
     if (!said_resume_failure(n.stop(), j.resume_failure) || code != kExitOk) return code;
     return kExitFailed;
   };
@@ -473,8 +551,8 @@ class watcher {
 // torrent's events as lines of their own.
 class node_reporter {
  public:
-  node_reporter(bool json, std::vector<std::string> listen)
-      : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)) {}
+  node_reporter(bool json, std::vector<std::string> listen, std::string web)
+      : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)), web_(std::move(web)) {}
 
   void event(const char* what, const job& j, const std::string& detail = {}) {
     if (json_) {
@@ -526,6 +604,7 @@ class node_reporter {
         boost::json::array l;
         for (const auto& e : listen_) l.emplace_back(e);
         o["listen"] = std::move(l);
+        if (!web_.empty()) o["web"] = web_;
       }
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
@@ -550,6 +629,7 @@ class node_reporter {
   bool json_;
   bool terminal_;
   std::vector<std::string> listen_;
+  std::string web_;
   bool first_ = true;
   std::int64_t last_down_ = 0;
   std::int64_t last_up_ = 0;
@@ -574,7 +654,9 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
   const std::string& save_dir = setup.torrent.save_dir;
   std::vector<std::string> listen;
   for (const auto& e : n.listening()) listen.push_back(e.to_string());
-  node_reporter out(args.json, listen);
+  auto web = start_web(args, n, setup.torrent, mode);
+  if (!web) return kExitUsage;
+  node_reporter out(args.json, listen, *web ? (*web)->url : std::string());
   // A first line at once: where the node listens.
   out.report(n.totals(), {}, 0, 0);
 
@@ -600,7 +682,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
   if (!args.watch.empty()) watch.emplace(args.watch);
 
   const auto start = clock::now();
-  auto last = start;
+  auto last = start - kReportInterval;
   auto last_watch = start - kWatchInterval;
   auto last_resume = start;
   int code = kExitOk;
@@ -624,33 +706,61 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
         by_path.erase(it);
         if (!j.added) continue;
         n.remove(j.id, false);
-        j.added = false;
         if (auto r = forget_torrent(save_dir, j.file.meta.info_hash); !r) error(r.error().message(), kExitOk);
-        out.event("removed", j);
       }
     }
+    // Once a second (or at a signal): every torrent's news.
+    if (now - last < kReportInterval && sig == 0) continue;
+    const double dt = std::chrono::duration<double>(now - last).count();
+    last = now;
     const double elapsed = std::chrono::duration<double>(now - start).count();
-    std::vector<torrent_stats> stats;
+    const std::vector<torrent_stats> stats = n.torrents();
+    std::map<torrent_id, const torrent_stats*> by_id;
+    for (const auto& st : stats) by_id[st.id] = &st;
+    // Torrents added from the dashboard are followed like the others.
+    std::set<torrent_id> known;
+    for (const auto& j : all) known.insert(j.id);
+    for (const auto& st : stats) {
+      if (known.count(st.id)) continue;
+      job j;
+      j.shown = st.name;
+      j.file.meta.name = st.name;
+      j.file.meta.info_hash = st.info_hash;
+      j.id = st.id;
+      j.added = true;
+      j.remembered = true;
+      out.event("added", j);
+      all.push_back(std::move(j));
+    }
     bool every_one_done = true;   // for get -e: complete, or failed
     bool any_running = false;     // not failed
     for (auto& j : all) {
       if (!j.added) continue;
-      const auto st = n.stats(j.id);
-      if (!st) continue;
-      say_warnings(n, j, *st, true);
-      if (st->state == swarm::torrent_state::error && !j.failed) {
+      const auto found = by_id.find(j.id);
+      if (found == by_id.end()) {
+        // Removed (from the watched directory or the dashboard).
+        j.added = false;
+        out.event("removed", j);
+        continue;
+      }
+      const torrent_stats& st = *found->second;
+      say_warnings(n, j, st, true);
+      if (st.state == swarm::torrent_state::error && !j.failed) {
         j.failed = true;
         // A download that failed fails the run; a seeding node goes on.
         if (mode == torrent_mode::download) code = kExitFailed;
-        out.event("error", j, st->error.value_or(""));
+        out.event("error", j, st.error.value_or(""));
       }
-      if (st->state != swarm::torrent_state::error) any_running = true;
-      if (st->state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered) {
+      if (st.state != swarm::torrent_state::error) {
+        any_running = true;
+        j.failed = false;  // resumed from the dashboard
+      }
+      if (st.state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered) {
         j.remembered = true;
         if (auto r = remember_torrent(save_dir, j.file.meta.info_hash, j.file.bytes); !r)
           error(j.file.meta.name + ": cannot record the torrent for the next start: " + r.error().message(), kExitOk);
       }
-      if (st->complete && !j.complete && st->state != swarm::torrent_state::checking) {
+      if (st.complete && !j.complete && st.state != swarm::torrent_state::checking) {
         j.complete = true;
         if (mode == torrent_mode::download) {
           out.event("complete", j);
@@ -658,22 +768,18 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
         }
       }
       if (!j.complete && !j.failed) every_one_done = false;
-      stats.push_back(*st);
     }
-    if (now - last >= kReportInterval || sig != 0) {
-      const double dt = std::chrono::duration<double>(now - last).count();
-      last = now;
-      out.report(n.totals(), stats, elapsed, dt);
-    }
+    out.report(n.totals(), stats, elapsed, dt);
     if (now - last_resume >= kResumeInterval) {
       last_resume = now;
       for (auto& j : all)
         if (j.added && !j.complete) said_resume_failure(n.save_resume(j.id), j.resume_failure);
     }
     const bool finished = mode == torrent_mode::download && args.exit_on_complete && every_one_done;
-    const bool nothing_left = !watch && !any_running && !all.empty();
+    const bool nothing_left = !watch && !*web && !any_running && !all.empty();
     if (sig == 0 && !finished && !nothing_left) continue;
     out.end();
+    if (*web) (*web)->server->stop();
     if (said_resume_failure(n.stop(), stop_failure) && code == kExitOk) code = kExitFailed;
     if (nothing_left && !finished) return error("no torrent could be served or downloaded", kExitFailed);
     if (sig != 0 && mode == torrent_mode::download && !every_one_done)
@@ -765,6 +871,18 @@ void add_common(CLI::App* sub, swarm_args& args) {
       ->check(CLI::Range(1u, 65535u));
   sub->add_option("--max-half-open", args.max_half_open, "Outgoing connects in progress at once (default 8)")
       ->check(CLI::Range(1u, 1000u));
+  sub->add_option("--web", args.web,
+                  "Serve the live dashboard, the JSON API (/api/v1/) and /metrics on ADDR:PORT\n"
+                  "(127.0.0.1:PORT is the safe choice; any other address needs a token)")
+      ->type_name("ADDR:PORT");
+  sub->add_option("--web-token", args.web_token_file,
+                  "Read the dashboard's access token from FILE (its first line, 16+ characters);\n"
+                  "without it a non-loopback --web generates one and prints it once")
+      ->type_name("FILE");
+  sub->add_option("--web-host", args.web_hosts,
+                  "Also accept this Host name for the dashboard (behind a proxy or a DNS name);\n"
+                  "repeatable. Other Host headers are refused (DNS rebinding)")
+      ->type_name("NAME");
   sub->add_option("--max-active", args.max_active,
                   "Torrents transferring at once; the others wait, checked, in the order given\n"
                   "(default 0: no cap)")

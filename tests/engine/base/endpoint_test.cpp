@@ -20,6 +20,16 @@ TEST(Endpoint, ParsesAndPrintsIpv4AndBracketedIpv6) {
   EXPECT_EQ(b->host_string(), "::1");
 }
 
+TEST(Endpoint, LoopbackIsAll127AndOnlyColonColonOne) {
+  EXPECT_TRUE(parse_endpoint("127.0.0.1:1")->is_loopback());
+  EXPECT_TRUE(parse_endpoint("127.200.3.4:1")->is_loopback());
+  EXPECT_TRUE(parse_endpoint("[::1]:1")->is_loopback());
+  EXPECT_FALSE(parse_endpoint("128.0.0.1:1")->is_loopback());
+  EXPECT_FALSE(parse_endpoint("0.0.0.0:1")->is_loopback());
+  EXPECT_FALSE(parse_endpoint("[::]:1")->is_loopback());
+  EXPECT_FALSE(parse_endpoint("[::2]:1")->is_loopback());
+}
+
 TEST(Endpoint, RefusesMalformedText) {
   for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "::1:80", "[::1]", "host:80", "1.2.3.4:8x"})
     EXPECT_FALSE(parse_endpoint(bad)) << bad;

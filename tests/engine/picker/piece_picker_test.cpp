@@ -53,6 +53,24 @@ TEST(PiecePicker, PicksTheRarestPieceThePeerHas) {
   EXPECT_EQ(pieces_of(got), (std::set<std::uint32_t>{0, 1}));
 }
 
+TEST(PiecePicker, InProgressFromTheFirstPickUntilThePieceIsHad) {
+  auto p = make_picker("1111", "*-", 2);
+  EXPECT_FALSE(p->in_progress(0));  // had
+  EXPECT_FALSE(p->in_progress(1));  // skipped
+  const auto got = pick(*p, nullptr, 1, true, 1);
+  ASSERT_EQ(got.size(), 1u);
+  const std::uint32_t piece = got[0].piece;
+  EXPECT_TRUE(p->in_progress(piece));
+  EXPECT_FALSE(p->in_progress(piece == 2 ? 3 : 2));
+  p->on_block(got[0]);
+  const auto rest = pick(*p, nullptr, 1, true, 1);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(p->on_block(rest[0]), piece_picker::receipt::piece_complete);
+  EXPECT_TRUE(p->in_progress(piece));  // being hashed
+  p->on_hash_passed(piece);
+  EXPECT_FALSE(p->in_progress(piece));
+}
+
 TEST(PiecePicker, BreaksTiesRandomly) {
   std::set<std::uint32_t> first;
   for (std::uint64_t seed = 1; seed <= 32; ++seed) {

@@ -1,0 +1,14 @@
+// node_dashboard: the node's web page, one self-contained HTML document
+// (inline CSS and script, no external assets, works offline). It polls
+// /api/v1/sync about once a second and updates the torrent table in place,
+// draws the node's speed graph on a canvas, and for the torrent opened
+// shows its files, piece map, peers, trackers and own speed graph.
+#pragma once
+
+#include <string_view>
+
+namespace sta::http {
+
+std::string_view node_dashboard_html();
+
+}  // namespace sta::http

@@ -1,0 +1,173 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse_query.hpp>
+
+#include "base/version.hpp"
+#include "reactor/socket.hpp"
+
+namespace sta::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+asio::ip::address normalized(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+}  // namespace
+
+struct server::impl {
+  server_options opts;
+  handler handle;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<endpoint> bound;
+  std::vector<std::jthread> threads;
+  std::atomic<std::size_t> next_context{0};
+  std::atomic<std::int64_t> connections{0};
+
+  asio::awaitable<void> session(unsigned index, tcp::socket socket) {
+    boost::system::error_code ec;
+    const client who{normalized(socket.remote_endpoint(ec).address()), index};
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer(opts.max_header_bytes + opts.max_body_bytes);
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+      parser.body_limit(opts.max_body_bytes);
+      stream.expires_after(opts.idle_timeout);
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+          ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        break;
+      }
+      if (ec) {
+        // A request we cannot take: say why and close.
+        const bool header = ec == bhttp::error::header_limit;
+        const bool body = ec == bhttp::error::body_limit || ec == bhttp::error::buffer_overflow;
+        auto res = header ? error_reply(status::request_header_fields_too_large, "request header too large")
+                   : body ? error_reply(status::payload_too_large, "request body too large")
+                          : error_reply(status::bad_request, "bad request: " + ec.message());
+        res.keep_alive(false);
+        res.prepare_payload();
+        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      const auto& req = parser.get();
+      auto res = handle(req, who);
+      res.keep_alive(req.keep_alive() && res.keep_alive());
+      res.prepare_payload();
+      if (req.method() == bhttp::verb::head) res.body().clear();
+      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    for (;;) {
+      const unsigned index = static_cast<unsigned>(next_context.fetch_add(1, std::memory_order_relaxed) % contexts.size());
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(*contexts[index], asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        // Out of descriptors (or the like): keep serving the connections we
+        // have, and try again a little later instead of spinning.
+        asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      if (connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(opts.max_connections)) {
+        socket.close(ec);
+        continue;
+      }
+      connections.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(*contexts[index], session(index, std::move(socket)), asio::detached);
+    }
+  }
+};
+
+result<std::unique_ptr<server>, std::string> server::start(server_options opts, handler h) {
+  auto p = std::make_unique<impl>();
+  p->opts = std::move(opts);
+  p->handle = std::move(h);
+  const unsigned n = std::max(1u, p->opts.threads);
+  for (unsigned i = 0; i < n; ++i) p->contexts.push_back(std::make_unique<asio::io_context>(1));
+  for (const auto& ep : p->opts.listen) {
+    auto fd = io::listen_tcp(ep);
+    if (!fd) return "cannot listen on " + ep.to_string() + ": " + fd.error().message();
+    auto local = io::local_endpoint(fd->get());
+    p->bound.push_back(local ? *local : ep);
+    const auto protocol = ep.family() == AF_INET6 ? tcp::v6() : tcp::v4();
+    p->acceptors.push_back(std::make_unique<tcp::acceptor>(*p->contexts[0], protocol, fd->release()));
+  }
+  for (auto& acceptor : p->acceptors) asio::co_spawn(*p->contexts[0], p->accept_loop(*acceptor), asio::detached);
+  for (auto& ctx : p->contexts) {
+    p->guards.push_back(asio::make_work_guard(*ctx));
+    p->threads.emplace_back([ctx = ctx.get()] { ctx->run(); });
+  }
+  return std::unique_ptr<server>(new server(std::move(p)));
+}
+
+server::server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+server::~server() { stop(); }
+
+const std::vector<endpoint>& server::endpoints() const { return impl_->bound; }
+asio::io_context& server::context(unsigned i) { return *impl_->contexts[i]; }
+unsigned server::contexts() const { return static_cast<unsigned>(impl_->contexts.size()); }
+std::int64_t server::connections() const { return impl_->connections.load(std::memory_order_relaxed); }
+
+void server::stop() {
+  if (!impl_ || impl_->threads.empty()) return;
+  // Stopping the loops abandons every connection; their frames, the
+  // acceptors and any timers are destroyed with the contexts.
+  for (auto& ctx : impl_->contexts) ctx->stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  impl_->guards.clear();
+}
+
+response reply(status s, std::string body, std::string_view content_type) {
+  response res{s, 11};
+  res.set(bhttp::field::server, kClientName);
+  res.set(bhttp::field::content_type, content_type);
+  res.set(bhttp::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  return res;
+}
+
+response json_reply(status s, const boost::json::value& v) {
+  return reply(s, boost::json::serialize(v), "application/json");
+}
+
+response error_reply(status s, std::string_view message) {
+  return json_reply(s, boost::json::object{{"error", message}});
+}
+
+target split_target(std::string_view t) {
+  const auto q = t.find('?');
+  return {t.substr(0, q), q == std::string_view::npos ? std::string_view{} : t.substr(q + 1)};
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  auto params = boost::urls::parse_query(query);
+  if (!params) return std::nullopt;
+  for (const auto& p : *params)
+    if (p.key == name) return std::string(p.value);
+  return std::nullopt;
+}
+
+}  // namespace sta::http
