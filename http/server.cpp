@@ -6,8 +6,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse_query.hpp>
 
+#include "base/query.hpp"
 #include "base/version.hpp"
 #include "reactor/socket.hpp"
 
@@ -65,7 +65,14 @@ struct server::impl {
         break;
       }
       const auto& req = parser.get();
-      auto res = handle(req, who);
+      response res;
+      try {
+        res = handle(req, who);
+      } catch (const std::exception& e) {
+        // A bug, not the client's fault: say so instead of dropping the
+        // connection.
+        res = error_reply(status::internal_server_error, std::string("internal error: ") + e.what());
+      }
       res.keep_alive(req.keep_alive() && res.keep_alive());
       res.prepare_payload();
       if (req.method() == bhttp::verb::head) res.body().clear();
@@ -163,11 +170,13 @@ target split_target(std::string_view t) {
 }
 
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  auto params = boost::urls::parse_query(query);
-  if (!params) return std::nullopt;
-  for (const auto& p : *params)
-    if (p.key == name) return std::string(p.value);
-  return std::nullopt;
+  std::optional<std::string> found;
+  const bool ok = for_each_param(query, [&](std::string_view key, std::string value) {
+    if (key == name && !found) found = std::move(value);
+    return true;
+  });
+  if (!ok) return std::nullopt;
+  return found;
 }
 
 }  // namespace sta::http

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/query.hpp"
 #include "bencode/decode.hpp"
 #include "bencode/encode.hpp"
 
@@ -16,24 +17,6 @@ namespace sta::announce {
 namespace {
 
 constexpr std::size_t kMaxQuery = 4096;
-
-// Calls f(key, decoded value) for each key=value; false on bad escapes.
-template <class F>
-bool for_each_param(std::string_view query, F&& f) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (param.empty()) continue;
-    const auto eq = param.find('=');
-    const std::string_view key = param.substr(0, eq);
-    const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
-    auto decoded = boost::urls::make_pct_string_view(raw);
-    if (!decoded) return false;
-    if (!f(key, decoded->decode())) return false;
-  }
-  return true;
-}
 
 bool parse_int(std::string_view text, std::int64_t& out) {
   if (text.empty()) return false;

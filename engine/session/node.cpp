@@ -850,9 +850,10 @@ std::vector<tracker_stats> node::trackers(torrent_id id) const {
         std::vector<tracker_stats> out;
         const core::entry* e = c.find(id);
         if (e == nullptr) return out;
-        if (!e->c) {
+        if (!e->c || !e->opts.use_trackers) {
+          const std::string why = e->opts.use_trackers ? "" : "not used (--no-tracker)";
           for (std::size_t tier = 0; tier < e->meta->trackers.size(); ++tier)
-            for (const auto& url : e->meta->trackers[tier]) out.push_back({url, tier, {}, 0, -1});
+            for (const auto& url : e->meta->trackers[tier]) out.push_back({url, tier, why, 0, -1});
           return out;
         }
         const auto next = e->c->next_announce();

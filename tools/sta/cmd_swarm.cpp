@@ -418,7 +418,7 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
 
   progress_bar bar("checking");
   setup.torrent.on_check_progress = [&](std::int64_t done, std::int64_t total) { bar.update(done, total); };
-  auto id = n.add(j.file.meta, std::move(setup.torrent));
+  auto id = n.add(j.file.meta, setup.torrent);
   if (!id) return error(id.error().message(), exit_code_of(id.error()));
   j.id = *id;
   auto checked = n.wait_checked(j.id);
@@ -428,6 +428,8 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
     if (auto r = remember_torrent(setup.torrent.save_dir, j.file.meta.info_hash, j.file.bytes); !r)
       error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
   }
+  // Torrents the dashboard adds are checked without the bar.
+  setup.torrent.on_check_progress = nullptr;
 
   auto web = start_web(args, n, setup.torrent, mode);
   if (!web) return kExitUsage;
