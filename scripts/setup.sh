@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages sta needs, and only those that are missing.
 #   scripts/setup.sh build   compilers, CMake and libraries
 #   scripts/setup.sh test    build + what the tests use (libtorrent, clang
-#                            for fuzzing, chromium for the dashboard test)
+#                            for fuzzing, chromium for the dashboard test,
+#                            dpkg-dev for the package test)
 #   scripts/setup.sh bench   build + iperf3 and opentracker to compare with
 set -euo pipefail
 
@@ -12,7 +13,7 @@ packages=(g++ cmake ninja-build pkg-config liburing-dev libboost1.81-dev libboos
           libbenchmark-dev libcli11-dev)
 case "$profile" in
   build) ;;
-  test) packages+=(python3 python3-libtorrent clang libclang-rt-14-dev chromium) ;;
+  test) packages+=(python3 python3-libtorrent clang libclang-rt-14-dev chromium dpkg-dev) ;;
   bench) packages+=(python3 python3-libtorrent iperf3 opentracker openssl) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${STA_FUZZ_SECONDS:-30}
 # The sanitizer runs need only what their tests run (benchmarks are left out).
-test_targets=(sta_codec_tests sta_engine_tests sta_tracker_tests sta)
+test_targets=(sta_codec_tests sta_engine_tests sta_http_tests sta_tracker_tests sta)
 
 step() { printf '\n== %s ==\n' "$*"; }
 
@@ -21,13 +21,13 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan --target "${test_targets[@]}"
 step "tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset asan -LE interop
+  ctest --preset asan -LE 'interop|package'
 
 step "build (TSan)"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target "${test_targets[@]}"
 step "engine tests under TSan"
-TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -LE interop
+TSAN_OPTIONS=halt_on_error=1 ctest --preset tsan -LE 'interop|package'
 
 step "fuzzing (${fuzz_seconds}s per target)"
 cmake --preset fuzz >/dev/null
