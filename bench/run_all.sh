@@ -11,4 +11,5 @@ here=$(dirname "$0")
 "$build/bench/sta-bench" network --size 1GiB
 "$here/tracker_vs_opentracker.sh" "$build"
 /usr/bin/python3 "$here/swarm_vs_libtorrent.py" "$build/tools/sta"
+/usr/bin/python3 "$here/node_many_torrents.py" "$build/tools/sta"
 python3 "$here/rate_limit_accuracy.py" "$build/tools/sta"
