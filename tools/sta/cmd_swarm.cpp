@@ -181,10 +181,28 @@ std::string format_eta(double seconds) {
   return buf;
 }
 
+// What the first report of a run says besides its numbers: where the node
+// listens and where its dashboard is.
+struct run_header {
+  std::vector<std::string> listen;
+  std::string web;
+
+  void add_to(boost::json::object& o) const {
+    boost::json::array l;
+    for (const auto& e : listen) l.emplace_back(e);
+    o["listen"] = std::move(l);
+    if (!web.empty()) o["web"] = web;
+  }
+  void say() const {
+    std::string joined;
+    for (const auto& l : listen) joined += (joined.empty() ? "" : ", ") + l;
+    std::fprintf(stderr, "listening on %s\n", joined.empty() ? "-" : joined.c_str());
+  }
+};
+
 class reporter {
  public:
-  reporter(bool json, std::vector<std::string> listen, std::string web)
-      : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)), web_(std::move(web)) {}
+  reporter(bool json, run_header header) : json_(json), terminal_(stderr_is_terminal()), header_(std::move(header)) {}
 
   void report(const char* event, const torrent_stats& st, double elapsed, double dt) {
     const double down = dt > 0 ? static_cast<double>(st.downloaded - last_down_) / dt : 0;
@@ -201,19 +219,10 @@ class reporter {
       o["down_rate"] = static_cast<std::int64_t>(down);
       o["up_rate"] = static_cast<std::int64_t>(up);
       o["elapsed"] = elapsed;
-      if (first_) {
-        boost::json::array l;
-        for (const auto& e : listen_) l.emplace_back(e);
-        o["listen"] = std::move(l);
-        if (!web_.empty()) o["web"] = web_;
-      }
+      if (first_) header_.add_to(o);
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
-      if (first_) {
-        std::string all;
-        for (const auto& l : listen_) all += (all.empty() ? "" : ", ") + l;
-        std::fprintf(stderr, "listening on %s\n", all.empty() ? "-" : all.c_str());
-      }
+      if (first_) header_.say();
       const double eta = down > 0 ? static_cast<double>(st.selected_total - st.verified) / down : INFINITY;
       std::fprintf(stderr, "\r\033[K%5.1f%% %s/%s  down %s/s  up %s/s  peers %u (%u seeds)  ETA %s",
                    progress * 100, format_size(static_cast<double>(st.verified)).c_str(),
@@ -233,8 +242,7 @@ class reporter {
  private:
   bool json_;
   bool terminal_;
-  std::vector<std::string> listen_;
-  std::string web_;
+  run_header header_;
   bool first_ = true;
   std::int64_t last_down_ = 0;
   std::int64_t last_up_ = 0;
@@ -273,14 +281,20 @@ std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, con
   if (!up) return std::nullopt;
   s.node.download_rate = *down;
   s.node.upload_rate = *up;
-  for (const auto& l : args.listen) {
-    auto ep = parse_endpoint(l);
-    if (!ep) {
-      error("--listen " + l + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
-      return std::nullopt;
+  // Each of a repeated address flag, or a usage error naming it.
+  auto endpoints = [](const char* flag, const char* form, const std::vector<std::string>& texts,
+                      std::vector<endpoint>& out) {
+    for (const auto& t : texts) {
+      auto ep = parse_endpoint(t);
+      if (!ep) {
+        error(std::string(flag) + " " + t + ": expected " + form + " (IPv6 as [ADDR]:PORT)", kExitUsage);
+        return false;
+      }
+      out.push_back(*ep);
     }
-    s.node.listen.push_back(*ep);
-  }
+    return true;
+  };
+  if (!endpoints("--listen", "ADDR:PORT", args.listen, s.node.listen)) return std::nullopt;
   s.torrent.save_dir = save_dir;
   s.torrent.mode = mode;
   s.torrent.use_trackers = !args.no_tracker;
@@ -288,14 +302,7 @@ std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, con
   s.torrent.allow_truncate = args.allow_truncate;
   s.torrent.limits.max_peers = args.max_peers;
   s.torrent.limits.max_per_host = args.max_per_ip;
-  for (const auto& p : args.peers) {
-    auto ep = parse_endpoint(p);
-    if (!ep) {
-      error("--peer " + p + ": expected IP:PORT (IPv6 as [ADDR]:PORT)", kExitUsage);
-      return std::nullopt;
-    }
-    s.torrent.peers.push_back(*ep);
-  }
+  if (!endpoints("--peer", "IP:PORT", args.peers, s.torrent.peers)) return std::nullopt;
   return s;
 }
 
@@ -433,9 +440,10 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
 
   auto web = start_web(args, n, setup.torrent, mode);
   if (!web) return kExitUsage;
-  std::vector<std::string> listen;
-  for (const auto& e : n.listening()) listen.push_back(e.to_string());
-  reporter out(args.json, listen, *web ? (*web)->url : std::string());
+  run_header header;
+  for (const auto& e : n.listening()) header.listen.push_back(e.to_string());
+  if (*web) header.web = (*web)->url;
+  reporter out(args.json, std::move(header));
   const auto start = clock::now();
   auto last = start;
   auto last_resume = start;
@@ -553,8 +561,7 @@ class watcher {
 // torrent's events as lines of their own.
 class node_reporter {
  public:
-  node_reporter(bool json, std::vector<std::string> listen, std::string web)
-      : json_(json), terminal_(stderr_is_terminal()), listen_(std::move(listen)), web_(std::move(web)) {}
+  node_reporter(bool json, run_header header) : json_(json), terminal_(stderr_is_terminal()), header_(std::move(header)) {}
 
   void event(const char* what, const job& j, const std::string& detail = {}) {
     if (json_) {
@@ -602,19 +609,10 @@ class node_reporter {
       o["peers"] = peers;
       o["connections"] = totals.connections;
       o["elapsed"] = elapsed;
-      if (first_) {
-        boost::json::array l;
-        for (const auto& e : listen_) l.emplace_back(e);
-        o["listen"] = std::move(l);
-        if (!web_.empty()) o["web"] = web_;
-      }
+      if (first_) header_.add_to(o);
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
-      if (first_) {
-        std::string joined;
-        for (const auto& l : listen_) joined += (joined.empty() ? "" : ", ") + l;
-        std::fprintf(stderr, "listening on %s\n", joined.empty() ? "-" : joined.c_str());
-      }
+      if (first_) header_.say();
       std::fprintf(stderr, "\r\033[K%zu torrents: %zu live, %u complete, %zu checking, %zu errors  down %s/s  up %s/s  peers %u",
                    totals.torrents, totals.live, complete, totals.checking, totals.errors, format_size(down).c_str(),
                    format_size(up).c_str(), peers);
@@ -630,8 +628,7 @@ class node_reporter {
  private:
   bool json_;
   bool terminal_;
-  std::vector<std::string> listen_;
-  std::string web_;
+  run_header header_;
   bool first_ = true;
   std::int64_t last_down_ = 0;
   std::int64_t last_up_ = 0;
@@ -654,11 +651,12 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
   if (!started) return error(started.error().message(), exit_code_of(started.error()));
   node& n = **started;
   const std::string& save_dir = setup.torrent.save_dir;
-  std::vector<std::string> listen;
-  for (const auto& e : n.listening()) listen.push_back(e.to_string());
   auto web = start_web(args, n, setup.torrent, mode);
   if (!web) return kExitUsage;
-  node_reporter out(args.json, listen, *web ? (*web)->url : std::string());
+  run_header header;
+  for (const auto& e : n.listening()) header.listen.push_back(e.to_string());
+  if (*web) header.web = (*web)->url;
+  node_reporter out(args.json, std::move(header));
   // A first line at once: where the node listens.
   out.report(n.totals(), {}, 0, 0);
 

@@ -9,6 +9,7 @@
 
 #include "session/session.hpp"
 #include "storage/memory_storage.hpp"
+#include "support/eventually.hpp"
 #include "support/raw_peer.hpp"
 #include "support/temp_dir.hpp"
 #include "support/torrent.hpp"
@@ -17,6 +18,7 @@ namespace sta {
 namespace {
 
 using namespace std::chrono_literals;
+using test::eventually;
 using test::raw_peer;
 
 struct node {
@@ -90,16 +92,6 @@ std::optional<std::uint32_t> answer_with_garbage(raw_peer& p) {
   return piece;
 }
 
-// Polls the node until `done` holds; the bound turns a hang into a failure.
-template <class F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 TEST(Hostile, HandshakeHasOneDeadlineFromAccept) {
   auto n = start_node(torrent_mode::seed, 101, 64 * 1024, 16 * 1024,

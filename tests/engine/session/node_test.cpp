@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "storage/memory_storage.hpp"
+#include "support/eventually.hpp"
 #include "support/raw_peer.hpp"
 #include "support/temp_dir.hpp"
 #include "support/torrent.hpp"
@@ -22,6 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using swarm::torrent_state;
+using test::eventually;
 using test::raw_peer;
 
 struct seeded {
@@ -61,15 +63,6 @@ torrent_id add(node& n, const seeded& s, torrent_mode mode, std::vector<endpoint
   return *id;
 }
 
-template <class F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 torrent_state state_of(const node& n, torrent_id id) { return n.stats(id)->state; }
 
