@@ -55,6 +55,9 @@ std::string_view node_dashboard_html() {
     <canvas id="d-graph" width="520" height="90" data-points="0"></canvas>
     <div class="card"><div class="value" id="d-avail">–</div><div class="label">pieces with no peer</div></div>
   </div>
+  <div class="row"><label>limits (KiB/s, 0: none): down <input id="d-down" type="number" min="0" size="6"></label>
+  <label>up <input id="d-up" type="number" min="0" size="6"></label> <button id="d-limits">set</button>
+  <span id="d-limits-result"></span></div>
   <canvas id="d-pieces" width="1040" height="40" data-pieces="0"></canvas>
   <div class="legend"><span style="background:#3a7"></span>have<span style="background:#fb3"></span>downloading<span
   style="background:#ddd"></span>missing<span style="background:#fff;border:1px solid #ccc"></span>not wanted</div>
@@ -174,7 +177,18 @@ function poll() {
   }).catch(say);
 }
 
-function open(hash) { opened = hash; document.getElementById("detail").style.display = "block"; details(); }
+function open(hash) {
+  opened = hash; document.getElementById("detail").style.display = "block";
+  const t = torrents.get(hash);
+  if (t) { document.getElementById("d-down").value = Math.round(t.download_limit / 1024); document.getElementById("d-up").value = Math.round(t.upload_limit / 1024); }
+  details();
+}
+document.getElementById("d-limits").onclick = () => {
+  const body = JSON.stringify({ download_rate: 1024 * +document.getElementById("d-down").value, upload_rate: 1024 * +document.getElementById("d-up").value });
+  api("POST", `/api/v1/torrents/${opened}/limits`, body).then(t => text(document.getElementById("d-limits-result"),
+    "down " + (t.download_limit ? rate(t.download_limit) : "no limit") + ", up " + (t.upload_limit ? rate(t.upload_limit) : "no limit")))
+    .catch(e => text(document.getElementById("d-limits-result"), "not set: " + e.message));
+};
 function close() { opened = null; document.getElementById("detail").style.display = "none"; }
 
 function fill(tbody, items, cells) {

@@ -198,6 +198,10 @@ struct node_web::impl {
       if (!r) return json_reply(status::conflict, json::object{{"error", r.error().code.message()}, {"state", r.error().subject}});
       return one(*id);
     }
+    if (what == "limits") {
+      if (req.method() != verb::post) return not_allowed("POST");
+      return set_limits(*id, req.body());
+    }
     if (!reading) return not_allowed("GET, HEAD");
     if (what == "peers") {
       json::array out;
@@ -220,6 +224,27 @@ struct node_web::impl {
       return json_reply(status::ok, to_json(*m));
     }
     return not_found();
+  }
+
+  // {"download_rate": N, "upload_rate": N}, bytes/s (0: none); a field
+  // left out keeps its value.
+  response set_limits(torrent_id id, const std::string& body) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return error_reply(status::bad_request, "expected a JSON object");
+    const auto st = n.stats(id);
+    if (!st) return error_reply(status::not_found, "no torrent with this info-hash");
+    std::int64_t limit[2] = {st->download_limit, st->upload_limit};
+    const char* names[2] = {"download_rate", "upload_rate"};
+    for (int i = 0; i < 2; ++i) {
+      const auto* f = v.as_object().if_contains(names[i]);
+      if (!f) continue;
+      if (!f->is_int64() || f->as_int64() < 0)
+        return error_reply(status::bad_request, std::string(names[i]) + ": expected bytes per second, 0 or more");
+      limit[i] = f->as_int64();
+    }
+    if (auto r = n.set_rate_limits(id, limit[0], limit[1]); !r) return error_reply(status::not_found, r.error().message());
+    return one(id);
   }
 
   response one(torrent_id id) {

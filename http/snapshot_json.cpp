@@ -23,6 +23,8 @@ boost::json::object to_json(const torrent_stats& t) {
       {"uploaded", t.uploaded},
       {"down_rate", t.down_rate},
       {"up_rate", t.up_rate},
+      {"download_limit", t.download_limit},
+      {"upload_limit", t.upload_limit},
       {"peers", t.peers},
       {"seeds", t.seeds},
       {"wasted", t.wasted},

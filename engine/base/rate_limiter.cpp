@@ -11,21 +11,27 @@ constexpr std::int64_t kMinQuantum = 16 * 1024 + 13;  // one block with its mess
 
 }  // namespace
 
-rate_limiter::rate_limiter(std::int64_t bytes_per_second)
-    : rate_(std::max<std::int64_t>(bytes_per_second, 0)),
-      burst_ns_(kBurstNs),
-      quantum_(std::max(kMinQuantum, rate_ / 50)) {}
+rate_limiter::rate_limiter(std::int64_t bytes_per_second) : rate_(0), burst_ns_(kBurstNs), quantum_(kMinQuantum) {
+  set_rate(bytes_per_second);
+}
 
-std::int64_t rate_limiter::ns_for(std::int64_t n) const {
+void rate_limiter::set_rate(std::int64_t bytes_per_second) {
+  const std::int64_t rate = std::max<std::int64_t>(bytes_per_second, 0);
+  quantum_.store(std::max(kMinQuantum, rate / 50), std::memory_order_relaxed);
+  rate_.store(rate, std::memory_order_relaxed);
+}
+
+std::int64_t rate_limiter::ns_for(std::int64_t n, std::int64_t rate) {
   // n * 1e9 / rate, rounded up, without overflow for n up to 2^33.
-  return static_cast<std::int64_t>((static_cast<__int128>(n) * kNsPerSecond + rate_ - 1) / rate_);
+  return static_cast<std::int64_t>((static_cast<__int128>(n) * kNsPerSecond + rate - 1) / rate);
 }
 
 std::int64_t rate_limiter::charge(std::int64_t n, std::int64_t now_ns) {
-  if (rate_ == 0) return 0;
+  const std::int64_t rate = rate_.load(std::memory_order_relaxed);
+  if (rate == 0) return 0;
   std::int64_t tat = tat_.load(std::memory_order_relaxed);
   std::int64_t next = 0;
-  do next = std::max(tat, now_ns) + ns_for(n);
+  do next = std::max(tat, now_ns) + ns_for(n, rate);
   while (!tat_.compare_exchange_weak(tat, next, std::memory_order_relaxed));
   return std::max<std::int64_t>(0, next - now_ns - burst_ns_);
 }

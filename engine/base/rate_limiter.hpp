@@ -22,12 +22,15 @@ class rate_limiter {
   rate_limiter(const rate_limiter&) = delete;
   rate_limiter& operator=(const rate_limiter&) = delete;
 
-  bool unlimited() const { return rate_ == 0; }
-  std::int64_t rate() const { return rate_; }
+  bool unlimited() const { return rate() == 0; }
+  std::int64_t rate() const { return rate_.load(std::memory_order_relaxed); }
+  // Any thread, while others charge: the new rate holds from their next
+  // charge on (the debt they built up at the old rate stays).
+  void set_rate(std::int64_t bytes_per_second);
 
   // The most one taker should ask for at once: 1/50 s of the rate (at least
   // one 16 KiB block and its header), so many connections share it evenly.
-  std::int64_t quantum() const { return quantum_; }
+  std::int64_t quantum() const { return quantum_.load(std::memory_order_relaxed); }
 
   // Charges n bytes at time now_ns (any steady clock, in ns). Returns how
   // many ns the caller must wait before it moves more bytes: 0 while the
@@ -35,11 +38,11 @@ class rate_limiter {
   std::int64_t charge(std::int64_t n, std::int64_t now_ns);
 
  private:
-  std::int64_t ns_for(std::int64_t n) const;
+  static std::int64_t ns_for(std::int64_t n, std::int64_t rate);
 
-  std::int64_t rate_;
+  std::atomic<std::int64_t> rate_;
   std::int64_t burst_ns_;
-  std::int64_t quantum_;
+  std::atomic<std::int64_t> quantum_;
   std::atomic<std::int64_t> tat_{0};
 };
 

@@ -446,6 +446,8 @@ struct node::core {
     st.pieces = e.selected_pieces;
     st.error = e.error;
     st.code = e.code;
+    st.download_limit = e.opts.limits.download_rate;
+    st.upload_limit = e.opts.limits.upload_rate;
     st.accept_errors = accept_errors.load(std::memory_order_relaxed);
     if (!e.t) return st;
     const auto& t = *e.t;
@@ -640,6 +642,20 @@ detailed_result<void> node::remove(torrent_id id, bool with_data) {
         e->delete_data = with_data;
         c.event(*e, torrent_event::remove);
         c.promote();
+        return {};
+      },
+      stopped_);
+}
+
+detailed_result<void> node::set_rate_limits(torrent_id id, std::int64_t download, std::int64_t upload) {
+  core& c = *core_;
+  return c.call(
+      [&c, id, download, upload]() -> detailed_result<void> {
+        core::entry* e = c.find(id);
+        if (e == nullptr || e->life.state() == torrent_state::removed) return fail(errc::unknown_torrent, "");
+        e->opts.limits.download_rate = std::max<std::int64_t>(0, download);
+        e->opts.limits.upload_rate = std::max<std::int64_t>(0, upload);
+        if (e->t) e->t->set_rates(e->opts.limits.download_rate, e->opts.limits.upload_rate);
         return {};
       },
       stopped_);

@@ -91,6 +91,8 @@ struct torrent_stats {
   std::int64_t uploaded = 0;     // payload bytes sent this run
   std::int64_t down_rate = 0;    // payload bytes/s over the last second
   std::int64_t up_rate = 0;
+  std::int64_t download_limit = 0;  // its own limits, bytes/s; 0: none
+  std::int64_t upload_limit = 0;
   std::int64_t wasted = 0;
   std::int64_t hash_failures = 0;
   std::int64_t read_errors = 0;     // reads of verified pieces that failed (each re-checked)
@@ -185,6 +187,9 @@ class node {
   // Gone at once from the table's listings; its files are deleted too when
   // `with_data` (once its connections have ended).
   detailed_result<void> remove(torrent_id id, bool with_data);
+  // Its own rate limits (bytes/s, 0: none), at once and for the rest of
+  // its life (a check again after an error keeps them).
+  detailed_result<void> set_rate_limits(torrent_id id, std::int64_t download, std::int64_t upload);
   // Blocks until the torrent's check (if one is in flight) has ended; the
   // check's error if it failed.
   detailed_result<void> wait_checked(torrent_id id);

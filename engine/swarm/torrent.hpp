@@ -103,6 +103,13 @@ class torrent final : public peer::torrent_io {
   peer::torrent_view view() override { return {&geo_, &picker_, &log_, &limits_.peer, &counters_}; }
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
   rate_limits upload_limits() override { return {up_limiter_, process_.upload}; }
+  // Its own limits (bytes/s, 0: none), changed while it runs (any thread).
+  void set_rates(std::int64_t download, std::int64_t upload) {
+    down_limiter_.set_rate(download);
+    up_limiter_.set_rate(upload);
+  }
+  std::int64_t download_rate_limit() const { return down_limiter_.rate(); }
+  std::int64_t upload_rate_limit() const { return up_limiter_.rate(); }
   std::uint16_t listen_port() const override { return listen_port_; }
   bool stopping() const override { return stopping_.load(std::memory_order_acquire); }
   void store(io::reactor& r, const peer::block_in& b, picker::owner_id from) override;

@@ -101,6 +101,14 @@ def test_every_endpoint(binary):
             assert refused["state"] == "paused", refused
             assert web.json("GET", f"/api/v1/sync?rid={delta['rid']}")["torrents"][ha]["state"] == "paused"
             assert web.json("POST", f"/api/v1/torrents/{ha}/resume")["state"] in ("queued", "live")
+            # Its own rate limits, set while it runs; a field left out keeps its value.
+            t = web.json("POST", f"/api/v1/torrents/{hb}/limits", json.dumps({"upload_rate": 65536}))
+            assert t["upload_limit"] == 65536 and t["download_limit"] == 0, t
+            t = web.json("POST", f"/api/v1/torrents/{hb}/limits", json.dumps({"download_rate": 1 << 20}))
+            assert t["upload_limit"] == 65536 and t["download_limit"] == 1 << 20, t
+            assert web.json("GET", f"/api/v1/torrents/{hb}")["upload_limit"] == 65536
+            for bad in ("[1]", "{", json.dumps({"upload_rate": -1}), json.dumps({"upload_rate": "fast"})):
+                assert "error" in web.json("POST", f"/api/v1/torrents/{hb}/limits", bad, want=400)
             # Add from bytes; twice is a conflict.
             c = make(binary, d, "c.bin", 100 * 1024, 3)
             body = open(c, "rb").read()

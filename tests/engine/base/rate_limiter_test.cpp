@@ -69,6 +69,20 @@ TEST(RateLimiter, ConcurrentChargesAreAllCounted) {
   EXPECT_NEAR(static_cast<double>(wait), 3.90625e9 - 1e8, 4000);
 }
 
+TEST(RateLimiter, ANewRateHoldsFromTheNextCharge) {
+  rate_limiter l(0);
+  EXPECT_TRUE(l.unlimited());
+  l.set_rate(2 * kMiB);
+  EXPECT_FALSE(l.unlimited());
+  EXPECT_EQ(l.quantum(), 2 * kMiB / 50);
+  EXPECT_NEAR(static_cast<double>(greedy_bytes(l, 4) / 4), 2 * kMiB, 0.03 * 2 * kMiB);
+  l.set_rate(50 * kMiB);
+  EXPECT_EQ(l.quantum(), 50 * kMiB / 50);
+  l.set_rate(0);
+  EXPECT_TRUE(l.unlimited());
+  EXPECT_EQ(l.charge(1 << 30, 0), 0);
+}
+
 TEST(RateLimits, TheSlowerOfTheTorrentAndTheProcessSetsThePace) {
   rate_limiter torrent(0), process(10 * kMiB);
   rate_limits both(torrent, process);
