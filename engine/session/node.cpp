@@ -166,6 +166,7 @@ struct node::core {
   std::condition_variable work_cv;
   std::deque<job> jobs;
   bool worker_quit = false;
+  std::atomic<bool> cancel_checks{false};  // the node stops: give up the running check
   std::jthread worker;
 
   // The control thread's waits (wait_checked, wait_removed): `changes`
@@ -179,16 +180,20 @@ struct node::core {
 
   io::reactor& home() { return group->at(0); }
 
-  // Runs fn on the home reactor and returns what it returns; directly once
-  // the reactors have stopped.
+  // Runs fn on reactor r and returns what it returns; directly once the
+  // reactors have stopped. Never from a reactor thread.
   template <class F>
-  auto call(F fn, bool stopped) -> decltype(fn()) {
+  static auto call_on(io::reactor& r, F fn, bool stopped) -> decltype(fn()) {
     if (stopped) return fn();
     std::packaged_task<decltype(fn())()> task(std::move(fn));
     auto result = task.get_future();
     auto shared = std::make_shared<decltype(task)>(std::move(task));
-    home().post([shared] { (*shared)(); });
+    r.post([shared] { (*shared)(); });
     return result.get();
+  }
+  template <class F>
+  auto call(F fn, bool stopped) -> decltype(fn()) {
+    return call_on(home(), std::move(fn), stopped);
   }
 
   void changed() {
@@ -250,6 +255,7 @@ struct node::core {
     params.intent = e.opts.mode == torrent_mode::seed ? storage::open_intent::seed : storage::open_intent::download;
     params.selected = e.opts.selected;
     params.allow_truncate = e.opts.allow_truncate;
+    params.cancel = &cancel_checks;
     params.on_check_progress = [progress = e.progress, user = e.opts.on_check_progress](std::int64_t done,
                                                                                         std::int64_t total) {
       progress->done.store(done, std::memory_order_relaxed);
@@ -259,6 +265,9 @@ struct node::core {
     push_job({[this, id = e.id, meta = e.meta, params = std::move(params), factory = e.opts.storage] {
       auto opened =
           std::make_shared<detailed_result<storage::opened>>(factory ? factory(params) : storage::open_disk(params));
+      // A check given up at stop is incomplete: it must not become the
+      // torrent's verified pieces (nor its resume record).
+      if (cancel_checks.load(std::memory_order_relaxed)) return;
       home().post([this, id, opened] { on_checked(id, std::move(*opened)); });
     }});
   }
@@ -373,10 +382,19 @@ struct node::core {
   void tick() {
     sample_rates();
     for (auto& [id, e] : entries) {
-      if (e->life.state() == torrent_state::live && e->t->error()) {
+      // A write that failed, while live or in the last moments of a run
+      // that was paused.
+      const auto st = e->life.state();
+      if ((st == torrent_state::live || st == torrent_state::paused) && e->t && e->t->error()) {
         e->error = *e->t->error();
         e->code = make_error_code(std::errc::io_error);
         event(*e, torrent_event::fail);
+      }
+      // Removed while its check waited for the old run to drain: that check
+      // never starts.
+      if (st == torrent_state::removed && e->check_waits) {
+        e->check_waits = false;
+        event(*e, torrent_event::check_failed);
       }
     }
     for (auto it = entries.begin(); it != entries.end();) {
@@ -415,7 +433,8 @@ struct node::core {
     std::vector<entry*> queued;
     for (auto& [id, e] : entries) {
       if (e->life.state() == torrent_state::live) ++live;
-      if (e->life.state() == torrent_state::queued && e->drained()) queued.push_back(e.get());
+      if (e->life.state() == torrent_state::queued && e->drained() && !(e->t && e->t->error()))
+        queued.push_back(e.get());
     }
     std::sort(queued.begin(), queued.end(), [](const entry* a, const entry* b) { return a->queued_seq < b->queued_seq; });
     for (entry* e : queued) {
@@ -775,32 +794,44 @@ std::size_t node::cached_bytes() const {
 
 std::vector<peer_stats> node::peers(torrent_id id) const {
   core& c = *core_;
-  return c.call(
-      [&c, id] {
-        std::vector<peer_stats> out;
-        const core::entry* e = c.find(id);
-        if (e == nullptr || !e->t) return out;
-        const double pieces = e->t->geo().piece_count();
-        for (const auto& s : e->t->slots()) {
-          if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
-          peer_stats p;
-          p.address = s.addr;
-          p.client = s.has_id ? peer::client_name(s.id) : std::string();
-          p.outgoing = s.outgoing;
-          p.am_choking = s.am_choking.load(std::memory_order_relaxed);
-          p.am_interested = s.am_interested.load(std::memory_order_relaxed);
-          p.peer_choking = s.peer_choking.load(std::memory_order_relaxed);
-          p.peer_interested = s.peer_interested.load(std::memory_order_relaxed);
-          p.snubbed = s.snubbed.load(std::memory_order_relaxed);
-          p.seed = s.peer_is_seed.load(std::memory_order_relaxed);
-          p.down_rate = s.down_rate.load(std::memory_order_relaxed);
-          p.up_rate = s.up_rate.load(std::memory_order_relaxed);
-          p.progress = p.seed ? 1.0 : s.peer_pieces.load(std::memory_order_relaxed) / pieces;
-          out.push_back(std::move(p));
-        }
-        return out;
+  // A slot's address and peer id are written by the torrent's home reactor
+  // when it is (re)claimed: they are read there too, the torrent held.
+  struct held {
+    swarm::torrent* t = nullptr;
+    swarm::control* ctl = nullptr;
+    std::optional<swarm::torrent::work_guard> guard;
+  };
+  auto h = c.call(
+      [&c, id]() -> held {
+        core::entry* e = c.find(id);
+        if (e == nullptr || !e->t) return {};
+        return {e->t.get(), e->c.get(), e->t->hold()};
       },
       stopped_);
+  if (h.t == nullptr) return {};
+  auto build = [t = h.t] {
+    std::vector<peer_stats> out;
+    const double pieces = t->geo().piece_count();
+    for (const auto& s : t->slots()) {
+      if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
+      peer_stats p;
+      p.address = s.addr;
+      p.client = s.has_id ? peer::client_name(s.id) : std::string();
+      p.outgoing = s.outgoing;
+      p.am_choking = s.am_choking.load(std::memory_order_relaxed);
+      p.am_interested = s.am_interested.load(std::memory_order_relaxed);
+      p.peer_choking = s.peer_choking.load(std::memory_order_relaxed);
+      p.peer_interested = s.peer_interested.load(std::memory_order_relaxed);
+      p.snubbed = s.snubbed.load(std::memory_order_relaxed);
+      p.seed = s.peer_is_seed.load(std::memory_order_relaxed);
+      p.down_rate = s.down_rate.load(std::memory_order_relaxed);
+      p.up_rate = s.up_rate.load(std::memory_order_relaxed);
+      p.progress = p.seed ? 1.0 : s.peer_pieces.load(std::memory_order_relaxed) / pieces;
+      out.push_back(std::move(p));
+    }
+    return out;
+  };
+  return core::call_on(h.ctl->home(), std::move(build), stopped_);
 }
 
 std::optional<piece_map> node::pieces(torrent_id id) const {
@@ -937,19 +968,34 @@ detailed_result<void> node::stop() {
       },
       false);
   announced.wait_for(kStopWait);
+  // Every connection ends at its next step; the reactors stop below.
+  c.call(
+      [&c] {
+        for (auto& [id, e] : c.entries)
+          if (e->t) e->t->stop();
+      },
+      false);
+  c.cancel_checks.store(true, std::memory_order_relaxed);
   {
     std::lock_guard lock(c.work_mutex);
     c.worker_quit = true;
   }
   c.work_cv.notify_one();
   if (c.worker.joinable()) c.worker.join();
-  for (auto& [id, e] : c.entries)
-    if (e->t) e->t->stop();
   c.group->stop();
   stopped_ = true;
   stop_result_ = {};
   for (auto& [id, e] : c.entries) {
-    if (!e->t || e->life.state() == torrent_state::removed) continue;
+    if (e->life.state() == torrent_state::removed) {
+      // Removed with its data just before the stop: deleted now, as the
+      // drop that would have queued it will not come.
+      if (e->delete_data && !e->opts.storage) {
+        e->t.reset();
+        storage::remove_disk_data(*e->meta, e->opts.save_dir);
+      }
+      continue;
+    }
+    if (!e->t) continue;
     auto r = e->t->store().save_resume(e->t->picker().have_bits());
     if (!r && stop_result_) stop_result_ = r.error();
   }

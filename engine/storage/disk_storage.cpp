@@ -154,6 +154,7 @@ detailed_result<bitfield> check_existing(const open_params& p, const root_dir& r
 
   hash_options hopts;
   hopts.on_progress = p.on_check_progress;
+  hopts.cancel = p.cancel;
   auto report = verify_data(m, p.save_dir, hopts, p.intent == open_intent::download);
   if (!report) return report.error();
   if (p.intent == open_intent::seed) {

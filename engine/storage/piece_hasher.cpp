@@ -53,6 +53,7 @@ struct shared_state {
   std::atomic<std::int64_t> done_bytes{0};
   hash_report& report;
   std::mutex error_mutex;  // guards report.first_error*, taken only on a failed read
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 void note_error(shared_state& s, const error_code& ec, std::size_t file) {
@@ -73,6 +74,7 @@ void hash_worker(shared_state& s) {
   sha1_hasher hasher;
 
   for (;;) {
+    if (s.cancel != nullptr && s.cancel->load(std::memory_order_relaxed)) return;
     const std::int64_t chunk = s.next_chunk.fetch_add(1, std::memory_order_relaxed);
     if (chunk >= s.chunk_count) return;
     const std::int64_t first = chunk * s.pieces_per_chunk;
@@ -138,6 +140,7 @@ hash_report hash_pieces(const meta::file_map& map, const std::vector<std::string
   shared_state s{map, paths, opts.zero_files, fds,
                  std::max<std::int64_t>(1, kChunkBytes / map.piece_length()), 0, {}, {}, report, {}};
   s.chunk_count = (map.piece_count() + s.pieces_per_chunk - 1) / s.pieces_per_chunk;
+  s.cancel = opts.cancel;
 
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<std::int64_t>(threads, s.chunk_count));

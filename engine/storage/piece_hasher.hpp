@@ -4,6 +4,7 @@
 // resume re-checks). Blocking; call it from a thread that may block.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,6 +24,9 @@ struct hash_options {
   std::function<void(std::int64_t done, std::int64_t total)> on_progress;
   // Files whose bytes are all zero and are never read: BEP 47 padding files.
   std::vector<bool> zero_files;
+  // Set by another thread to stop early; the pieces not hashed yet are
+  // reported as nullopt.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct hash_report {

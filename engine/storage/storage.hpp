@@ -13,6 +13,7 @@
 // control thread. Errors name what failed (a file, "memory") as the subject.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,6 +63,9 @@ struct open_params {
   bool allow_truncate = false;
   // While hashing existing data: bytes hashed so far and total.
   std::function<void(std::int64_t, std::int64_t)> on_check_progress;
+  // Set by another thread to give up a check (the node stops): the result
+  // is then incomplete and must be thrown away.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct opened {

@@ -39,7 +39,6 @@ io::task<void> connect_candidate(control& c, std::size_t index, peer::peer_slot*
   io::reactor& home = c.home();
   const endpoint addr = c.candidates[index].addr;
   auto& process = c.t.process();
-  process.half_open.fetch_add(1, std::memory_order_relaxed);
   const auto local = c.outgoing_bind(addr.family());
   auto sock = io::tcp_socket(addr.family(), local ? &*local : nullptr);
   bool ok = false;
@@ -83,6 +82,8 @@ void connect_more(control& c, clock::time_point now) {
     if (slot == nullptr) break;
     cand.slot = slot;
     cand.generation = slot->generation.load(std::memory_order_relaxed);
+    // Counted now: the task starts on the next turn, after this loop.
+    process.half_open.fetch_add(1, std::memory_order_relaxed);
     c.home().spawn(connect_candidate(c, i, slot, &c.pick_reactor(), c.t.hold()));
   }
 }
