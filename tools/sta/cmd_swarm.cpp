@@ -200,15 +200,39 @@ struct run_header {
   }
 };
 
-class reporter {
+// What both reporters share: where the output goes, the first line's
+// header, and the rates between two reports.
+class report_base {
+ protected:
+  report_base(bool json, run_header header)
+      : json_(json), terminal_(stderr_is_terminal()), header_(std::move(header)) {}
+
+  // Payload bytes/s since the last call; never negative (a torrent removed
+  // since takes its bytes out of the sums).
+  std::pair<double, double> rates(std::int64_t downloaded, std::int64_t uploaded, double dt) {
+    const double down = dt > 0 ? std::max<double>(0, static_cast<double>(downloaded - last_down_) / dt) : 0;
+    const double up = dt > 0 ? std::max<double>(0, static_cast<double>(uploaded - last_up_) / dt) : 0;
+    last_down_ = downloaded;
+    last_up_ = uploaded;
+    return {down, up};
+  }
+
+  bool json_;
+  bool terminal_;
+  run_header header_;
+  bool first_ = true;
+
+ private:
+  std::int64_t last_down_ = 0;
+  std::int64_t last_up_ = 0;
+};
+
+class reporter : report_base {
  public:
-  reporter(bool json, run_header header) : json_(json), terminal_(stderr_is_terminal()), header_(std::move(header)) {}
+  reporter(bool json, run_header header) : report_base(json, std::move(header)) {}
 
   void report(const char* event, const torrent_stats& st, double elapsed, double dt) {
-    const double down = dt > 0 ? static_cast<double>(st.downloaded - last_down_) / dt : 0;
-    const double up = dt > 0 ? static_cast<double>(st.uploaded - last_up_) / dt : 0;
-    last_down_ = st.downloaded;
-    last_up_ = st.uploaded;
+    const auto [down, up] = rates(st.downloaded, st.uploaded, dt);
     const double progress =
         st.selected_total > 0 ? static_cast<double>(st.verified) / static_cast<double>(st.selected_total) : 1.0;
     if (json_) {
@@ -239,13 +263,6 @@ class reporter {
     first_ = false;
   }
 
- private:
-  bool json_;
-  bool terminal_;
-  run_header header_;
-  bool first_ = true;
-  std::int64_t last_down_ = 0;
-  std::int64_t last_up_ = 0;
 };
 
 // One torrent of this run.
@@ -559,9 +576,9 @@ class watcher {
 
 // Several torrents (or --watch): the node's totals on the status line, each
 // torrent's events as lines of their own.
-class node_reporter {
+class node_reporter : report_base {
  public:
-  node_reporter(bool json, run_header header) : json_(json), terminal_(stderr_is_terminal()), header_(std::move(header)) {}
+  node_reporter(bool json, run_header header) : report_base(json, std::move(header)) {}
 
   void event(const char* what, const job& j, const std::string& detail = {}) {
     if (json_) {
@@ -587,11 +604,7 @@ class node_reporter {
       peers += t.peers;
       if (t.complete) ++complete;
     }
-    // A removed torrent's bytes leave the sums: the rate never goes negative.
-    const double down = dt > 0 ? std::max<double>(0, static_cast<double>(downloaded - last_down_) / dt) : 0;
-    const double up = dt > 0 ? std::max<double>(0, static_cast<double>(uploaded - last_up_) / dt) : 0;
-    last_down_ = downloaded;
-    last_up_ = uploaded;
+    const auto [down, up] = rates(downloaded, uploaded, dt);
     if (json_) {
       boost::json::object o;
       o["event"] = "progress";
@@ -625,13 +638,6 @@ class node_reporter {
     if (!json_ && terminal_ && !first_) std::fputc('\n', stderr);
   }
 
- private:
-  bool json_;
-  bool terminal_;
-  run_header header_;
-  bool first_ = true;
-  std::int64_t last_down_ = 0;
-  std::int64_t last_up_ = 0;
 };
 
 int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::vector<job> jobs) {

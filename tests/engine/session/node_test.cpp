@@ -8,10 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
+#include "reactor/socket.hpp"
 #include "storage/memory_storage.hpp"
 #include "support/eventually.hpp"
 #include "support/raw_peer.hpp"
@@ -260,6 +264,65 @@ TEST(Node, FailedCheckIsAnErrorOfThatTorrentAndResumeChecksAgain) {
   EXPECT_EQ(state_of(*n, id), torrent_state::live);
   EXPECT_FALSE(n->stats(id)->error);
   EXPECT_EQ(answer_to("127.0.0.190", *n, m.info_hash, "-XX0001-after-fixing"), m.info_hash);
+}
+
+TEST(Node, StopGivesUpARunningCheckAndKeepsNothingOfIt) {
+  auto a = make_torrent("a.bin", 64 * 1024, 18, true);
+  auto n = start_node("127.0.0.192");
+  std::atomic<bool> started{false}, saw_cancel{false};
+  torrent_options o;
+  o.use_trackers = false;
+  o.mode = torrent_mode::seed;
+  // A check that would never end unless it is told to give up.
+  o.storage = [&, inner = storage::memory_factory(a.disk)](const storage::open_params& p) {
+    started = true;
+    while (p.cancel == nullptr || !p.cancel->load()) std::this_thread::sleep_for(1ms);
+    saw_cancel = true;
+    return inner(p);
+  };
+  const auto id = *n->add(a.m, std::move(o));
+  ASSERT_TRUE(eventually([&] { return started.load(); }));
+  ASSERT_TRUE(n->stop());
+  EXPECT_TRUE(saw_cancel);
+  // Its result (every piece verified) was thrown away: still checking.
+  const auto st = *n->stats(id);
+  EXPECT_EQ(st.state, torrent_state::checking);
+  EXPECT_EQ(st.verified_pieces, 0u);
+  EXPECT_FALSE(a.disk->resume());
+}
+
+// Listeners whose accept queue is full: a connect to them stays in progress
+// (the kernel drops its SYN) until the connect timeout.
+struct stalled_listener {
+  unique_fd listener;
+  unique_fd filler;
+  endpoint address;
+
+  explicit stalled_listener(const std::string& ip) {
+    const auto at = *parse_endpoint(ip + ":0");
+    listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ::bind(listener.get(), at.addr(), at.length);
+    ::listen(listener.get(), 0);
+    address = *io::local_endpoint(listener.get());
+    filler.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    ::connect(filler.get(), address.addr(), address.length);
+  }
+};
+
+TEST(Node, HalfOpenConnectsAreCappedForTheWholePass) {
+  std::vector<std::unique_ptr<stalled_listener>> stalled;
+  std::vector<endpoint> peers;
+  for (int i = 0; i < 5; ++i) {
+    stalled.push_back(std::make_unique<stalled_listener>("127.0.0.194"));
+    peers.push_back(stalled.back()->address);
+  }
+  auto a = make_torrent("a.bin", 64 * 1024, 19, false);
+  auto n = start_node("127.0.0.193", [](node_options& o) { o.max_half_open = 2; });
+  add(*n, a, torrent_mode::download, peers);
+  // One connect pass claims its connections at once, on the torrent's home
+  // (the node's home here): the first count seen is the whole pass.
+  ASSERT_TRUE(eventually([&] { return n->totals().connections > 0; }));
+  EXPECT_EQ(n->totals().connections, 2u);
 }
 
 TEST(Node, RemoveWithDataDeletesOnlyThatTorrentsFiles) {
