@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "base/sha1.hpp"
 #include "base/sys_error.hpp"
 #include "meta/file_map.hpp"
 #include "reactor/ops.hpp"
@@ -129,28 +131,67 @@ detailed_result<void> check_descriptor_limit(const meta::metainfo& m, const std:
                                         "and the limit is " + std::to_string(allowed) + " (ulimit -n)");
 }
 
+// Whether a piece holds bytes of a selected file (all are, without a
+// selection).
+bool wanted_piece(const meta::metainfo& m, const meta::file_map& map, const std::vector<bool>& selected,
+                  std::int64_t piece) {
+  if (selected.empty()) return true;
+  bool any = false;
+  map.for_each_slice(piece, 0, map.piece_size(piece),
+                     [&](const meta::file_slice& sl) { any = any || (selected[sl.file] && !m.files[sl.file].pad); });
+  return any;
+}
+
+// What the check found: the verified pieces whose bytes are where the
+// selection puts them now, and what has to happen before the others count.
+struct checked {
+  bitfield have;
+  // Verified pieces the selection wants whose bytes of some file moved
+  // between that file and the parts file (the selection changed since the
+  // resume record, or the check read a file that is not selected): they
+  // are copied across (and hashed again) once the files are open.
+  std::vector<std::int64_t> relocate;
+  std::vector<bool> old_in_parts;  // where the bytes were: per file, in the parts file
+  unique_fd old_parts;             // opened before the new selection may remove it
+  // Files that were not selected and are now, found on disk at their full
+  // size: the wanted pieces of theirs that are not verified are hashed
+  // (selected again after a change: their bytes are still there).
+  std::vector<std::size_t> rejoined;
+};
+
 // Which pieces verify already: a matching resume record, else a check of
 // the files that exist. Seeding needs all of them.
-detailed_result<bitfield> check_existing(const open_params& p, const root_dir& root) {
+detailed_result<checked> check_existing(const open_params& p, const root_dir& root) {
   const meta::metainfo& m = *p.meta;
   const meta::file_map map(m);
-  bitfield have(static_cast<std::size_t>(m.piece_count()));
+  checked out;
+  out.have = bitfield(static_cast<std::size_t>(m.piece_count()));
+  bitfield& have = out.have;
   if (auto r = load_matching_resume(root, m)) {
     // A piece counts only if each of its bytes is still where it was
     // written: in its file, or in the parts file if its file was not
     // selected then. A change of selection moves some of them.
-    auto moved = [&](const meta::file_slice& sl) {
-      const bool was = !r->in_parts.empty() && r->in_parts[sl.file];
-      return was != parts_backed(m, p.selected, sl.file);
-    };
+    auto was_in_parts = [&](std::size_t file) { return !r->in_parts.empty() && r->in_parts[file]; };
+    auto moved = [&](const meta::file_slice& sl) { return was_in_parts(sl.file) != parts_backed(m, p.selected, sl.file); };
     for (std::size_t i = 0; i < r->verified.size(); ++i) {
       if (!r->verified[i]) continue;
       const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
       if (std::none_of(slices.begin(), slices.end(), moved)) have.set(i);
+      else if (wanted_piece(m, map, p.selected, static_cast<std::int64_t>(i))) out.relocate.push_back(static_cast<std::int64_t>(i));
     }
-    return have;
+    out.old_in_parts = r->in_parts;
+    out.old_in_parts.resize(m.files.size(), false);
+    if (!out.relocate.empty() && !r->in_parts.empty())
+      if (auto dir = root.state_dir(false))
+        if (auto fd = open_state_file(dir->get(), parts_name(m.info_hash), O_RDONLY)) out.old_parts = std::move(*fd);
+    for (std::size_t f = 0; f < m.files.size(); ++f) {
+      if (!was_in_parts(f) || parts_backed(m, p.selected, f)) continue;
+      const auto st = root.stat(m.relative_path(f));
+      if (st && S_ISREG(st->st_mode) && st->st_size == m.files[f].size) out.rejoined.push_back(f);
+    }
+    return out;
   }
-  if (p.intent == open_intent::download && !any_file_exists(m, root)) return have;
+  if (p.intent == open_intent::download && !any_file_exists(m, root)) return out;
 
   hash_options hopts;
   hopts.on_progress = p.on_check_progress;
@@ -181,13 +222,108 @@ detailed_result<bitfield> check_existing(const open_params& p, const root_dir& r
     }
   }
   // The check read the files; a piece with bytes of an unselected file
-  // keeps those in the parts file from now on, which the check did not read.
+  // keeps those in the parts file from now on: copied there if the piece
+  // is wanted, forgotten if not.
   auto in_parts = [&](const meta::file_slice& sl) { return parts_backed(m, p.selected, sl.file); };
+  out.old_in_parts.assign(m.files.size(), false);
   for (std::size_t i = 0; i < report->verified.size(); ++i) {
+    if (!report->verified[i]) continue;
     const auto slices = map.piece_slices(static_cast<std::int64_t>(i));
-    if (report->verified[i] && std::none_of(slices.begin(), slices.end(), in_parts)) have.set(i);
+    if (std::none_of(slices.begin(), slices.end(), in_parts)) have.set(i);
+    else if (wanted_piece(m, map, p.selected, static_cast<std::int64_t>(i))) out.relocate.push_back(static_cast<std::int64_t>(i));
   }
-  return have;
+  return out;
+}
+
+
+// Reads a piece from where `where` says each slice lives (nullopt: nowhere
+// to read it from); false if a slice cannot be read or comes short.
+template <class Where>
+bool read_piece(const meta::file_map& map, std::int64_t piece, std::vector<std::byte>& buf, Where&& where) {
+  buf.resize(static_cast<std::size_t>(map.piece_size(piece)));
+  std::size_t at = 0;
+  for (const auto& sl : map.piece_slices(piece)) {
+    const std::optional<location> found = where(sl);
+    if (!found) return false;
+    const location loc = *found;
+    auto dest = std::span(buf).subspan(at, static_cast<std::size_t>(sl.length));
+    at += dest.size();
+    if (loc.fd < 0) {
+      std::fill(dest.begin(), dest.end(), std::byte{0});
+      continue;
+    }
+    for (std::size_t done = 0; done < dest.size();) {
+      const ssize_t n = ::pread(loc.fd, dest.data() + done, dest.size() - done, loc.offset + static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  return true;
+}
+
+detailed_result<void> write_all_at(int fd, std::span<const std::byte> data, std::int64_t offset, const std::string& shown) {
+  for (std::size_t done = 0; done < data.size();) {
+    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return detailed_error{last_sys_error(), shown};
+    if (n == 0) return detailed_error{make_error_code(std::errc::no_space_on_device), shown};
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+// The selection changed since the resume record: the verified pieces whose
+// bytes moved are read where they were, hashed, and their moved bytes
+// written where they belong now, so a change of selection fetches nothing
+// again; then the wanted pieces of files selected again are hashed where
+// they are. Blocking, before the storage is in use.
+detailed_result<void> settle_moved(const open_params& p, const root_dir& root, const file_set& files,
+                                   checked& c) {
+  const meta::metainfo& m = *p.meta;
+  const meta::file_map map(m);
+  std::vector<std::byte> buf;
+  if (!c.relocate.empty()) {
+    // Where the bytes were: the parts file (open still if the new
+    // selection removed it), or the files themselves, selected or not now.
+    const int old_parts = c.old_parts.get();
+    std::vector<unique_fd> unselected(m.files.size());
+    auto was = [&](const meta::file_slice& sl) -> std::optional<location> {
+      if (m.files[sl.file].pad) return location{};
+      if (c.old_in_parts[sl.file]) {
+        if (old_parts < 0) return std::nullopt;
+        return location{old_parts, map.file_offset(sl.file) + sl.offset};
+      }
+      if (!files.in_parts(sl.file)) return files.locate(sl);
+      if (!unselected[sl.file])
+        if (auto fd = root.open_file(m.relative_path(sl.file), O_RDONLY)) unselected[sl.file] = std::move(*fd);
+      if (!unselected[sl.file]) return std::nullopt;
+      return location{unselected[sl.file].get(), sl.offset};
+    };
+    for (const std::int64_t piece : c.relocate) {
+      if (!read_piece(map, piece, buf, was)) continue;
+      if (sha1(buf) != m.piece_hash(piece)) continue;
+      std::size_t at = 0;
+      for (const auto& sl : map.piece_slices(piece)) {
+        const auto bytes = std::span<const std::byte>(buf).subspan(at, static_cast<std::size_t>(sl.length));
+        at += bytes.size();
+        const location now = files.locate(sl);
+        if (now.fd < 0 || (c.old_in_parts[sl.file] == files.in_parts(sl.file))) continue;
+        if (auto w = write_all_at(now.fd, bytes, now.offset, root.shown(m.relative_path(sl.file))); !w) return w;
+      }
+      c.have.set(static_cast<std::size_t>(piece));
+    }
+  }
+  for (const std::size_t f : c.rejoined) {
+    const auto range = map.file_pieces(f);
+    for (std::int64_t piece = range.first; piece <= range.last; ++piece) {
+      if (c.have.test(static_cast<std::size_t>(piece)) || !wanted_piece(m, map, p.selected, piece)) continue;
+      if (read_piece(map, piece, buf, [&](const meta::file_slice& sl) { return std::optional(files.locate(sl)); }) &&
+          sha1(buf) == m.piece_hash(piece))
+        c.have.set(static_cast<std::size_t>(piece));
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -198,12 +334,13 @@ detailed_result<opened> open_disk(const open_params& p) {
   if (auto d = check_descriptor_limit(m, p.selected); !d) return d.error();
   auto root = root_dir::open(p.save_dir, p.intent == open_intent::download);
   if (!root) return root.error();
-  auto have = check_existing(p, *root);
-  if (!have) return have.error();
+  auto found = check_existing(p, *root);
+  if (!found) return found.error();
   auto files = file_set::open(m, *root, p.intent == open_intent::seed ? open_mode::existing : open_mode::create,
                               p.selected);
   if (!files) return files.error();
-  return opened{std::make_unique<disk_storage>(m, std::move(*root), std::move(*files)), std::move(*have)};
+  if (auto moved = settle_moved(p, *root, *files, *found); !moved) return moved.error();
+  return opened{std::make_unique<disk_storage>(m, std::move(*root), std::move(*files)), std::move(found->have)};
 }
 
 detailed_result<void> remove_disk_data(const meta::metainfo& m, const std::string& save_dir) {

@@ -203,13 +203,18 @@ TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
     dl->stop();
   }
   // Selecting everything later: the pieces shared with b.bin had a.bin's and
-  // c.bin's bytes in the parts file, so they are fetched again into the files.
+  // c.bin's bytes in the parts file; they move into the new files at the
+  // start and stay verified, and only the rest is fetched.
   auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.81:0", {seed->listening().front()});
-  EXPECT_FALSE(dl->stats().complete);
+  const auto at_start = dl->stats();
+  EXPECT_FALSE(at_start.complete);
+  // b.bin's pieces, the two it shares included.
+  EXPECT_EQ(at_start.verified_pieces, (400 * 1024 + 10 - 1) / (64 * 1024) - (100 * 1024 + 7) / (64 * 1024) + 1);
   wait_complete({dl.get()});
   EXPECT_TRUE(read_file(dir / "dl/pack/a.bin") == a);
   EXPECT_TRUE(read_file(dir / "dl/pack/b.bin") == b);
   EXPECT_TRUE(read_file(dir / "dl/pack/c.bin") == c);
+  EXPECT_EQ(dl->stats().downloaded, m.total_size - at_start.verified);
   EXPECT_FALSE(fs::exists(dir / "dl/.sta" / (m.info_hash.hex() + ".parts")));
 }
 
