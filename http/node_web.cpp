@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -202,7 +203,8 @@ struct node_web::impl {
       if (req.method() != verb::post) return not_allowed("POST");
       return set_limits(*id, req.body());
     }
-    if (!reading) return not_allowed("GET, HEAD");
+    if (what == "files" && req.method() == verb::post) return set_files(*id, req.body());
+    if (!reading) return not_allowed(what == "files" ? "GET, HEAD, POST" : "GET, HEAD");
     if (what == "peers") {
       json::array out;
       for (const auto& p : n.peers(*id)) out.push_back(to_json(p));
@@ -226,24 +228,56 @@ struct node_web::impl {
     return not_found();
   }
 
-  // {"download_rate": N, "upload_rate": N}, bytes/s (0: none); a field
-  // left out keeps its value.
+  // {"download_rate": N, "upload_rate": N, "max_peers": N}: bytes/s (0:
+  // none) and connections (1 or more); a field left out keeps its value.
   response set_limits(torrent_id id, const std::string& body) {
     boost::system::error_code ec;
     const json::value v = json::parse(body, ec);
     if (ec || !v.is_object()) return error_reply(status::bad_request, "expected a JSON object");
     const auto st = n.stats(id);
     if (!st) return error_reply(status::not_found, "no torrent with this info-hash");
-    std::int64_t limit[2] = {st->download_limit, st->upload_limit};
-    const char* names[2] = {"download_rate", "upload_rate"};
-    for (int i = 0; i < 2; ++i) {
+    std::int64_t limit[3] = {st->download_limit, st->upload_limit, static_cast<std::int64_t>(st->max_peers)};
+    const char* names[3] = {"download_rate", "upload_rate", "max_peers"};
+    const std::int64_t least[3] = {0, 0, 1};
+    const std::int64_t most[3] = {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max(), 65535};
+    for (int i = 0; i < 3; ++i) {
       const auto* f = v.as_object().if_contains(names[i]);
       if (!f) continue;
-      if (!f->is_int64() || f->as_int64() < 0)
-        return error_reply(status::bad_request, std::string(names[i]) + ": expected bytes per second, 0 or more");
+      if (!f->is_int64() || f->as_int64() < least[i] || f->as_int64() > most[i])
+        return error_reply(status::bad_request, std::string(names[i]) + (i < 2 ? ": expected bytes per second, 0 or more"
+                                                                               : ": expected connections, 1 to 65535"));
       limit[i] = f->as_int64();
     }
     if (auto r = n.set_rate_limits(id, limit[0], limit[1]); !r) return error_reply(status::not_found, r.error().message());
+    if (auto r = n.set_max_peers(id, static_cast<std::size_t>(limit[2])); !r)
+      return error_reply(status::not_found, r.error().message());
+    return one(id);
+  }
+
+  // {"selected": [i, ...]}: the indices (as /files and `sta info` number
+  // them) of the files to download; the others are not.
+  response set_files(torrent_id id, const std::string& body) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(body, ec);
+    const json::value* list = !ec && v.is_object() ? v.as_object().if_contains("selected") : nullptr;
+    if (list == nullptr || !list->is_array()) return error_reply(status::bad_request, "expected {\"selected\": [file index, ...]}");
+    const auto st = n.stats(id);
+    if (!st) return error_reply(status::not_found, "no torrent with this info-hash");
+    const std::size_t count = st->files;
+    std::vector<bool> selected(count, false);
+    for (const auto& x : list->as_array()) {
+      if (!x.is_int64() || x.as_int64() < 0 || static_cast<std::uint64_t>(x.as_int64()) >= count)
+        return error_reply(status::bad_request, "selected: expected file indices from 0 to " + std::to_string(count - 1));
+      selected[static_cast<std::size_t>(x.as_int64())] = true;
+    }
+    auto r = n.set_selection(id, std::move(selected));
+    if (!r) {
+      if (r.error().code == make_error_code(errc::bad_state))
+        return json_reply(status::conflict, json::object{{"error", r.error().code.message()}, {"state", r.error().subject}});
+      if (r.error().code == make_error_code(errc::unknown_torrent))
+        return error_reply(status::not_found, "no torrent with this info-hash");
+      return error_reply(status::bad_request, r.error().message());
+    }
     return one(id);
   }
 

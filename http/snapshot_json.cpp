@@ -11,9 +11,11 @@ boost::json::object to_json(const torrent_stats& t) {
       {"info_hash", t.info_hash.hex()},
       {"name", t.name},
       {"state", std::string(swarm::to_string(t.state))},
+      {"mode", t.mode == torrent_mode::seed ? "seed" : "download"},
       {"progress", t.state == swarm::torrent_state::checking ? 0.0 : progress},
       {"checked", t.checked},
       {"total", t.total},
+      {"files", t.files},
       {"selected_total", t.selected_total},
       {"verified", t.verified},
       {"pieces", t.pieces},
@@ -25,6 +27,7 @@ boost::json::object to_json(const torrent_stats& t) {
       {"up_rate", t.up_rate},
       {"download_limit", t.download_limit},
       {"upload_limit", t.upload_limit},
+      {"max_peers", t.max_peers},
       {"peers", t.peers},
       {"seeds", t.seeds},
       {"wasted", t.wasted},
@@ -68,7 +71,7 @@ boost::json::object to_json(const peer_stats& p) {
 }
 
 boost::json::object to_json(const file_stats& f) {
-  return {{"path", f.path}, {"size", f.size}, {"verified", f.verified}, {"selected", f.selected}};
+  return {{"index", f.index}, {"path", f.path}, {"size", f.size}, {"verified", f.verified}, {"selected", f.selected}};
 }
 
 boost::json::object to_json(const tracker_stats& t) {

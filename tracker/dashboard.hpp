@@ -1,5 +1,6 @@
 // The tracker's live dashboard: one self-contained HTML page (no external
-// assets) whose script polls /api/stats every second.
+// assets, built on http/dashboard_page) whose script polls /api/stats every
+// second and draws the announce rate of the last minutes.
 #pragma once
 
 #include <string_view>

@@ -271,6 +271,7 @@ result<void> peer_state::on_donthave(std::span<const std::byte> payload, std::sp
 
 result<void> peer_state::update(time_point now) {
   if (slot_.banned.load(std::memory_order_relaxed)) return make_error_code(errc::peer_banned);
+  if (slot_.dropped.load(std::memory_order_relaxed)) return make_error_code(errc::too_many_peers);
   if (now - last_tick_ >= kTick) {
     tick(now);
     if (now - last_recv_ > t_.lim->idle_timeout) return make_error_code(std::errc::timed_out);

@@ -120,6 +120,15 @@ struct node::core {
     std::shared_ptr<check_progress> progress = std::make_shared<check_progress>();
     bool delete_data = false;
     bool check_waits = false;  // a check to start once the old torrent has drained
+    // The next check follows a new file selection: the old run's resume
+    // record is saved before it, so that the check trusts what it verified.
+    bool save_before_check = false;
+    // What the next run keeps of the last one's control plane.
+    std::optional<swarm::control::carried> carried;
+    // Payload bytes of its earlier runs (before a check again), so that
+    // its counts never go down.
+    std::int64_t earlier_down = 0;
+    std::int64_t earlier_up = 0;
     std::optional<std::string> error;
     error_code code;
     std::optional<detailed_error> check_error;  // the last check's, as the storage said it
@@ -289,6 +298,10 @@ struct node::core {
       case torrent_action::start: e.c->start(); break;
       case torrent_action::stop:
       case torrent_action::stop_and_drop: e.c->stop(); break;
+      case torrent_action::stop_and_check:
+        e.c->stop();
+        e.check_waits = true;
+        break;
     }
     if (e.life.state() == torrent_state::queued) e.queued_seq = next_seq++;
     changed();
@@ -343,15 +356,27 @@ struct node::core {
     co.listen = listen_config;
     co.downloading = e.opts.mode == torrent_mode::download;
     e.c = std::make_unique<swarm::control>(t, *group, e.home, std::move(co));
+    if (e.carried) e.c->adopt(std::move(*std::exchange(e.carried, std::nullopt)));
   }
 
   // The torrent's objects are gone; nothing of it stays in any reactor.
   void free_torrent(entry& e) {
     if (!e.t) return;
     const std::uint64_t uid = e.t->uid();
-    freed_down += e.t->counters().downloaded.load(std::memory_order_relaxed);
-    freed_up += e.t->counters().uploaded.load(std::memory_order_relaxed);
+    const auto down = e.t->counters().downloaded.load(std::memory_order_relaxed);
+    const auto up = e.t->counters().uploaded.load(std::memory_order_relaxed);
+    freed_down += down;
+    freed_up += up;
+    e.earlier_down += down;
+    e.earlier_up += up;
+    e.carried = e.c->carry();
     e.c.reset();
+    if (std::exchange(e.save_before_check, false)) {
+      // On the worker, before the check queued next: the record says where
+      // the verified pieces' bytes are under the old selection.
+      push_job({[t = std::shared_ptr<swarm::torrent>(std::move(e.t))] { t->store().save_resume(t->picker().have_bits()); },
+                true});
+    }
     e.t.reset();
     e.sampled_down = e.sampled_up = 0;
     for (unsigned i = 0; i < group->size(); ++i)
@@ -444,6 +469,19 @@ struct node::core {
     }
   }
 
+  // The pieces its file selection wants, and their size.
+  static void select(entry& e) {
+    e.wanted = wanted_pieces(*e.meta, e.opts.selected);
+    e.selected_total = 0;
+    e.selected_pieces = 0;
+    const piece_geometry geo(e.meta->total_size, e.meta->piece_length);
+    for (piece_index p : geo.pieces())
+      if (e.wanted.test(p.value())) {
+        e.selected_total += geo.piece_size(p);
+        ++e.selected_pieces;
+      }
+  }
+
   void drop(entry& e) {
     by_hash.erase(e.meta->info_hash);
     const bool on_disk = !e.opts.storage;
@@ -459,22 +497,31 @@ struct node::core {
     st.name = e.meta->name;
     st.info_hash = e.meta->info_hash;
     st.state = e.life.state();
+    st.mode = e.opts.mode;
     st.checked = e.progress->done.load(std::memory_order_relaxed);
     st.total = e.meta->total_size;
+    st.files = e.meta->files.size();
     st.selected_total = e.selected_total;
     st.pieces = e.selected_pieces;
     st.error = e.error;
     st.code = e.code;
     st.download_limit = e.opts.limits.download_rate;
     st.upload_limit = e.opts.limits.upload_rate;
+    st.max_peers = e.opts.limits.max_peers;
     st.accept_errors = accept_errors.load(std::memory_order_relaxed);
+    st.downloaded = e.earlier_down;
+    st.uploaded = e.earlier_up;
     if (!e.t) return st;
     const auto& t = *e.t;
-    st.verified = t.have_bytes() - e.unselected_have_bytes;
-    st.verified_pieces = t.picker().have_count() - e.unselected_have_pieces;
-    st.complete = t.picker().complete();
-    st.downloaded = t.counters().downloaded.load(std::memory_order_relaxed);
-    st.uploaded = t.counters().uploaded.load(std::memory_order_relaxed);
+    // Its pieces count once checked: a run that is ending for a check
+    // again (a new selection) still has the old selection's picker.
+    if (e.life.checked()) {
+      st.verified = t.have_bytes() - e.unselected_have_bytes;
+      st.verified_pieces = t.picker().have_count() - e.unselected_have_pieces;
+      st.complete = t.picker().complete();
+    }
+    st.downloaded += t.counters().downloaded.load(std::memory_order_relaxed);
+    st.uploaded += t.counters().uploaded.load(std::memory_order_relaxed);
     st.down_rate = e.down_rate;
     st.up_rate = e.up_rate;
     st.wasted = t.counters().wasted.load(std::memory_order_relaxed);
@@ -593,13 +640,7 @@ detailed_result<torrent_id> node::add(meta::metainfo m, torrent_options o) {
   auto e = std::make_unique<core::entry>();
   e->meta = std::make_shared<const meta::metainfo>(std::move(m));
   e->opts = std::move(o);
-  e->wanted = wanted_pieces(*e->meta, e->opts.selected);
-  const piece_geometry geo(e->meta->total_size, e->meta->piece_length);
-  for (piece_index p : geo.pieces())
-    if (e->wanted.test(p.value())) {
-      e->selected_total += geo.piece_size(p);
-      ++e->selected_pieces;
-    }
+  core::select(*e);
   core& c = *core_;
   return c.call(
       [&c, &e]() -> detailed_result<torrent_id> {
@@ -675,6 +716,51 @@ detailed_result<void> node::set_rate_limits(torrent_id id, std::int64_t download
         e->opts.limits.download_rate = std::max<std::int64_t>(0, download);
         e->opts.limits.upload_rate = std::max<std::int64_t>(0, upload);
         if (e->t) e->t->set_rates(e->opts.limits.download_rate, e->opts.limits.upload_rate);
+        return {};
+      },
+      stopped_);
+}
+
+detailed_result<void> node::set_max_peers(torrent_id id, std::size_t max_peers) {
+  if (max_peers == 0) return fail(errc::bad_value, "the peer cap must be 1 or more");
+  core& c = *core_;
+  return c.call(
+      [&c, id, max_peers]() -> detailed_result<void> {
+        core::entry* e = c.find(id);
+        if (e == nullptr || e->life.state() == torrent_state::removed) return fail(errc::unknown_torrent, "");
+        e->opts.limits.max_peers = max_peers;
+        if (e->t) e->t->set_max_peers(max_peers);
+        return {};
+      },
+      stopped_);
+}
+
+detailed_result<void> node::set_selection(torrent_id id, std::vector<bool> selected) {
+  core& c = *core_;
+  return c.call(
+      [&c, id, &selected]() -> detailed_result<void> {
+        core::entry* e = c.find(id);
+        if (e == nullptr || e->life.state() == torrent_state::removed) return fail(errc::unknown_torrent, "");
+        const auto& m = *e->meta;
+        if (e->opts.mode != torrent_mode::download)
+          return fail(errc::bad_value, "a seeded torrent serves every file; a selection needs download mode");
+        if (selected.size() != m.files.size())
+          return fail(errc::bad_value, "expected one flag per file (" + std::to_string(m.files.size()) + ")");
+        bool any = false;
+        for (std::size_t i = 0; i < m.files.size(); ++i) any = any || (selected[i] && !m.files[i].pad);
+        if (!any) return fail(errc::bad_value, "the selection leaves no file to download");
+        // All selected is no selection: the storage then keeps no parts file.
+        if (std::all_of(selected.begin(), selected.end(), [](bool b) { return b; })) selected.clear();
+        if (selected == e->opts.selected) return {};
+        std::swap(e->opts.selected, selected);
+        e->save_before_check = e->t != nullptr;
+        if (!c.event(*e, torrent_event::reopen)) {
+          std::swap(e->opts.selected, selected);
+          e->save_before_check = false;
+          return fail(errc::bad_state, e->life.check_in_flight() ? "checking" : std::string(swarm::to_string(e->life.state())));
+        }
+        c.select(*e);
+        c.promote();
         return {};
       },
       stopped_);
@@ -869,6 +955,7 @@ std::vector<file_stats> node::files(torrent_id id) const {
         for (std::size_t i = 0; i < m.files.size(); ++i) {
           if (m.files[i].pad) continue;
           file_stats f;
+          f.index = i;
           f.path = m.multi_file ? m.files[i].joined_path() : m.name;
           f.size = m.files[i].size;
           f.selected = e->opts.selected.empty() || e->opts.selected[i];

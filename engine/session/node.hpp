@@ -81,18 +81,21 @@ struct torrent_stats {
   std::string name;
   sha1_digest info_hash;
   swarm::torrent_state state = swarm::torrent_state::checking;
+  torrent_mode mode = torrent_mode::download;
   std::int64_t checked = 0;         // while checking: bytes hashed so far
   std::int64_t total = 0;           // bytes in the torrent
+  std::size_t files = 0;            // in the torrent, padding files included
   std::int64_t selected_total = 0;  // bytes of the pieces the selected files need
   std::int64_t verified = 0;        // bytes of verified pieces among those
   std::uint32_t pieces = 0;         // pieces the selected files need
   std::uint32_t verified_pieces = 0;
-  std::int64_t downloaded = 0;   // payload bytes received this run
-  std::int64_t uploaded = 0;     // payload bytes sent this run
+  std::int64_t downloaded = 0;   // payload bytes received since it was added to the node
+  std::int64_t uploaded = 0;     // payload bytes sent since it was added to the node
   std::int64_t down_rate = 0;    // payload bytes/s over the last second
   std::int64_t up_rate = 0;
   std::int64_t download_limit = 0;  // its own limits, bytes/s; 0: none
   std::int64_t upload_limit = 0;
+  std::size_t max_peers = 0;        // its peer cap
   std::int64_t wasted = 0;
   std::int64_t hash_failures = 0;
   std::int64_t read_errors = 0;     // reads of verified pieces that failed (each re-checked)
@@ -134,6 +137,7 @@ struct piece_map {
 };
 
 struct file_stats {
+  std::size_t index = 0;     // in the torrent, as `sta info` numbers the files
   std::string path;          // as `sta info` shows it
   std::int64_t size = 0;
   std::int64_t verified = 0; // bytes of it in verified pieces
@@ -190,6 +194,18 @@ class node {
   // Its own rate limits (bytes/s, 0: none), at once and for the rest of
   // its life (a check again after an error keeps them).
   detailed_result<void> set_rate_limits(torrent_id id, std::int64_t download, std::int64_t upload);
+  // Its peer cap (connections, connecting ones included; at most the
+  // process's count), at once and for the rest of its life: when lowered,
+  // the connections above it that give and take the least are closed.
+  detailed_result<void> set_max_peers(torrent_id id, std::size_t max_peers);
+  // Which files to download (one flag per file; download mode only). It
+  // takes effect by opening the torrent's storage again: a live torrent
+  // stops, saves its resume record and is checked again, which trusts
+  // every verified piece and moves the bytes of pieces shared with a file
+  // whose selection changed between that file and the parts file (nothing
+  // verified is fetched again), then goes on in the state it was in.
+  // Refused while a check is in flight (bad_state, "checking").
+  detailed_result<void> set_selection(torrent_id id, std::vector<bool> selected);
   // Blocks until the torrent's check (if one is in flight) has ended; the
   // check's error if it failed.
   detailed_result<void> wait_checked(torrent_id id);

@@ -124,10 +124,29 @@ void choke(control& c, clock::time_point now) {
   }
 }
 
+// The peer cap was lowered below the connections open: the ones that give
+// and take the least, unchoked ones last, are closed at their next step.
+void trim_peers(control& c) {
+  std::vector<peer::peer_slot*> open;  // not closing already
+  for (auto& s : c.t.slots())
+    if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free && !s.dropped.load(std::memory_order_relaxed))
+      open.push_back(&s);
+  const std::size_t cap = c.t.max_peers();
+  if (open.size() <= cap) return;
+  auto worth = [](const peer::peer_slot* s) {
+    return std::pair(s->unchoke_wanted.load(std::memory_order_relaxed),
+                     s->down_rate.load(std::memory_order_relaxed) + s->up_rate.load(std::memory_order_relaxed));
+  };
+  std::stable_sort(open.begin(), open.end(),
+                   [&](const peer::peer_slot* a, const peer::peer_slot* b) { return worth(a) < worth(b); });
+  for (std::size_t i = 0; i < open.size() - cap; ++i) open[i]->dropped.store(true, std::memory_order_relaxed);
+}
+
 io::task<void> control_loop(control& c, torrent::work_guard) {
   io::reactor& home = c.home();
   while (!home.stopping() && !c.t.stopping()) {
     const auto now = clock::now();
+    trim_peers(c);
     connect_more(c, now);
     if (now - c.last_choke >= kChokeInterval) {
       c.last_choke = now;
@@ -264,6 +283,21 @@ io::task<void> control::take_incoming(unique_fd sock, endpoint remote, wire::han
   start.theirs = theirs;
   start.buf = std::move(buf);
   co_await run_connection(*this, std::move(start), slot, &pick_reactor());
+}
+
+control::carried control::carry() const {
+  carried c;
+  for (const auto& cand : candidates) c.peers.push_back(cand.addr);
+  c.hosts = hosts;
+  return c;
+}
+
+void control::adopt(carried c) {
+  for (const auto& p : c.peers) add_candidate(p);
+  hosts = std::move(c.hosts);
+  unsigned banned = 0;
+  for (const auto& [h, r] : hosts) banned += r.banned ? 1 : 0;
+  banned_hosts_.store(banned, std::memory_order_relaxed);
 }
 
 std::string control::tracker_status() const {

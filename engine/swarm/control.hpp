@@ -62,6 +62,21 @@ class control {
   // Any reactor: a piece's verdict, carried to the home reactor.
   void post_verdict(piece_verdict v);
 
+  // What a later run of the same torrent keeps (it is checked again after
+  // an error or a new file selection): the peers it knew, and the strikes
+  // and bans of each host. Taken once the torrent has drained; given to the
+  // new control before it starts.
+  struct host_record {
+    std::uint32_t strikes = 0;
+    bool banned = false;
+  };
+  struct carried {
+    std::vector<endpoint> peers;
+    std::unordered_map<host_key, host_record, host_key_hash> hosts;
+  };
+  carried carry() const;
+  void adopt(carried c);
+
   // Any thread.
   std::string tracker_status() const;
   struct tracker_record {
@@ -84,10 +99,6 @@ class control {
     std::uint32_t generation = 0;
     clock::time_point next_try{};
     unsigned failures = 0;
-  };
-  struct host_record {
-    std::uint32_t strikes = 0;
-    bool banned = false;
   };
 
   torrent& t;

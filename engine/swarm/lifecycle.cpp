@@ -23,6 +23,7 @@ std::string_view to_string(torrent_event e) {
     case torrent_event::resume: return "resume";
     case torrent_event::fail: return "fail";
     case torrent_event::remove: return "remove";
+    case torrent_event::reopen: return "reopen";
   }
   return "?";
 }
@@ -34,6 +35,12 @@ lifecycle::outcome lifecycle::on(torrent_event e) {
   auto go = [this](s to, a action = a::none) {
     state_ = to;
     return outcome{true, action};
+  };
+  // Its storage is opened (and its data checked) again.
+  auto check_again = [&](s to, a action) {
+    checked_ = false;
+    check_in_flight_ = true;
+    return go(to, action);
   };
   // A check that ends is recorded whatever the state it ends in.
   if ((e == ev::check_passed || e == ev::check_failed) && check_in_flight_) {
@@ -51,13 +58,16 @@ lifecycle::outcome lifecycle::on(torrent_event e) {
     case s::queued:
       if (e == ev::activate) return go(s::live, a::start);
       if (e == ev::pause) return go(s::paused);
+      if (e == ev::reopen) return check_again(s::checking, a::start_check);
       break;
     case s::live:
       if (e == ev::pause) return go(s::paused, a::stop);
       if (e == ev::fail) return go(s::error, a::stop);
+      if (e == ev::reopen) return check_again(s::checking, a::stop_and_check);
       break;
     case s::paused:
       if (e == ev::fail) return go(s::error);
+      if (e == ev::reopen && !check_in_flight_) return check_again(s::paused, a::start_check);
       if (e == ev::resume) {
         if (checked_) return go(s::queued);
         if (check_in_flight_) return go(s::checking);
@@ -66,11 +76,8 @@ lifecycle::outcome lifecycle::on(torrent_event e) {
       }
       break;
     case s::error:
-      if (e == ev::resume) {
-        checked_ = false;
-        check_in_flight_ = true;
-        return go(s::checking, a::start_check);
-      }
+      if (e == ev::reopen) return go(s::error);  // the next resume checks with what changed
+      if (e == ev::resume) return check_again(s::checking, a::start_check);
       break;
     case s::removed: break;
   }

@@ -28,6 +28,7 @@ enum class torrent_event : std::uint8_t {
   resume,
   fail,          // a fatal error while live (a write failed)
   remove,
+  reopen,        // its storage must be opened again (a new file selection): checked again, trusting its resume record
 };
 
 // What the node must do after a transition.
@@ -37,6 +38,7 @@ enum class torrent_action : std::uint8_t {
   start,          // open for peers: announce, connect, accept
   stop,           // close its connections and stop announcing
   stop_and_drop,  // stop, then free it once its connections are gone
+  stop_and_check, // stop, then hand it to the checker once its connections are gone
   drop,           // free it (no connection was open); a check in flight is discarded when it ends
   discard_check,  // a check ended for a torrent that is no longer wanted: drop its result
 };

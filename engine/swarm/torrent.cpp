@@ -31,7 +31,8 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
       written_(new std::atomic<std::uint32_t>[geo_.piece_count()]),
       senders_(new std::atomic<picker::owner_id>[std::size_t{geo_.piece_count()} * blocks_per_piece_]),
       suspect_(new std::atomic<bool>[geo_.piece_count()]),
-      slots_(new peer::peer_slot[lim.max_peers]) {
+      slots_(process.max_connections),
+      max_peers_(lim.max_peers) {
   for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) {
     buffers_[p].store(nullptr, std::memory_order_relaxed);
     written_[p].store(0, std::memory_order_relaxed);
@@ -83,27 +84,27 @@ picker::owner_id torrent::sender(piece_index p, block_index b) const {
 }
 
 peer::peer_slot* torrent::claim_slot(const endpoint& addr, bool outgoing) {
-  for (auto& s : slots()) {
-    if (s.state.load(std::memory_order_acquire) != peer::peer_slot::free) continue;
-    s.addr = addr;
-    s.outgoing = outgoing;
-    s.has_id = false;
-    s.peer_is_seed.store(false, std::memory_order_relaxed);
-    s.peer_interested.store(false, std::memory_order_relaxed);
-    s.snubbed.store(false, std::memory_order_relaxed);
-    s.unchoke_wanted.store(false, std::memory_order_relaxed);
-    s.banned.store(false, std::memory_order_relaxed);
-    s.down_rate.store(0, std::memory_order_relaxed);
-    s.up_rate.store(0, std::memory_order_relaxed);
-    s.am_choking.store(true, std::memory_order_relaxed);
-    s.am_interested.store(false, std::memory_order_relaxed);
-    s.peer_choking.store(true, std::memory_order_relaxed);
-    s.peer_pieces.store(0, std::memory_order_relaxed);
-    s.state.store(peer::peer_slot::claimed, std::memory_order_release);
-    process_.connections.fetch_add(1, std::memory_order_relaxed);
-    return &s;
-  }
-  return nullptr;
+  peer::peer_slot* found = slots_.find_free(max_peers());
+  if (found == nullptr) return nullptr;
+  peer::peer_slot& s = *found;
+  s.addr = addr;
+  s.outgoing = outgoing;
+  s.has_id = false;
+  s.peer_is_seed.store(false, std::memory_order_relaxed);
+  s.peer_interested.store(false, std::memory_order_relaxed);
+  s.snubbed.store(false, std::memory_order_relaxed);
+  s.unchoke_wanted.store(false, std::memory_order_relaxed);
+  s.banned.store(false, std::memory_order_relaxed);
+  s.dropped.store(false, std::memory_order_relaxed);
+  s.down_rate.store(0, std::memory_order_relaxed);
+  s.up_rate.store(0, std::memory_order_relaxed);
+  s.am_choking.store(true, std::memory_order_relaxed);
+  s.am_interested.store(false, std::memory_order_relaxed);
+  s.peer_choking.store(true, std::memory_order_relaxed);
+  s.peer_pieces.store(0, std::memory_order_relaxed);
+  s.state.store(peer::peer_slot::claimed, std::memory_order_release);
+  process_.connections.fetch_add(1, std::memory_order_relaxed);
+  return &s;
 }
 
 void torrent::release_slot(peer::peer_slot& s) {

@@ -10,8 +10,10 @@
 //    learns it wrote the last block and finishes the piece;
 //  - who sent each block, and which pieces failed with blocks of several
 //    peers (suspects), so a host is struck only for blocks it got wrong;
-//  - peer slots: a fixed table whose entries a connection publishes its
-//    rates and flags into and the home reactor's choker reads and steers;
+//  - peer slots: a table (made as peers come, up to the process's
+//    connection cap) whose entries a connection publishes its rates and
+//    flags into and the home reactor's choker reads and steers, and the
+//    torrent's own peer cap, which may change while it runs;
 //  - byte counters and the rate limits of both directions;
 //  - a count of the work running on its behalf (connections, piece tasks,
 //    its control loops), so the node frees it, or starts it again after a
@@ -43,6 +45,7 @@
 #include "peer/limits.hpp"
 #include "peer/peer_loop.hpp"
 #include "peer/peer_slot.hpp"
+#include "peer/slot_table.hpp"
 #include "peer/torrent_view.hpp"
 #include "picker/piece_picker.hpp"
 #include "picker/verified_log.hpp"
@@ -151,14 +154,17 @@ class torrent final : public peer::torrent_io {
   bool take_suspect(piece_index p) { return suspect_[p.value()].exchange(false, std::memory_order_acq_rel); }
 
   // Peer slots; owner id = index + 1.
-  std::span<peer::peer_slot> slots() { return {slots_.get(), limits_.max_peers}; }
-  std::span<const peer::peer_slot> slots() const { return {slots_.get(), limits_.max_peers}; }
+  const peer::slot_table& slots() const { return slots_; }
   peer::peer_slot& slot(picker::owner_id owner) { return slots_[owner - 1u]; }
-  picker::owner_id owner_of(const peer::peer_slot& s) const {
-    return static_cast<picker::owner_id>(&s - slots_.get() + 1);
-  }
-  // Home reactor only. Counts in the process's connection budget.
+  picker::owner_id owner_of(const peer::peer_slot& s) const { return static_cast<picker::owner_id>(s.index + 1); }
+  // Home reactor only: a slot for a new connection, while fewer than the
+  // peer cap are taken. Counts in the process's connection budget.
   peer::peer_slot* claim_slot(const endpoint& addr, bool outgoing);
+  // Its peer cap (connections, connecting ones included), changed while it
+  // runs (any thread); the home reactor closes what is above it
+  // (control.cpp). At most the process's connection cap counts.
+  void set_max_peers(std::size_t n) { max_peers_.store(n, std::memory_order_relaxed); }
+  std::size_t max_peers() const { return max_peers_.load(std::memory_order_relaxed); }
   // The connection's reactor, when it is over.
   void release_slot(peer::peer_slot& s);
 
@@ -222,7 +228,8 @@ class torrent final : public peer::torrent_io {
   std::unique_ptr<std::atomic<std::uint32_t>[]> written_;
   std::unique_ptr<std::atomic<picker::owner_id>[]> senders_;
   std::unique_ptr<std::atomic<bool>[]> suspect_;
-  std::unique_ptr<peer::peer_slot[]> slots_;
+  peer::slot_table slots_;
+  std::atomic<std::size_t> max_peers_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> failed_{false};

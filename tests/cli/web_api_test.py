@@ -7,8 +7,10 @@ error while the node goes on. Run with the sta binary as the only argument."""
 import http.client
 import json
 import os
+import select
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 from sta_peer import StaPeer  # noqa: E402
@@ -76,7 +78,11 @@ def test_every_endpoint(binary):
             one = web.json("GET", f"/api/v1/torrents/{hb}")
             assert one["state"] == "live" and one["complete"] and one["progress"] == 1, one
             files = web.json("GET", f"/api/v1/torrents/{hb}/files")
-            assert files == [{"path": "b.bin", "size": 2 * 1024 * 1024, "verified": 2 * 1024 * 1024, "selected": True}]
+            assert files == [{"index": 0, "path": "b.bin", "size": 2 * 1024 * 1024, "verified": 2 * 1024 * 1024,
+                              "selected": True}], files
+            # A seeded torrent serves every file: no selection.
+            assert "download mode" in web.json("POST", f"/api/v1/torrents/{hb}/files", json.dumps({"selected": [0]}),
+                                               want=400)["error"]
             pieces = web.json("GET", f"/api/v1/torrents/{hb}/pieces")
             assert pieces["count"] == 128 and pieces["state"] == "2" * 128 and len(pieces["availability"]) == 128
             trackers = web.json("GET", f"/api/v1/torrents/{ha}/trackers")
@@ -107,8 +113,13 @@ def test_every_endpoint(binary):
             t = web.json("POST", f"/api/v1/torrents/{hb}/limits", json.dumps({"download_rate": 1 << 20}))
             assert t["upload_limit"] == 65536 and t["download_limit"] == 1 << 20, t
             assert web.json("GET", f"/api/v1/torrents/{hb}")["upload_limit"] == 65536
-            for bad in ("[1]", "{", json.dumps({"upload_rate": -1}), json.dumps({"upload_rate": "fast"})):
+            for bad in ("[1]", "{", json.dumps({"upload_rate": -1}), json.dumps({"upload_rate": "fast"}),
+                        json.dumps({"max_peers": 0}), json.dumps({"max_peers": 70000})):
                 assert "error" in web.json("POST", f"/api/v1/torrents/{hb}/limits", bad, want=400)
+            # Its peer cap too.
+            assert one["max_peers"] == 200, one
+            t = web.json("POST", f"/api/v1/torrents/{hb}/limits", json.dumps({"max_peers": 7}))
+            assert t["max_peers"] == 7 and t["upload_limit"] == 65536, t
             # Add from bytes; twice is a conflict.
             c = make(binary, d, "c.bin", 100 * 1024, 3)
             body = open(c, "rb").read()
@@ -211,6 +222,80 @@ def test_host_csrf_and_token_guards(binary):
         assert run.code == 2 and b"at least 16" in run.err, run.err
 
 
+def test_file_selection_changes_while_it_runs(binary):
+    with TempDir() as d:
+        os.makedirs(f"{d}/data/pack")
+        random_file(f"{d}/data/pack/one.bin", 300 * 1024 + 5, 7)
+        random_file(f"{d}/data/pack/two.bin", 200 * 1024 + 9, 8)
+        assert sta(binary, "create", f"{d}/data/pack", "-p", "64KiB", "-o", f"{d}/pack.torrent").code == 0
+        with StaPeer(binary, "serve", f"{d}/pack.torrent", "-o", f"{d}/data", "--no-tracker", "--listen",
+                     "127.0.0.201:0") as serve:
+            port = serve.listen_port()
+            with StaPeer(binary, "get", f"{d}/pack.torrent", "-o", f"{d}/down", "--no-tracker", "--listen",
+                         "127.0.0.202:0", "--peer", f"127.0.0.201:{port}", "--select", "0", "--web",
+                         "127.0.0.1:0") as get:
+                web = Web(first_line(get)["web"])
+                get.wait_for(lambda e: e["event"] == "complete", "one.bin complete", DEADLINE_S)
+                h = web.json("GET", "/api/v1/torrents")[0]["info_hash"]
+                files = web.json("GET", f"/api/v1/torrents/{h}/files")
+                assert [(f["index"], f["selected"]) for f in files] == [(0, True), (1, False)], files
+                assert not os.path.exists(f"{d}/down/pack/two.bin")
+                for bad, why in ((json.dumps({"selected": [2]}), "indices"), (json.dumps({"selected": []}), "no file"),
+                                 ("{}", "selected"), ("[0]", "selected")):
+                    assert why in web.json("POST", f"/api/v1/torrents/{h}/files", bad, want=400)["error"]
+                t = web.json("POST", f"/api/v1/torrents/{h}/files", json.dumps({"selected": [0, 1]}))
+                assert t["selected_total"] == t["total"], t
+                get.wait_for(lambda e: e.get("event") == "progress" and e.get("complete") and
+                             e.get("selected_total") == e.get("total") and e.get("state") == "live",
+                             "both files complete", DEADLINE_S)
+                assert open(f"{d}/down/pack/two.bin", "rb").read() == open(f"{d}/data/pack/two.bin", "rb").read()
+                assert open(f"{d}/down/pack/one.bin", "rb").read() == open(f"{d}/data/pack/one.bin", "rb").read()
+                # Every byte once: the piece the files share was moved, not fetched again.
+                t = web.json("GET", f"/api/v1/torrents/{h}")
+                assert t["downloaded"] == t["total"], t
+                assert [f["selected"] for f in web.json("GET", f"/api/v1/torrents/{h}/files")] == [True, True]
+                assert get.stop() == 0, get.stderr
+            assert serve.stop() == 0
+
+
+def read_stderr_line(peer, starts, timeout_s=30):
+    """The first line of the process's stderr that starts with `starts`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([peer.proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = peer.proc.stderr.readline()
+        if not line:
+            break
+        if line.startswith(starts):
+            return line.strip()
+    raise AssertionError(f"no stderr line starting with {starts!r}")
+
+
+def test_a_non_loopback_web_address_gets_a_generated_token(binary):
+    with TempDir() as d:
+        a = make(binary, d, "a.bin", 64 * 1024, 9)
+        # The wildcard address is not loopback: a token is generated and
+        # printed once; the test still talks to it over 127.0.0.1 only.
+        with StaPeer(binary, "serve", a, "-o", f"{d}/data", "--no-tracker", "--listen", "127.0.0.203:0", "--web",
+                     "0.0.0.0:0", "--web-host", "127.0.0.1") as serve:
+            line = read_stderr_line(serve, "web: ")
+            assert "?token=" in line and "shown only now" in line, line
+            url, token = line.split()[1].split("?token=")
+            port = int(url.rstrip("/").rsplit(":", 1)[1])
+            assert len(token) == 64 and all(c in "0123456789abcdef" for c in token), token
+            assert first_line(serve)["web"] == url, first_line(serve)
+            web = Web(f"http://127.0.0.1:{port}/")
+            assert web.request("GET", "/api/v1/node")[0] == 401
+            assert web.request("GET", "/")[0] == 401
+            assert web.request("GET", "/api/v1/node", headers={"Authorization": f"Bearer {token}"})[0] == 200
+            status, headers, _ = web.request("GET", f"/?token={token}")
+            assert status == 303, status
+            assert web.request("GET", "/", headers={"Cookie": headers["Set-Cookie"].split(";")[0]})[0] == 200
+            assert serve.stop() == 0
+
+
 def test_get_has_the_web_too(binary):
     with TempDir() as d:
         a = make(binary, d, "a.bin", 512 * 1024, 6)
@@ -230,5 +315,7 @@ if __name__ == "__main__":
         test_every_endpoint,
         test_bad_input_is_a_4xx_with_a_json_error_and_the_node_goes_on,
         test_host_csrf_and_token_guards,
+        test_file_selection_changes_while_it_runs,
+        test_a_non_loopback_web_address_gets_a_generated_token,
         test_get_has_the_web_too,
     ])

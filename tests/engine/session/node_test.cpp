@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "reactor/socket.hpp"
+#include "storage/create.hpp"
 #include "storage/memory_storage.hpp"
 #include "support/eventually.hpp"
 #include "support/raw_peer.hpp"
@@ -323,6 +324,138 @@ TEST(Node, HalfOpenConnectsAreCappedForTheWholePass) {
   // (the node's home here): the first count seen is the whole pass.
   ASSERT_TRUE(eventually([&] { return n->totals().connections > 0; }));
   EXPECT_EQ(n->totals().connections, 2u);
+}
+
+TEST(Node, LoweringThePeerCapClosesConnectionsAndRaisingItAdmitsAgain) {
+  auto a = make_torrent("a.bin", 64 * 1024, 20, true);
+  auto n = start_node("127.0.0.195");
+  const auto id = add(*n, a, torrent_mode::seed);
+  EXPECT_EQ(n->stats(id)->max_peers, 200u);
+  std::vector<std::unique_ptr<raw_peer>> peers;
+  for (int i = 0; i < 3; ++i) {
+    peers.push_back(std::make_unique<raw_peer>("127.0.0.196", n->listening().front()));
+    const std::string pid = "-XX0001-capped-peer" + std::to_string(i);
+    ASSERT_TRUE(peers.back()->send_handshake(raw_peer::handshake_for(a.m.info_hash, pid)));
+    ASSERT_TRUE(peers.back()->read_handshake());
+  }
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->peers == 3; }));
+  ASSERT_TRUE(n->set_max_peers(id, 1));
+  EXPECT_EQ(n->stats(id)->max_peers, 1u);
+  // Two of the three are closed by the node; one stays.
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->peers == 1; }));
+  EXPECT_FALSE(answer_to("127.0.0.197", *n, a.m.info_hash, "-XX0001-over-the-cap"));
+  ASSERT_TRUE(n->set_max_peers(id, 2));
+  EXPECT_EQ(answer_to("127.0.0.197", *n, a.m.info_hash, "-XX0001-under-the-cap"), a.m.info_hash);
+  EXPECT_EQ(n->set_max_peers(id, 0).error().code, make_error_code(errc::bad_value));
+}
+
+meta::metainfo torrent_of_dir(const std::filesystem::path& path, std::int64_t piece_length) {
+  storage::create_options opts;
+  opts.path = path.string();
+  opts.piece_length = piece_length;
+  auto m = meta::parse(*storage::create_torrent(opts));
+  return std::move(*m);
+}
+
+TEST(Node, ANewSelectionTakesEffectWhileLiveAndNothingVerifiedIsFetchedTwice) {
+  test::temp_dir dir;
+  // 64 KiB pieces: b.bin shares its first piece with a.bin and its last with c.bin.
+  const std::string a = test::random_bytes(100 * 1024 + 7, 21);
+  const std::string b = test::random_bytes(300 * 1024 + 3, 22);
+  const std::string c = test::random_bytes(200 * 1024 + 1, 23);
+  test::write_file(dir.path() / "seed/pack/a.bin", a);
+  test::write_file(dir.path() / "seed/pack/b.bin", b);
+  test::write_file(dir.path() / "seed/pack/c.bin", c);
+  const auto m = torrent_of_dir(dir.path() / "seed/pack", 64 * 1024);
+  auto seeder = start_node("127.0.0.198");
+  torrent_options so;
+  so.save_dir = (dir.path() / "seed").string();
+  so.mode = torrent_mode::seed;
+  so.use_trackers = false;
+  ASSERT_TRUE(seeder->wait_checked(*seeder->add(m, so)));
+
+  auto dl = start_node("127.0.0.199");
+  torrent_options o;
+  o.save_dir = (dir.path() / "dl").string();
+  o.use_trackers = false;
+  o.peers = {seeder->listening().front()};
+  o.selected = {false, true, false};
+  const auto id = *dl->add(m, o);
+  ASSERT_TRUE(eventually([&] { return dl->stats(id)->complete; }));
+  const auto only_b = *dl->stats(id);
+  EXPECT_EQ(only_b.downloaded, only_b.selected_total);
+  const auto parts = dir.path() / "dl/.sta" / (m.info_hash.hex() + ".parts");
+  EXPECT_TRUE(std::filesystem::exists(parts));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "dl/pack/a.bin"));
+
+  // Everything: checked again (a's and c's bytes of the shared pieces move
+  // from the parts file into the new files), then the rest is fetched.
+  ASSERT_TRUE(dl->set_selection(id, {true, true, true}));
+  ASSERT_TRUE(eventually([&] { return dl->stats(id)->state == torrent_state::live && dl->stats(id)->complete; }));
+  EXPECT_EQ(test::read_file(dir.path() / "dl/pack/a.bin"), a);
+  EXPECT_EQ(test::read_file(dir.path() / "dl/pack/b.bin"), b);
+  EXPECT_EQ(test::read_file(dir.path() / "dl/pack/c.bin"), c);
+  EXPECT_FALSE(std::filesystem::exists(parts));
+  // Every byte of the torrent once: the shared pieces were not fetched again.
+  EXPECT_EQ(dl->totals().downloaded, m.total_size);
+  const auto files = dl->files(id);
+  ASSERT_EQ(files.size(), 3u);
+  EXPECT_TRUE(files[0].selected && files[2].selected);
+  EXPECT_EQ(files[2].index, 2u);
+
+  // c.bin left out again, while paused: it stays paused, keeps every piece
+  // b.bin needs (the one it shares with c.bin moves to the parts file) and
+  // c.bin's file stays on disk.
+  ASSERT_TRUE(dl->pause(id));
+  ASSERT_TRUE(dl->set_selection(id, {true, true, false}));
+  ASSERT_TRUE(dl->wait_checked(id));
+  const auto paused = *dl->stats(id);
+  EXPECT_EQ(paused.state, torrent_state::paused);
+  EXPECT_TRUE(paused.complete);
+  EXPECT_EQ(paused.verified, paused.selected_total);
+  EXPECT_LT(paused.selected_total, m.total_size);
+  EXPECT_TRUE(std::filesystem::exists(parts));
+  EXPECT_EQ(test::read_file(dir.path() / "dl/pack/c.bin"), c);
+  EXPECT_FALSE(dl->files(id)[2].selected);
+  EXPECT_EQ(dl->totals().downloaded, m.total_size);
+
+  // c.bin selected again: its own pieces are found on disk and hashed, the
+  // shared one moves back from the parts file; nothing is fetched.
+  ASSERT_TRUE(dl->set_selection(id, {true, true, true}));
+  ASSERT_TRUE(dl->wait_checked(id));
+  EXPECT_TRUE(dl->stats(id)->complete);
+  EXPECT_EQ(dl->stats(id)->selected_total, m.total_size);
+  EXPECT_FALSE(std::filesystem::exists(parts));
+  EXPECT_EQ(test::read_file(dir.path() / "dl/pack/c.bin"), c);
+  EXPECT_EQ(dl->totals().downloaded, m.total_size);
+
+  // Refused: no file at all, the wrong count; a seeded torrent has no selection.
+  EXPECT_EQ(dl->set_selection(id, {false, false, false}).error().code, make_error_code(errc::bad_value));
+  EXPECT_EQ(dl->set_selection(id, {true}).error().code, make_error_code(errc::bad_value));
+  EXPECT_EQ(seeder->set_selection(*seeder->find(m.info_hash), {true, false, true}).error().code,
+            make_error_code(errc::bad_value));
+}
+
+TEST(Node, ANewSelectionIsRefusedWhileTheCheckRuns) {
+  const auto m = test::multi_file_torrent("set", {{{"x.bin"}, 40 * 1024}, {{"y.bin"}, 24 * 1024}});
+  auto disk = std::make_shared<storage::memory_disk>(m.total_size);
+  auto n = start_node("127.0.0.200");
+  std::atomic<bool> started{false}, release{false};
+  torrent_options o;
+  o.use_trackers = false;
+  o.storage = [&, inner = storage::memory_factory(disk)](const storage::open_params& p) {
+    started = true;
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    return inner(p);
+  };
+  const auto id = *n->add(m, std::move(o));
+  ASSERT_TRUE(eventually([&] { return started.load(); }));
+  const auto refused = n->set_selection(id, {true, false});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(errc::bad_state));
+  EXPECT_EQ(refused.error().subject, "checking");
+  release = true;
+  ASSERT_TRUE(n->wait_checked(id));
 }
 
 TEST(Node, RemoveWithDataDeletesOnlyThatTorrentsFiles) {

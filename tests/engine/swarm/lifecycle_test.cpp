@@ -12,7 +12,7 @@ namespace {
 const std::vector<torrent_event> kEvents = {torrent_event::check_passed, torrent_event::check_failed,
                                             torrent_event::activate,     torrent_event::pause,
                                             torrent_event::resume,       torrent_event::fail,
-                                            torrent_event::remove};
+                                            torrent_event::remove,       torrent_event::reopen};
 
 torrent_event event_named(const std::string& name) {
   for (auto e : kEvents)
@@ -28,6 +28,7 @@ std::string action_name(torrent_action a) {
     case torrent_action::start: return "+start";
     case torrent_action::stop: return "+stop";
     case torrent_action::stop_and_drop: return "+stop_and_drop";
+    case torrent_action::stop_and_check: return "+stop_and_check";
     case torrent_action::drop: return "+drop";
     case torrent_action::discard_check: return "+discard_check";
   }
@@ -90,6 +91,29 @@ TEST(Lifecycle, WriteFailureWhileLiveStopsIt) {
   EXPECT_EQ(run("check_passed activate pause fail"), "queued live+start paused+stop error");
 }
 
+TEST(Lifecycle, ReopenChecksAgainAndKeepsTheStateItWasIn) {
+  // Live: stopped, checked again, then live again through the queue.
+  lifecycle l;
+  EXPECT_EQ(run(l, "check_passed activate reopen"), "queued live+start checking+stop_and_check");
+  EXPECT_FALSE(l.checked());
+  EXPECT_TRUE(l.check_in_flight());
+  EXPECT_EQ(run(l, "check_passed activate"), "queued live+start");
+  // Paused stays paused, unchecked until the check ends.
+  lifecycle p;
+  EXPECT_EQ(run(p, "check_passed pause reopen"), "queued paused paused+check");
+  EXPECT_FALSE(p.checked());
+  EXPECT_EQ(run(p, "resume check_passed activate"), "checking queued live+start");
+  EXPECT_EQ(run("check_passed reopen check_passed"), "queued checking+check queued");
+}
+
+TEST(Lifecycle, ReopenIsRefusedWhileACheckIsInFlight) {
+  EXPECT_EQ(run("reopen"), "refused");
+  EXPECT_EQ(run("pause reopen"), "paused refused");
+  EXPECT_EQ(run("check_passed reopen reopen"), "queued checking+check refused");
+  // In error it is only noted: the next resume checks anyway.
+  EXPECT_EQ(run("check_failed reopen resume"), "error error checking+check");
+}
+
 TEST(Lifecycle, RemoveFromEveryState) {
   EXPECT_EQ(run("remove"), "removed+drop");
   EXPECT_EQ(run("check_passed remove"), "queued removed+drop");
@@ -142,6 +166,10 @@ TEST(Lifecycle, TransitionTableOfStateMd) {
       {"check_passed pause", "fail", "error"},           {"pause", "check_failed", "error"},
       {"check_failed", "resume", "checking+check"},      {"check_failed", "activate", "refused"},
       {"check_failed", "pause", "refused"},
+      {"", "reopen", "refused"},                         {"check_passed", "reopen", "checking+check"},
+      {"check_passed activate", "reopen", "checking+stop_and_check"},
+      {"check_passed pause", "reopen", "paused+check"},  {"pause", "reopen", "refused"},
+      {"check_failed", "reopen", "error"},
   };
   for (const auto& r : rows) {
     lifecycle l;
