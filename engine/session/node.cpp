@@ -261,6 +261,7 @@ struct node::core {
     storage::open_params params;
     params.meta = e.meta.get();
     params.save_dir = e.opts.save_dir;
+    params.state_dir = e.opts.state_dir;
     params.intent = e.opts.mode == torrent_mode::seed ? storage::open_intent::seed : storage::open_intent::download;
     params.selected = e.opts.selected;
     params.allow_truncate = e.opts.allow_truncate;
@@ -487,7 +488,10 @@ struct node::core {
     const bool on_disk = !e.opts.storage;
     free_torrent(e);
     if (e.delete_data && on_disk) {
-      push_job({[meta = e.meta, dir = e.opts.save_dir] { storage::remove_disk_data(*meta, dir); }, true});
+      push_job({[meta = e.meta, dir = e.opts.save_dir, state = e.opts.state_dir] {
+                  storage::remove_disk_data(*meta, dir, state);
+                },
+                true});
     }
   }
 
@@ -1078,7 +1082,7 @@ detailed_result<void> node::stop() {
       // drop that would have queued it will not come.
       if (e->delete_data && !e->opts.storage) {
         e->t.reset();
-        storage::remove_disk_data(*e->meta, e->opts.save_dir);
+        storage::remove_disk_data(*e->meta, e->opts.save_dir, e->opts.state_dir);
       }
       continue;
     }

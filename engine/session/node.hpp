@@ -53,6 +53,7 @@ struct node_options {
 
 struct torrent_options {
   std::string save_dir;
+  std::string state_dir;               // resume records, parts files; empty: SAVE_DIR/.sta
   torrent_mode mode = torrent_mode::download;
   std::vector<endpoint> peers;         // connected to directly
   bool use_trackers = true;

@@ -25,15 +25,16 @@ bool is_list_name(std::string_view name) {
 
 }  // namespace
 
-detailed_result<void> remember_torrent(const std::string& save_dir, const sha1_digest& info_hash,
-                                       std::string_view torrent_file) {
-  auto root = storage::root_dir::open(save_dir, false);
+detailed_result<void> remember_torrent(const std::string& save_dir, const std::string& state_dir,
+                                       const sha1_digest& info_hash, std::string_view torrent_file) {
+  auto root = storage::root_dir::open(save_dir, false, state_dir);
   if (!root) return root.error();
   return storage::write_state_file(*root, name_of(info_hash), torrent_file);
 }
 
-detailed_result<void> forget_torrent(const std::string& save_dir, const sha1_digest& info_hash) {
-  auto root = storage::root_dir::open(save_dir, false);
+detailed_result<void> forget_torrent(const std::string& save_dir, const std::string& state_dir,
+                                     const sha1_digest& info_hash) {
+  auto root = storage::root_dir::open(save_dir, false, state_dir);
   if (!root) return root.error();
   auto dir = root->state_dir(false);
   if (!dir) return {};
@@ -43,9 +44,9 @@ detailed_result<void> forget_torrent(const std::string& save_dir, const sha1_dig
   return {};
 }
 
-detailed_result<std::vector<remembered>> remembered_torrents(const std::string& save_dir) {
+detailed_result<std::vector<remembered>> remembered_torrents(const std::string& save_dir, const std::string& state_dir) {
   std::vector<remembered> out;
-  auto root = storage::root_dir::open(save_dir, false);
+  auto root = storage::root_dir::open(save_dir, false, state_dir);
   if (!root) return root.error();
   auto dir = root->state_dir(false);
   if (!dir) return out;

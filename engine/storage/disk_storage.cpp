@@ -330,9 +330,9 @@ detailed_result<void> settle_moved(const open_params& p, const root_dir& root, c
 
 detailed_result<opened> open_disk(const open_params& p) {
   const meta::metainfo& m = *p.meta;
-  if (m.name == kStateDir) return fail(errc::reserved_name, m.name);
+  if (m.name == kStateDir && p.state_dir.empty()) return fail(errc::reserved_name, m.name);
   if (auto d = check_descriptor_limit(m, p.selected); !d) return d.error();
-  auto root = root_dir::open(p.save_dir, p.intent == open_intent::download);
+  auto root = root_dir::open(p.save_dir, p.intent == open_intent::download, p.state_dir);
   if (!root) return root.error();
   auto found = check_existing(p, *root);
   if (!found) return found.error();
@@ -343,8 +343,9 @@ detailed_result<opened> open_disk(const open_params& p) {
   return opened{std::make_unique<disk_storage>(m, std::move(*root), std::move(*files)), std::move(found->have)};
 }
 
-detailed_result<void> remove_disk_data(const meta::metainfo& m, const std::string& save_dir) {
-  auto root = root_dir::open(save_dir, false);
+detailed_result<void> remove_disk_data(const meta::metainfo& m, const std::string& save_dir,
+                                       const std::string& state_dir) {
+  auto root = root_dir::open(save_dir, false, state_dir);
   if (!root) return root.error();
   detailed_result<void> first;
   // Unlinks `name` in the directory `dir` (relative to SAVE_DIR, "" for it).

@@ -32,10 +32,11 @@ std::optional<struct stat> stat_fd(int fd) {
 
 }  // namespace
 
-detailed_result<root_dir> root_dir::open(const std::string& path, bool create) {
+detailed_result<root_dir> root_dir::open(const std::string& path, bool create, const std::string& state) {
   if (create && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return detailed_error{last_sys_error(), path};
   root_dir d;
   d.path_ = path;
+  d.state_ = state;
   d.fd_.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!d.fd_) {
     const int e = errno;
@@ -72,6 +73,12 @@ detailed_result<void> root_dir::make_dirs(const std::vector<std::string>& elemen
 }
 
 detailed_result<unique_fd> root_dir::state_dir(bool create) const {
+  if (!state_.empty()) {
+    if (create && ::mkdir(state_.c_str(), 0755) != 0 && errno != EEXIST) return detailed_error{last_sys_error(), state_};
+    unique_fd dir(::open(state_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return detailed_error{last_sys_error(), state_};
+    return dir;
+  }
   if (create && ::mkdirat(fd_.get(), kStateDir, 0755) != 0 && errno != EEXIST)
     return detailed_error{last_sys_error(), shown(kStateDir)};
   unique_fd dir(openat2_retry(fd_.get(), kStateDir, O_RDONLY | O_DIRECTORY, 0, kOwn));

@@ -1,9 +1,11 @@
-// root_dir: SAVE_DIR opened once. Every path sta opens below it (the data
-// files and sta's own state in SAVE_DIR/.sta) is resolved from this fd with
+// root_dir: SAVE_DIR opened once, and where sta keeps its state for it
+// (SAVE_DIR/.sta, or a state directory of the user's choice). Every path
+// sta opens below either (the data files, its own resume records, parts
+// files and torrent list) is resolved from a directory fd with
 // openat2(RESOLVE_BENEATH), so neither a hostile name nor a symlink planted
-// in SAVE_DIR can make sta touch a file outside it. sta's own files are
-// opened with RESOLVE_NO_SYMLINKS too: a symlink in their path is refused,
-// never followed. Blocking syscalls; the control thread. Owns its fd.
+// there can make sta touch a file outside it. sta's own files are opened
+// with RESOLVE_NO_SYMLINKS too: a symlink in their path is refused, never
+// followed. Blocking syscalls; the control thread. Owns its fd.
 #pragma once
 
 #include <sys/stat.h>
@@ -23,15 +25,20 @@ inline constexpr char kStateDir[] = ".sta";
 
 class root_dir {
  public:
-  // The directory at `path`, made first when `create` (its parent must exist).
-  static detailed_result<root_dir> open(const std::string& path, bool create);
+  // The directory at `path`, made first when `create` (its parent must
+  // exist). `state` is the state directory; empty: SAVE_DIR/.sta.
+  static detailed_result<root_dir> open(const std::string& path, bool create, const std::string& state = {});
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
   // "SAVE_DIR/rel", for messages.
   std::string shown(const std::string& rel) const { return path_ + "/" + rel; }
-  // "SAVE_DIR/.sta/name", for messages about sta's own files.
-  std::string shown_state(const std::string& name) const { return shown(std::string(kStateDir) + "/" + name); }
+  // "SAVE_DIR/.sta/name" (or "STATE_DIR/name"), for messages about sta's own files.
+  std::string shown_state(const std::string& name) const {
+    return state_.empty() ? shown(std::string(kStateDir) + "/" + name) : state_ + "/" + name;
+  }
+  // The state directory is SAVE_DIR/.sta (not one of the user's choice).
+  bool state_inside() const { return state_.empty(); }
 
   // A data file below SAVE_DIR (symlinks that stay inside are followed).
   result<unique_fd> open_file(const std::string& rel, int flags, mode_t mode = 0644) const;
@@ -42,12 +49,15 @@ class root_dir {
   detailed_result<void> make_dirs(const std::vector<std::string>& elements) const;
 
   // SAVE_DIR/.sta: made when `create`; a symlink or a non-directory there
-  // is refused. The fd may be used with the *at() calls and open_state_file.
+  // is refused. A state directory given instead is made when `create` (its
+  // parent must exist) and opened as given. The fd may be used with the
+  // *at() calls and open_state_file.
   detailed_result<unique_fd> state_dir(bool create) const;
 
  private:
   root_dir() = default;
   std::string path_;
+  std::string state_;  // empty: SAVE_DIR/.sta
   unique_fd fd_;
 };
 

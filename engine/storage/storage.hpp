@@ -55,6 +55,7 @@ enum class open_intent {
 struct open_params {
   const meta::metainfo* meta = nullptr;
   std::string save_dir;
+  std::string state_dir;  // resume records, parts files; empty: SAVE_DIR/.sta
   open_intent intent = open_intent::download;
   // One flag per file, or empty for all (download only).
   std::vector<bool> selected;

@@ -34,7 +34,7 @@ def test_install_into_a_prefix():
             assert os.path.exists(f"{prefix}/{f}"), f
         serve = open(f"{prefix}/lib/systemd/system/sta-serve.service").read()
         check_unit(serve, f"{prefix}/bin/sta")
-        assert "serve --watch /var/lib/sta/watch -o /var/lib/sta/data" in serve
+        assert "serve --watch /var/lib/sta/watch -o /var/lib/sta/data --state-dir /var/lib/sta/state" in serve
         check_unit(open(f"{prefix}/lib/systemd/system/sta-tracker.service").read(), f"{prefix}/bin/sta")
         assert run(f"{prefix}/bin/sta", "--version").startswith("sta ")
         assert "serve" in run(f"{prefix}/bin/sta", "serve", "--help")

@@ -2,7 +2,8 @@
 which cannot be served while the others are; `sta get` of several torrents
 at once; a restart with nothing but SAVE_DIR brings every torrent back
 without reading the data again; --watch follows a directory (a torrent
-dropped in is served within seconds, one removed stops being served).
+dropped in is served within seconds, one removed stops being served); a
+state directory of its own (--state-dir) instead of SAVE_DIR/.sta.
 Run with the sta binary as the only argument."""
 import filecmp
 import json
@@ -153,6 +154,51 @@ def test_watch_directory_is_followed(binary):
             assert len(listed) == 2 and f"{info_hash(binary, torrents[0])}.torrent" not in listed, listed
 
 
+def test_a_state_directory_of_its_own(binary):
+    with TempDir() as d:
+        torrents = make_torrents(binary, d, 3, size=256 * 1024)
+        total = sum(os.path.getsize(f"{d}/data/f{i}.bin") for i in range(3))
+        with StaPeer(binary, "serve", *torrents, "-o", f"{d}/data", "--state-dir", f"{d}/state", "--no-tracker",
+                     "--listen", "127.0.0.206:0") as serve:
+            port = serve.listen_port()
+            wait_live(serve, 3)
+            # A download of two files with a selection keeps its parts file there too.
+            os.makedirs(f"{d}/pack")
+            random_file(f"{d}/pack/x.bin", 40_000, 11)
+            random_file(f"{d}/pack/y.bin", 30_000, 12)
+            assert sta(binary, "create", f"{d}/pack", "-p", "16KiB", "-o", f"{d}/pack.torrent").code == 0
+            assert serve.stop() == 0, serve.stderr
+        assert not os.path.exists(f"{d}/data/.sta")
+        kept = sorted(os.listdir(f"{d}/state"))
+        assert len([n for n in kept if n.endswith(".torrent")]) == 3, kept
+        assert len([n for n in kept if n.endswith(".resume")]) == 3, kept
+        # Back with SAVE_DIR and the same state directory, without reading the data.
+        with StaPeer(binary, "serve", "-o", f"{d}/data", "--state-dir", f"{d}/state", "--no-tracker", "--listen",
+                     "127.0.0.206:0") as serve:
+            wait_live(serve, 3)
+            assert rchar(serve.proc.pid) < total // 10, (rchar(serve.proc.pid), total)
+            assert serve.stop() == 0
+        # Without it, SAVE_DIR/.sta lists nothing.
+        run = sta(binary, "serve", "-o", f"{d}/data", "--no-tracker")
+        assert run.code == 2 and b"nothing to serve" in run.err, run.err
+        # A download with a selection: resume record and parts file in the state directory.
+        with StaPeer(binary, "serve", f"{d}/pack.torrent", "-o", d, "--no-tracker", "--listen",
+                     "127.0.0.207:0") as serve:
+            port = serve.listen_port()
+            got = sta(binary, "get", f"{d}/pack.torrent", "-o", f"{d}/down", "--state-dir", f"{d}/dstate", "-e",
+                      "--select", "1", "--no-tracker", "--listen", "127.0.0.208:0", "--peer", f"127.0.0.207:{port}")
+            assert got.code == 0, got.err
+            assert serve.stop() == 0
+        names = os.listdir(f"{d}/dstate")
+        assert any(n.endswith(".parts") for n in names) and any(n.endswith(".resume") for n in names), names
+        assert not os.path.exists(f"{d}/down/.sta") and not os.path.exists(f"{d}/down/pack/x.bin")
+        assert filecmp.cmp(f"{d}/pack/y.bin", f"{d}/down/pack/y.bin", shallow=False)
+        # One that cannot be made (its parent is missing) is said at once, in one line.
+        run = sta(binary, "serve", torrents[0], "-o", f"{d}/data", "--state-dir", f"{d}/no/such/state",
+                  "--no-tracker", "--listen", "127.0.0.206:0")
+        assert run.code == 2 and run.err.count(b"\n") == 1 and b"no/such/state" in run.err, run.err
+
+
 def test_serve_with_nothing_to_serve_is_a_usage_error(binary):
     with TempDir() as d:
         os.makedirs(f"{d}/empty")
@@ -168,5 +214,6 @@ if __name__ == "__main__":
         test_get_of_several_torrents_fails_when_one_fails,
         test_restart_with_only_save_dir_brings_every_torrent_back_without_rehashing,
         test_watch_directory_is_followed,
+        test_a_state_directory_of_its_own,
         test_serve_with_nothing_to_serve_is_a_usage_error,
     ])

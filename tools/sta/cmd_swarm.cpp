@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <set>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -49,6 +51,7 @@ constexpr auto kWatchInterval = 1s;
 struct swarm_args {
   std::vector<std::string> torrents;
   std::string save_dir;
+  std::string state_dir;               // --state-dir; empty: SAVE_DIR/.sta
   std::string watch;
   std::size_t max_active = 0;
   std::string web;                     // --web ADDR:PORT
@@ -313,6 +316,7 @@ std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, con
   };
   if (!endpoints("--listen", "ADDR:PORT", args.listen, s.node.listen)) return std::nullopt;
   s.torrent.save_dir = save_dir;
+  s.torrent.state_dir = args.state_dir;
   s.torrent.mode = mode;
   s.torrent.use_trackers = !args.no_tracker;
   s.torrent.sequential = args.sequential;
@@ -391,23 +395,25 @@ std::optional<std::unique_ptr<web_run>> start_web(const swarm_args& args, node& 
   }
   added.selected.clear();
   const std::string save_dir = added.save_dir;
+  const std::string state_dir = added.state_dir;
   http::web_actions actions;
-  actions.add = [&n, added, mode, save_dir](meta::metainfo m, std::string file, bool paused) -> detailed_result<torrent_id> {
+  actions.add = [&n, added, mode, save_dir, state_dir](meta::metainfo m, std::string file,
+                                                       bool paused) -> detailed_result<torrent_id> {
     torrent_options o = added;
     o.paused = paused;
     const auto hash = m.info_hash;
     auto id = n.add(std::move(m), std::move(o));
     if (id && mode == torrent_mode::seed) {
-      if (auto r = remember_torrent(save_dir, hash, file); !r)
+      if (auto r = remember_torrent(save_dir, state_dir, hash, file); !r)
         error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
     }
     return id;
   };
-  actions.remove = [&n, mode, save_dir](torrent_id id, bool with_data) -> detailed_result<void> {
+  actions.remove = [&n, mode, save_dir, state_dir](torrent_id id, bool with_data) -> detailed_result<void> {
     const auto st = n.stats(id);
     auto r = n.remove(id, with_data);
     if (r && st && mode == torrent_mode::seed) {
-      if (auto f = forget_torrent(save_dir, st->info_hash); !f) error(f.error().message(), kExitOk);
+      if (auto f = forget_torrent(save_dir, state_dir, st->info_hash); !f) error(f.error().message(), kExitOk);
     }
     return r;
   };
@@ -449,7 +455,8 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
   bar.finish();
   if (!checked) return error(checked.error().message(), exit_code_of(checked.error()));
   if (mode == torrent_mode::seed && !j.remembered) {
-    if (auto r = remember_torrent(setup.torrent.save_dir, j.file.meta.info_hash, j.file.bytes); !r)
+    if (auto r = remember_torrent(setup.torrent.save_dir, setup.torrent.state_dir, j.file.meta.info_hash, j.file.bytes);
+        !r)
       error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
   }
   // Torrents the dashboard adds are checked without the bar.
@@ -712,7 +719,8 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
         by_path.erase(it);
         if (!j.added) continue;
         n.remove(j.id, false);
-        if (auto r = forget_torrent(save_dir, j.file.meta.info_hash); !r) error(r.error().message(), kExitOk);
+        if (auto r = forget_torrent(save_dir, setup.torrent.state_dir, j.file.meta.info_hash); !r)
+          error(r.error().message(), kExitOk);
       }
     }
     // Once a second (or at a signal): every torrent's news.
@@ -763,7 +771,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
       }
       if (st.state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered) {
         j.remembered = true;
-        if (auto r = remember_torrent(save_dir, j.file.meta.info_hash, j.file.bytes); !r)
+        if (auto r = remember_torrent(save_dir, setup.torrent.state_dir, j.file.meta.info_hash, j.file.bytes); !r)
           error(j.file.meta.name + ": cannot record the torrent for the next start: " + r.error().message(), kExitOk);
       }
       if (st.complete && !j.complete && st.state != swarm::torrent_state::checking) {
@@ -805,6 +813,14 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
     files.pop_back();
   }
   if (save_dir.empty()) return error("-o SAVE_DIR is required", kExitUsage);
+  // A state directory of the user's is made now, so a path that cannot be
+  // one is said at once rather than at the first resume record.
+  if (!args.state_dir.empty()) {
+    if (::mkdir(args.state_dir.c_str(), 0755) != 0 && errno != EEXIST)
+      return error("--state-dir " + args.state_dir + ": " + std::strerror(errno), kExitUsage);
+    if (!std::filesystem::is_directory(args.state_dir, ec) || ::access(args.state_dir.c_str(), W_OK | X_OK) != 0)
+      return error("--state-dir " + args.state_dir + ": not a directory this user can write to", kExitUsage);
+  }
   std::vector<job> jobs;
   for (const auto& f : files) {
     auto t = read_torrent(f);
@@ -816,7 +832,7 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   }
   // Served with no TORRENT: the ones earlier runs recorded.
   if (mode == torrent_mode::seed && files.empty()) {
-    auto list = remembered_torrents(save_dir);
+    auto list = remembered_torrents(save_dir, args.state_dir);
     if (!list) return error(list.error().message(), kExitFailed);
     for (auto& r : *list) {
       auto m = meta::parse(r.bytes);
@@ -831,8 +847,9 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
       jobs.push_back(std::move(j));
     }
     if (jobs.empty() && args.watch.empty())
-      return error("nothing to serve: give TORRENT files or --watch DIR (" + save_dir +
-                       "/.sta lists no torrent of an earlier run)",
+      return error("nothing to serve: give TORRENT files or --watch DIR (" +
+                       (args.state_dir.empty() ? save_dir + "/.sta" : args.state_dir) +
+                       " lists no torrent of an earlier run)",
                    kExitUsage);
   }
   auto setup = setup_of(args, mode, save_dir);
@@ -889,6 +906,10 @@ void add_common(CLI::App* sub, swarm_args& args) {
                   "Also accept this Host name for the dashboard (behind a proxy or a DNS name);\n"
                   "repeatable. Other Host headers are refused (DNS rebinding)")
       ->type_name("NAME");
+  sub->add_option("--state-dir", args.state_dir,
+                  "Keep resume records, parts files and (serve) the list of torrents in DIR\n"
+                  "instead of SAVE_DIR/.sta (made if missing; its parent must exist)")
+      ->type_name("DIR");
   sub->add_option("--max-active", args.max_active,
                   "Torrents transferring at once; the others wait, checked, in the order given\n"
                   "(default 0: no cap)")
@@ -908,7 +929,8 @@ command add_get(CLI::App& app) {
       "--seed-ratio (one torrent). Ctrl-C leaves resumable state: run the same command\n"
       "to continue. With several torrents, one that fails is reported and the others go on.\n"
       "Files left out by --select/--exclude-glob are not created; the bytes of theirs that\n"
-      "share a piece with a selected file are kept in SAVE_DIR/.sta/<info-hash>.parts.\n"
+      "share a piece with a selected file are kept in SAVE_DIR/.sta/<info-hash>.parts\n"
+      "(or the --state-dir).\n"
       "Rates: k/M/G (or KiB/MiB/GiB) are powers of 1024.\n"
       "Exit status: 0 complete, 1 failed (disk, network), 2 usage or input error,\n"
       "128+signal when interrupted before completion.");
@@ -939,16 +961,17 @@ command add_serve(CLI::App& app) {
   auto* sub = app.add_subcommand("serve", "Seed torrents whose data is complete in SAVE_DIR");
   sub->footer(
       "Checks each torrent's data first (or trusts a matching resume record), then seeds\n"
-      "until Ctrl-C. Every torrent served is recorded in SAVE_DIR/.sta, so `sta serve -o\n"
-      "SAVE_DIR` with no TORRENT brings them all back without rehashing. With --watch,\n"
-      "every .torrent in DIR is served, and files added to or removed from DIR are picked\n"
-      "up within seconds (a removed one stops being served; its data stays).\n"
+      "until Ctrl-C. Every torrent served is recorded in SAVE_DIR/.sta (or --state-dir),\n"
+      "so `sta serve -o SAVE_DIR` (with the same --state-dir) and no TORRENT brings them\n"
+      "all back without rehashing. With --watch, every .torrent in DIR is served, and\n"
+      "files added to or removed from DIR are picked up within seconds (a removed one\n"
+      "stops being served; its data stays).\n"
       "`sta serve TORRENT SAVE_DIR` (without -o) is the older form, still accepted.\n"
       "With several torrents, one whose data is missing or does not verify is reported\n"
       "and the others go on.\n"
       "Exit status: 0 stopped cleanly, 1 failed (data missing or not verifying -- of the\n"
       "only torrent, or of every one --, disk, network), 2 usage or input error.");
-  sub->add_option("TORRENT", args->torrents, ".torrent files (default: those recorded in SAVE_DIR/.sta)");
+  sub->add_option("TORRENT", args->torrents, ".torrent files (default: those recorded in the state directory)");
   sub->add_option("-o,--output", args->save_dir, "Directory holding the torrents' data")->type_name("SAVE_DIR");
   sub->add_option("--watch", args->watch, "Serve every .torrent in DIR, following additions and removals")
       ->type_name("DIR")
