@@ -48,6 +48,25 @@ void metrics_text::single(std::string_view name, std::string_view type, std::str
   sample(name, value);
 }
 
+void metrics_text::histogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                             std::span<const std::uint64_t> counts, double sum) {
+  family(name, "histogram", help);
+  const std::string bucket = std::string(name) + "_bucket";
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    total += counts[i];
+    std::string le = "+Inf";
+    if (i < bounds.size()) {
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, bounds[i]);
+      le.assign(buf, r.ptr);
+    }
+    sample(bucket, {{"le", le}}, static_cast<double>(total));
+  }
+  sample(std::string(name) + "_sum", sum);
+  sample(std::string(name) + "_count", static_cast<double>(total));
+}
+
 std::string metrics_text::escape_label(std::string_view value) {
   std::string out;
   out.reserve(value.size());

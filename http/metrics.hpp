@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,12 @@ class metrics_text {
   void sample(std::string_view name, double value) { sample(name, {}, value); }
   // family() and one unlabelled sample.
   void single(std::string_view name, std::string_view type, std::string_view help, double value);
+  // A histogram family: `counts` holds one count per bucket (not
+  // cumulative), the last for values above every bound; written as the
+  // format wants, cumulative _bucket series with le labels, +Inf, _sum and
+  // _count.
+  void histogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                 std::span<const std::uint64_t> counts, double sum);
 
   const std::string& text() const { return out_; }
   std::string take() { return std::move(out_); }

@@ -386,6 +386,19 @@ struct node_web::impl {
              static_cast<double>(totals.up_rate));
     m.single("sta_cache_bytes", "gauge", "Bytes held by the reactors' block caches.",
              static_cast<double>(n.cached_bytes()));
+    const node_io io = n.io();
+    m.single("sta_disk_read_bytes_total", "counter", "Bytes the torrents' storage read (to serve, to check a piece again).",
+             static_cast<double>(io.disk_read));
+    m.single("sta_disk_written_bytes_total", "counter", "Bytes of verified pieces the torrents' storage wrote.",
+             static_cast<double>(io.disk_written));
+    m.histogram("sta_disk_read_seconds", "Time one storage read took (a batch of blocks to serve, or a piece).",
+                latency_histogram::kBounds, io.read_latency.counts, io.read_latency.sum_seconds);
+    m.histogram("sta_disk_write_seconds", "Time writing one verified piece took.", latency_histogram::kBounds,
+                io.write_latency.counts, io.write_latency.sum_seconds);
+    m.family("sta_reactor_cpu_seconds_total", "counter",
+             "CPU time (user and system) each reactor's thread used: how busy it was.");
+    for (std::size_t i = 0; i < io.reactor_cpu.size(); ++i)
+      m.sample("sta_reactor_cpu_seconds_total", {{"reactor", std::to_string(i)}}, io.reactor_cpu[i]);
     const std::size_t shown = std::min(all.size(), kMetricsTorrents);
     auto per_torrent = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
       m.family(name, type, help);
@@ -404,6 +417,10 @@ struct node_web::impl {
                 [](const torrent_stats& t) { return t.hash_failures; });
     per_torrent("sta_torrent_read_errors_total", "counter", "Reads of verified pieces that failed.",
                 [](const torrent_stats& t) { return t.read_errors; });
+    per_torrent("sta_torrent_disk_read_bytes_total", "counter", "Bytes its storage read.",
+                [](const torrent_stats& t) { return t.disk_read; });
+    per_torrent("sta_torrent_disk_written_bytes_total", "counter", "Bytes its storage wrote.",
+                [](const torrent_stats& t) { return t.disk_written; });
     per_torrent("sta_torrent_progress_ratio", "gauge", "Verified share of the selected pieces.", [](const torrent_stats& t) {
       return t.selected_total > 0 ? static_cast<double>(t.verified) / static_cast<double>(t.selected_total) : 1.0;
     });

@@ -34,6 +34,8 @@ boost::json::object to_json(const torrent_stats& t) {
       {"hash_failures", t.hash_failures},
       {"banned", t.banned_hosts},
       {"read_errors", t.read_errors},
+      {"disk_read", t.disk_read},
+      {"disk_written", t.disk_written},
       {"ratio", t.selected_total > 0 ? static_cast<double>(t.uploaded) / static_cast<double>(t.selected_total) : 0.0},
   };
   // Seconds to completion at the current rate; absent when unknown.

@@ -39,8 +39,17 @@ result<std::unique_ptr<reactor_group>, std::string> reactor_group::start(const o
       return r.error();
     }
     group->reactors_.push_back(std::move(*r));
+    clockid_t cpu{};
+    if (pthread_getcpuclockid(group->threads_.back().native_handle(), &cpu) != 0) cpu = -1;
+    group->cpu_clocks_.push_back(cpu);
   }
   return group;
+}
+
+std::chrono::nanoseconds reactor_group::cpu_time(unsigned i) const {
+  timespec ts{};
+  if (i >= cpu_clocks_.size() || cpu_clocks_[i] == -1 || clock_gettime(cpu_clocks_[i], &ts) != 0) return {};
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
 void reactor_group::stop() {
@@ -53,6 +62,7 @@ void reactor_group::stop() {
   }
   reactors_.clear();
   threads_.clear();
+  cpu_clocks_.clear();
 }
 
 reactor_group::~reactor_group() { stop(); }

@@ -5,6 +5,9 @@
 // from one control thread.
 #pragma once
 
+#include <time.h>
+
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +34,9 @@ class reactor_group {
 
   unsigned size() const { return static_cast<unsigned>(reactors_.size()); }
   reactor& at(unsigned i) { return *reactors_[i]; }
+  // CPU time (user and system) reactor i's thread has used so far: how busy
+  // it was. Any thread, while the group runs (not during or after stop()).
+  std::chrono::nanoseconds cpu_time(unsigned i) const;
   void stop();
 
  private:
@@ -39,6 +45,7 @@ class reactor_group {
   // whose thread has already returned.
   std::vector<std::unique_ptr<reactor>> reactors_;
   std::vector<std::jthread> threads_;
+  std::vector<clockid_t> cpu_clocks_;  // one per thread
 };
 
 }  // namespace sta::io

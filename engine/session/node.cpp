@@ -19,6 +19,7 @@
 #include "reactor/socket.hpp"
 #include "storage/block_cache.hpp"
 #include "storage/disk_storage.hpp"
+#include "storage/metered_storage.hpp"
 #include "swarm/control.hpp"
 
 namespace sta {
@@ -125,6 +126,8 @@ struct node::core {
     bool save_before_check = false;
     // What the next run keeps of the last one's control plane.
     std::optional<swarm::control::carried> carried;
+    // Its storage's bytes, over every run.
+    std::shared_ptr<storage::io_bytes> io = std::make_shared<storage::io_bytes>();
     // Payload bytes of its earlier runs (before a check again), so that
     // its counts never go down.
     std::int64_t earlier_down = 0;
@@ -153,6 +156,7 @@ struct node::core {
   std::uint16_t port = 0;
   wire::peer_id self = make_peer_id();
   swarm::shared_limits process;
+  storage::io_meter io_meter;
   std::unique_ptr<io::reactor_group> group;
   std::map<torrent_id, std::unique_ptr<entry>> entries;  // in the order they were added
   std::map<sha1_digest, torrent_id> by_hash;
@@ -339,8 +343,8 @@ struct node::core {
 
   void make_torrent(entry& e, storage::opened opened) {
     const auto& m = *e.meta;
-    e.t = std::make_unique<swarm::torrent>(m, std::move(opened.store), opened.have, e.wanted, self, port,
-                                           e.opts.limits, process);
+    e.t = std::make_unique<swarm::torrent>(m, storage::metered(std::move(opened.store), io_meter, e.io), opened.have,
+                                           e.wanted, self, port, e.opts.limits, process);
     auto& t = *e.t;
     e.unselected_have_bytes = 0;
     e.unselected_have_pieces = 0;
@@ -515,6 +519,8 @@ struct node::core {
     st.accept_errors = accept_errors.load(std::memory_order_relaxed);
     st.downloaded = e.earlier_down;
     st.uploaded = e.earlier_up;
+    st.disk_read = e.io->read.load(std::memory_order_relaxed);
+    st.disk_written = e.io->written.load(std::memory_order_relaxed);
     if (!e.t) return st;
     const auto& t = *e.t;
     // Its pieces count once checked: a run that is ending for a check
@@ -880,6 +886,19 @@ std::size_t node::cached_bytes() const {
     total += answer.get();
   }
   return total;
+}
+
+node_io node::io() const {
+  node_io out;
+  if (stopped_) return out;
+  const core& c = *core_;
+  out.disk_read = c.io_meter.bytes.read.load(std::memory_order_relaxed);
+  out.disk_written = c.io_meter.bytes.written.load(std::memory_order_relaxed);
+  out.read_latency = c.io_meter.read_latency.read();
+  out.write_latency = c.io_meter.write_latency.read();
+  for (unsigned i = 0; i < c.group->size(); ++i)
+    out.reactor_cpu.push_back(std::chrono::duration<double>(c.group->cpu_time(i)).count());
+  return out;
 }
 
 std::vector<peer_stats> node::peers(torrent_id id) const {

@@ -25,6 +25,7 @@
 
 #include "base/endpoint.hpp"
 #include "base/error.hpp"
+#include "base/latency_histogram.hpp"
 #include "base/sha1.hpp"
 #include "meta/metainfo.hpp"
 #include "storage/storage.hpp"
@@ -100,6 +101,8 @@ struct torrent_stats {
   std::int64_t wasted = 0;
   std::int64_t hash_failures = 0;
   std::int64_t read_errors = 0;     // reads of verified pieces that failed (each re-checked)
+  std::int64_t disk_read = 0;       // bytes its storage read (to serve, to check a piece again)
+  std::int64_t disk_written = 0;    // bytes of verified pieces its storage wrote
   std::int64_t accept_errors = 0;   // of the node: accepts that failed for want of descriptors or memory
   unsigned peers = 0;               // connected (handshake done)
   unsigned seeds = 0;
@@ -170,6 +173,15 @@ struct node_stats {
   std::int64_t upload_limit = 0;
 };
 
+// The process's storage and reactors, for /metrics.
+struct node_io {
+  std::int64_t disk_read = 0;      // bytes, every torrent since the start
+  std::int64_t disk_written = 0;
+  latency_histogram::snapshot read_latency;   // one storage read (a batch of blocks)
+  latency_histogram::snapshot write_latency;  // one piece written
+  std::vector<double> reactor_cpu;            // CPU seconds each reactor's thread used
+};
+
 class node {
  public:
   // Listens and starts the reactors; no torrent yet.
@@ -219,6 +231,8 @@ class node {
   node_stats totals() const;
   // Bytes held by the reactors' block caches (blocks read to serve).
   std::size_t cached_bytes() const;
+  // Disk and reactor figures of the process (empty once stopped).
+  node_io io() const;
   // Details of one torrent; empty (or nullopt) for an unknown id or one
   // not checked yet.
   std::vector<peer_stats> peers(torrent_id id) const;

@@ -7,6 +7,7 @@ error while the node goes on. Run with the sta binary as the only argument."""
 import http.client
 import json
 import os
+import re
 import select
 import socket
 import sys
@@ -140,6 +141,14 @@ def test_every_endpoint(binary):
             assert 'sta_torrents{state="live"} 2' in text, text
             assert 'name="we\\"ird\\\\name.bin"' in text, text
             assert f'sta_torrent_uploaded_bytes_total{{info_hash="{hb}",name="b.bin"}}' in text
+            # Disk and reactors: the download read b's blocks from disk, every read was timed.
+            read = re.search(r"^sta_disk_read_bytes_total (\d+)$", text, re.M)
+            assert read and int(read.group(1)) > 0, text
+            count = re.search(r"^sta_disk_read_seconds_count (\d+)$", text, re.M)
+            assert count and int(count.group(1)) > 0, text
+            assert f'sta_disk_read_seconds_bucket{{le="+Inf"}} {count.group(1)}' in text, text
+            assert re.search(r'^sta_reactor_cpu_seconds_total\{reactor="0"\} [0-9.e-]+$', text, re.M), text
+            assert re.search(f'^sta_torrent_disk_read_bytes_total{{info_hash="{hb}",name="b.bin"}} [1-9]', text, re.M)
             # The dashboard page itself.
             status, headers, page = web.request("GET", "/")
             assert status == 200 and b"<canvas id=\"graph\"" in page and b"http" not in page.split(b"<script>")[0][-200:]

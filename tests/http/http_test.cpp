@@ -27,6 +27,17 @@ TEST(MetricsText, LargeAndSpecialValues) {
   EXPECT_EQ(m.take(), "a 1e+18\nb -7\nc +Inf\n");
 }
 
+TEST(MetricsText, HistogramBucketsAreCumulativeWithInfSumAndCount) {
+  metrics_text m;
+  const double bounds[] = {0.001, 0.25};
+  const std::uint64_t counts[] = {2, 0, 3};
+  m.histogram("sta_x_seconds", "How long.", bounds, counts, 7.5);
+  EXPECT_EQ(m.text(),
+            "# HELP sta_x_seconds How long.\n# TYPE sta_x_seconds histogram\n"
+            "sta_x_seconds_bucket{le=\"0.001\"} 2\nsta_x_seconds_bucket{le=\"0.25\"} 2\n"
+            "sta_x_seconds_bucket{le=\"+Inf\"} 5\nsta_x_seconds_sum 7.5\nsta_x_seconds_count 5\n");
+}
+
 TEST(Query, ParamsAreFoundAndDecoded) {
   EXPECT_EQ(query_param("a=1&token=x%20y&b", "token"), "x y");
   EXPECT_EQ(query_param("b&a=", "a"), "");

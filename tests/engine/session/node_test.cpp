@@ -115,6 +115,16 @@ TEST(Node, OneNodeDownloadsTwoTorrentsFromAnotherThroughOnePort) {
   EXPECT_EQ(b2.disk->contents(), b.data);
   EXPECT_EQ(dl->stats(ia)->downloaded, static_cast<std::int64_t>(a.data.size()));
   EXPECT_EQ(dl->stats(ib)->downloaded, static_cast<std::int64_t>(b.data.size()));
+  // What the storage did: every piece written once, each write timed; the
+  // seeder read at least every byte it sent.
+  EXPECT_EQ(dl->stats(ia)->disk_written, static_cast<std::int64_t>(a.data.size()));
+  const node_io io = dl->io();
+  EXPECT_EQ(io.disk_written, static_cast<std::int64_t>(a.data.size() + b.data.size()));
+  EXPECT_EQ(io.write_latency.count, static_cast<std::uint64_t>(a.m.piece_count() + b.m.piece_count()));
+  EXPECT_GE(seeder->io().disk_read, static_cast<std::int64_t>(a.data.size() + b.data.size()));
+  EXPECT_GT(seeder->io().read_latency.count, 0u);
+  ASSERT_EQ(io.reactor_cpu.size(), 2u);
+  EXPECT_GT(io.reactor_cpu[0] + io.reactor_cpu[1], 0.0);
 }
 
 TEST(Node, PausedTorrentIsNotServedUntilResumed) {
