@@ -19,6 +19,8 @@ constexpr auto kOptimisticInterval = 30s;
 constexpr auto kConnectTimeout = 10s;
 constexpr auto kTrackerTimeout = 15s;
 constexpr auto kStoppedAnnounceWait = 3s;
+constexpr auto kInFlightWait = 1s;  // at stop, for an announce in flight
+constexpr auto kStoppedPoll = 10ms;
 constexpr std::size_t kRegularUnchokes = 4;
 constexpr std::size_t kMaxCandidates = 10'000;
 constexpr std::size_t kMaxStruckHosts = 100'000;
@@ -156,25 +158,39 @@ io::task<void> control_loop(control& c, torrent::work_guard) {
   }
 }
 
+// A tracker that answered moves to the front of its tier (BEP 12). Found
+// by its URL: another announce may have reordered the tiers meanwhile.
+void promote_tracker(control& c, const std::string& url) {
+  for (auto& tier : c.tiers) {
+    const auto it = std::find(tier.begin(), tier.end(), url);
+    if (it != tier.end()) std::rotate(tier.begin(), it, it + 1);
+  }
+}
+
 // One announce, trying the tiers in order and the trackers of a tier in
-// order (BEP 12); a tracker that answers moves to the front of its tier.
+// order (BEP 12), over a copy of the tiers as they are when it starts.
 io::task<std::optional<announce::response>> announce_once(control& c, announce::event ev,
                                                           std::chrono::nanoseconds timeout) {
+  struct in_flight {
+    unsigned& n;
+    explicit in_flight(unsigned& count) : n(count) { ++n; }
+    ~in_flight() { --n; }
+  } counted(c.announcing);
   std::string last_error = "no tracker";
-  for (auto& tier : c.tiers) {
-    for (std::size_t i = 0; i < tier.size(); ++i) {
+  const auto tiers = c.tiers;
+  for (const auto& tier : tiers) {
+    for (const auto& url : tier) {
       const auto req = c.make_request(ev);
       const auto bind = c.outgoing_bind(c.opts.listen.empty() ? AF_INET : c.opts.listen.front().family());
-      auto r = co_await http_announce(c.home(), tier[i], req, bind ? &*bind : nullptr, timeout);
+      auto r = co_await http_announce(c.home(), url, req, bind ? &*bind : nullptr, timeout);
       if (!r) {
-        last_error = tier[i] + ": " + r.error();
-        c.record_announce(tier[i], r.error(), 0);
+        last_error = url + ": " + r.error();
+        c.record_announce(url, r.error(), 0);
         continue;
       }
-      c.record_announce(tier[i], "ok, " + std::to_string(r->peers.size()) + " peers",
+      c.record_announce(url, "ok, " + std::to_string(r->peers.size()) + " peers",
                         static_cast<std::int64_t>(r->peers.size()));
-      std::rotate(tier.begin(), tier.begin() + static_cast<std::ptrdiff_t>(i),
-                  tier.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      promote_tracker(c, url);
       if (!r->tracker_id.empty()) c.tracker_id = r->tracker_id;
       c.set_status("tracker ok, " + std::to_string(r->peers.size()) + " peers");
       co_return std::move(*r);
@@ -196,6 +212,7 @@ io::task<void> announce_loop(control& c, torrent::work_guard) {
       next = now;
     }
     if (now >= next) {
+      if (ev == announce::event::started) c.started_sent = true;
       auto r = co_await announce_once(c, ev, kTrackerTimeout);
       if (home.stopping() || c.t.stopping()) co_return;
       if (r) {
@@ -218,10 +235,16 @@ io::task<void> announce_loop(control& c, torrent::work_guard) {
 
 io::task<void> announce_stopped(control& c, torrent::work_guard) {
   c.set_next_announce(std::nullopt);
-  if (c.announced) {
+  // An announce in flight ('started', just sent) goes first, so that the
+  // tracker hears 'stopped' after it; after a while 'stopped' goes anyway.
+  const auto until = clock::now() + kInFlightWait;
+  while (c.announcing > 0 && clock::now() < until)
+    if (!co_await io::sleep(c.home(), kStoppedPoll)) break;
+  if (c.announced || c.started_sent) {
     co_await announce_once(c, announce::event::stopped, kStoppedAnnounceWait);
     // The next start announces 'started' again.
     c.announced = false;
+    c.started_sent = false;
   }
   c.stopped_announced.store(true, std::memory_order_release);
 }

@@ -111,7 +111,9 @@ class control {
   std::unordered_map<std::uint32_t, std::vector<piece_verdict::block>> suspects;
   std::vector<std::vector<std::string>> tiers;
   std::string tracker_id;
-  bool announced = false;
+  bool announced = false;         // a 'started' was answered (and no 'stopped' since)
+  bool started_sent = false;      // a 'started' went out (answered or not) and no 'stopped' since
+  unsigned announcing = 0;        // announces in flight
   bool completed_announced = false;
   std::mt19937_64 rng{std::random_device{}()};
   clock::time_point last_choke{};

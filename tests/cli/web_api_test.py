@@ -238,10 +238,10 @@ def test_file_selection_changes_while_it_runs(binary):
         random_file(f"{d}/data/pack/two.bin", 200 * 1024 + 9, 8)
         assert sta(binary, "create", f"{d}/data/pack", "-p", "64KiB", "-o", f"{d}/pack.torrent").code == 0
         with StaPeer(binary, "serve", f"{d}/pack.torrent", "-o", f"{d}/data", "--no-tracker", "--listen",
-                     "127.0.0.201:0") as serve:
+                     "127.0.0.209:0") as serve:
             port = serve.listen_port()
             with StaPeer(binary, "get", f"{d}/pack.torrent", "-o", f"{d}/down", "--no-tracker", "--listen",
-                         "127.0.0.202:0", "--peer", f"127.0.0.201:{port}", "--select", "0", "--web",
+                         "127.0.0.210:0", "--peer", f"127.0.0.209:{port}", "--select", "0", "--web",
                          "127.0.0.1:0") as get:
                 web = Web(first_line(get)["web"])
                 get.wait_for(lambda e: e["event"] == "complete", "one.bin complete", DEADLINE_S)
@@ -287,7 +287,7 @@ def test_a_non_loopback_web_address_gets_a_generated_token(binary):
         a = make(binary, d, "a.bin", 64 * 1024, 9)
         # The wildcard address is not loopback: a token is generated and
         # printed once; the test still talks to it over 127.0.0.1 only.
-        with StaPeer(binary, "serve", a, "-o", f"{d}/data", "--no-tracker", "--listen", "127.0.0.203:0", "--web",
+        with StaPeer(binary, "serve", a, "-o", f"{d}/data", "--no-tracker", "--listen", "127.0.0.211:0", "--web",
                      "0.0.0.0:0", "--web-host", "127.0.0.1") as serve:
             line = read_stderr_line(serve, "web: ")
             assert "?token=" in line and "shown only now" in line, line

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "reactor/socket.hpp"
@@ -466,6 +467,75 @@ TEST(Node, ANewSelectionIsRefusedWhileTheCheckRuns) {
   EXPECT_EQ(refused.error().subject, "checking");
   release = true;
   ASSERT_TRUE(n->wait_checked(id));
+}
+
+// An HTTP tracker that records each request's target and answers at once,
+// except 'started' announces while `hold_started`: those get no answer, as
+// if the tracker were slow.
+class recording_tracker {
+ public:
+  explicit recording_tracker(bool hold_started) : hold_started_(hold_started) {
+    listener_ = std::move(*io::listen_tcp(*parse_endpoint("127.0.0.201:0")));
+    port_ = io::local_endpoint(listener_.get())->port();
+    thread_ = std::thread([this] {
+      for (;;) {
+        unique_fd conn(::accept(listener_.get(), nullptr, nullptr));
+        if (!conn) return;
+        char buf[4096];
+        const auto n = ::recv(conn.get(), buf, sizeof buf, 0);
+        if (n <= 0) continue;
+        const std::string request(buf, static_cast<std::size_t>(n));
+        const std::string target = request.substr(0, request.find('\r'));
+        {
+          std::lock_guard lock(mutex_);
+          targets_.push_back(target);
+        }
+        if (hold_started_ && target.find("event=started") != std::string::npos) {
+          held_.push_back(std::move(conn));
+          continue;
+        }
+        const std::string body = "d8:intervali1800e5:peers0:e";
+        const std::string answer =
+            "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        [[maybe_unused]] const auto sent = ::send(conn.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
+      }
+    });
+  }
+  ~recording_tracker() {
+    ::shutdown(listener_.get(), SHUT_RDWR);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.201:" + std::to_string(port_) + "/announce"; }
+  bool saw(const std::string& what) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : targets_)
+      if (t.find(what) != std::string::npos) return true;
+    return false;
+  }
+
+ private:
+  const bool hold_started_;
+  unique_fd listener_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::vector<unique_fd> held_;  // the accept thread's
+  mutable std::mutex mutex_;
+  std::vector<std::string> targets_;
+};
+
+TEST(Node, PausedWhileItsFirstAnnounceIsInFlightItStillSaysStopped) {
+  recording_tracker tracker(true);
+  auto a = make_torrent("a.bin", 64 * 1024, 25, true);
+  a.m.trackers = {{tracker.url()}};
+  auto n = start_node("127.0.0.202");
+  torrent_options o;
+  o.mode = torrent_mode::seed;
+  o.storage = storage::memory_factory(a.disk);
+  const auto id = *n->add(a.m, std::move(o));
+  ASSERT_TRUE(eventually([&] { return tracker.saw("event=started"); }));
+  ASSERT_TRUE(n->pause(id));
+  // The tracker never answered 'started', but may have counted it.
+  EXPECT_TRUE(eventually([&] { return tracker.saw("event=stopped"); }));
 }
 
 TEST(Node, RemoveWithDataDeletesOnlyThatTorrentsFiles) {
