@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "reactor/ops.hpp"
 #include "reactor/socket.hpp"
 #include "storage/create.hpp"
 #include "storage/memory_storage.hpp"
@@ -536,6 +537,145 @@ TEST(Node, PausedWhileItsFirstAnnounceIsInFlightItStillSaysStopped) {
   ASSERT_TRUE(n->pause(id));
   // The tracker never answered 'started', but may have counted it.
   EXPECT_TRUE(eventually([&] { return tracker.saw("event=stopped"); }));
+}
+
+// Writes that wait at a gate the test opens, then go through or fail: a
+// write in flight at the moment a test chooses. Counts the storages made
+// (one per check).
+struct write_gate {
+  std::atomic<bool> hold{true};
+  std::atomic<bool> fail{false};
+  std::atomic<int> entered{0};
+  std::atomic<int> opened{0};
+};
+
+class gated_storage final : public storage::storage {
+ public:
+  gated_storage(std::unique_ptr<sta::storage::storage> inner, std::shared_ptr<write_gate> g)
+      : inner_(std::move(inner)), gate_(std::move(g)) {}
+  io::task<detailed_result<void>> read(io::reactor& r, piece_index p, std::uint32_t offset,
+                                       std::span<std::byte> out) override {
+    auto done = co_await inner_->read(r, p, offset, out);
+    co_return done;
+  }
+  io::task<detailed_result<void>> write(io::reactor& r, piece_index p, std::span<const std::byte> data) override {
+    gate_->entered.fetch_add(1);
+    bool stopping = false;
+    while (gate_->hold.load() && !stopping) {
+      auto slept = co_await io::sleep(r, 1ms);
+      stopping = !slept;
+    }
+    detailed_result<void> done = detailed_error{make_error_code(std::errc::operation_canceled), "gate"};
+    if (!stopping && gate_->fail.load()) done = detailed_error{make_error_code(std::errc::no_space_on_device), "gate"};
+    else if (!stopping) done = co_await inner_->write(r, p, data);
+    co_return done;
+  }
+  detailed_result<void> flush() override { return inner_->flush(); }
+  detailed_result<void> save_resume(const bitfield& verified) override { return inner_->save_resume(verified); }
+
+ private:
+  std::unique_ptr<sta::storage::storage> inner_;
+  std::shared_ptr<write_gate> gate_;
+};
+
+storage::factory gated(std::shared_ptr<storage::memory_disk> disk, std::shared_ptr<write_gate> g) {
+  return [g, inner = storage::memory_factory(std::move(disk))](const storage::open_params& p)
+             -> detailed_result<storage::opened> {
+    g->opened.fetch_add(1);
+    auto o = inner(p);
+    if (!o) return o;
+    o->store = std::make_unique<gated_storage>(std::move(o->store), g);
+    return o;
+  };
+}
+
+// A torrent of two files with real hashes, seeded by a node from memory;
+// the downloader's torrent_options with its data on a gated memory disk.
+struct two_files {
+  meta::metainfo m;
+  std::unique_ptr<node> seeder;
+  std::shared_ptr<write_gate> gate = std::make_shared<write_gate>();
+
+  two_files(const std::filesystem::path& dir, const std::string& seeder_ip) {
+    const std::string x = test::random_bytes(200 * 1024, 26), y = test::random_bytes(150 * 1024, 27);
+    test::write_file(dir / "pair/x.bin", x);
+    test::write_file(dir / "pair/y.bin", y);
+    m = torrent_of_dir(dir / "pair", 16 * 1024);
+    seeder = start_node(seeder_ip);
+    seeded s{x + y, m, std::make_shared<storage::memory_disk>(x + y)};
+    add(*seeder, s, torrent_mode::seed);
+  }
+  torrent_options downloader() const {
+    torrent_options o;
+    o.use_trackers = false;
+    o.peers = {seeder->listening().front()};
+    o.storage = gated(std::make_shared<storage::memory_disk>(m.total_size), gate);
+    return o;
+  }
+};
+
+TEST(Node, AWriteThatFailsAfterAPauseMakesItAnError) {
+  test::temp_dir dir;
+  two_files t(dir.path(), "127.0.0.212");
+  auto n = start_node("127.0.0.213");
+  const auto id = *n->add(t.m, t.downloader());
+  ASSERT_TRUE(eventually([&] { return t.gate->entered.load() > 0; }));
+  // Paused while a piece's write is in flight; the write then fails.
+  ASSERT_TRUE(n->pause(id));
+  t.gate->fail = true;
+  t.gate->hold = false;
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->state == torrent_state::error; }));
+  const auto st = *n->stats(id);
+  ASSERT_TRUE(st.error);
+  EXPECT_NE(st.error->find("No space left on device"), std::string::npos) << *st.error;
+  // Not started again behind its back; resume checks it again.
+  EXPECT_EQ(n->totals().live, 0u);
+  t.gate->fail = false;
+  ASSERT_TRUE(n->resume(id));
+  ASSERT_TRUE(n->wait_checked(id));
+  EXPECT_EQ(t.gate->opened.load(), 2);
+}
+
+TEST(Node, RemovedWhileItsCheckWaitedForTheOldRunTheCheckNeverStarts) {
+  test::temp_dir dir;
+  two_files t(dir.path(), "127.0.0.214");
+  auto n = start_node("127.0.0.215");
+  const auto id = *n->add(t.m, t.downloader());
+  ASSERT_TRUE(eventually([&] { return t.gate->entered.load() > 0; }));
+  // A new selection: checked again once the old run has drained, which the
+  // write held at the gate prevents; removed meanwhile.
+  ASSERT_TRUE(n->set_selection(id, {true, false}));
+  EXPECT_EQ(n->stats(id)->state, torrent_state::checking);
+  ASSERT_TRUE(n->remove(id, false));
+  t.gate->hold = false;
+  n->wait_removed(id);
+  EXPECT_FALSE(n->stats(id));
+  EXPECT_EQ(t.gate->opened.load(), 1);  // the first check only
+}
+
+TEST(Node, RemovedWithItsDataJustBeforeStopTheDataIsDeletedAll) {
+  test::temp_dir dir;
+  const std::string data = test::random_bytes(64 * 1024, 28);
+  test::write_file(dir.path() / "gone/a.bin", data.substr(0, 40 * 1024));
+  test::write_file(dir.path() / "gone/b.bin", data.substr(40 * 1024));
+  const auto m = torrent_of_dir(dir.path() / "gone", 16 * 1024);
+  auto n = start_node("127.0.0.216");
+  torrent_options o;
+  o.save_dir = dir.path().string();
+  o.mode = torrent_mode::seed;
+  o.use_trackers = false;
+  const auto id = *n->add(m, o);
+  ASSERT_TRUE(n->wait_checked(id));
+  // A connection keeps the torrent from draining at once.
+  raw_peer p("127.0.0.217", n->listening().front());
+  ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(m.info_hash, "-XX0001-keeps-it-up0")));
+  ASSERT_TRUE(p.read_handshake());
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->peers == 1; }));
+  ASSERT_TRUE(n->remove(id, true));
+  ASSERT_TRUE(n->stop());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone/a.bin"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone/b.bin"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone"));
 }
 
 TEST(Node, RemoveWithDataDeletesOnlyThatTorrentsFiles) {
