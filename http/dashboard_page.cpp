@@ -15,7 +15,9 @@ constexpr std::string_view kStyle = R"css(
   th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eee; white-space: nowrap; }
   td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   code { font-size: .85rem; }
-  button { font: inherit; font-size: .8rem; padding: .1rem .45rem; margin-right: .2rem; cursor: pointer; }
+  button { font: inherit; font-size: .8rem; padding: .1rem .45rem; margin-right: .2rem; cursor: pointer;
+           appearance: none; border: 1px solid #bbb; border-radius: 3px; background: #f4f4f4; color: #222; }
+  button:disabled { color: #aaa; cursor: default; }
   a { color: #147; cursor: pointer; }
   #status { color: #888; font-size: .8rem; margin-top: .8rem; }
 )css";

@@ -6,7 +6,10 @@ namespace sta::http {
 namespace {
 
 constexpr std::string_view kStyle = R"css(
-  td.name { white-space: normal; max-width: 28rem; overflow-wrap: anywhere; }
+  td.name { white-space: normal; overflow-wrap: anywhere; }
+  /* Fixed columns: a thousand rows are laid out without measuring every cell. */
+  #torrent-table { table-layout: fixed; }
+  #torrent-table td { overflow: hidden; text-overflow: ellipsis; }
   .bar { background: #eee; border-radius: 3px; width: 8rem; height: .7rem; display: inline-block; vertical-align: middle; }
   .bar > div { background: #3a7; height: 100%; border-radius: 3px; }
   .state-error { color: #b00; } .state-paused, .state-queued, .state-checking { color: #888; }
@@ -27,7 +30,9 @@ constexpr std::string_view kBody = R"html(<h1>sta node</h1>
   <label>Add a torrent: <input type="file" id="add-file" accept=".torrent,application/x-bittorrent"></label>
   <span id="add-result"></span>
 </div>
-<table>
+<table id="torrent-table">
+  <colgroup><col><col style="width:9rem"><col style="width:13rem"><col style="width:6.5rem"><col style="width:7rem">
+  <col style="width:7rem"><col style="width:5rem"><col style="width:4rem"><col style="width:5rem"><col style="width:19rem"></colgroup>
   <thead><tr><th>name</th><th>state</th><th>progress</th><th class="num">size</th><th class="num">down</th>
   <th class="num">up</th><th class="num">peers</th><th class="num">ratio</th><th class="num">ETA</th><th></th></tr></thead>
   <tbody id="torrents"></tbody>
@@ -104,6 +109,7 @@ function render(hash, fresh) {
   const c = tr.cells_;
   text(c["a"], t.name);
   text(c[".state"], t.state + (t.error ? ": " + t.error : "")); c[".state"].className = "state state-" + t.state;
+  c[".state"].title = t.error || "";
   const pct = t.state === "checking" ? (t.total ? t.checked / t.total : 0) : t.progress;
   const width = (pct * 100).toFixed(1) + "%";
   if (c[".bar > div"].style.width !== width) c[".bar > div"].style.width = width;
@@ -122,11 +128,15 @@ function say(e) { text(document.getElementById("status"), "error: " + e.message)
 
 function poll() {
   return fetch("/api/v1/sync?rid=" + rid).then(r => { if (!r.ok) throw new Error(r.statusText); return r.json(); }).then(s => {
-    if (s.full_update) { torrents.clear(); for (const tr of rows.values()) tr.remove(); rows.clear(); }
+    // A full update replaces every object; rows stay and are updated in
+    // place, and those of torrents no longer there go.
+    if (s.full_update)
+      for (const hash of [...torrents.keys()])
+        if (!(hash in s.torrents)) { torrents.delete(hash); rows.get(hash)?.remove(); rows.delete(hash); if (opened === hash) close(); }
     rid = s.rid;
     const fresh = [];
     for (const [hash, changes] of Object.entries(s.torrents)) {
-      const t = Object.assign(torrents.get(hash) || {}, changes);
+      const t = Object.assign(s.full_update ? {} : torrents.get(hash) || {}, changes);
       for (const k of Object.keys(changes)) if (changes[k] === null) delete t[k];
       torrents.set(hash, t);
       render(hash, fresh);

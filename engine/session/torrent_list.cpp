@@ -27,9 +27,16 @@ bool is_list_name(std::string_view name) {
 
 detailed_result<void> remember_torrent(const std::string& save_dir, const std::string& state_dir,
                                        const sha1_digest& info_hash, std::string_view torrent_file) {
+  return remember_torrents(save_dir, state_dir, {{info_hash, torrent_file}});
+}
+
+detailed_result<void> remember_torrents(const std::string& save_dir, const std::string& state_dir,
+                                        const std::vector<std::pair<sha1_digest, std::string_view>>& torrents) {
   auto root = storage::root_dir::open(save_dir, false, state_dir);
   if (!root) return root.error();
-  return storage::write_state_file(*root, name_of(info_hash), torrent_file);
+  std::vector<std::pair<std::string, std::string_view>> files;
+  for (const auto& [hash, bytes] : torrents) files.emplace_back(name_of(hash), bytes);
+  return storage::write_state_files(*root, files);
 }
 
 detailed_result<void> forget_torrent(const std::string& save_dir, const std::string& state_dir,

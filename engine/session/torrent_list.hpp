@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.hpp"
@@ -19,6 +20,9 @@ namespace sta {
 // Records (or replaces) the torrent's bytes.
 detailed_result<void> remember_torrent(const std::string& save_dir, const std::string& state_dir,
                                        const sha1_digest& info_hash, std::string_view torrent_file);
+// Several at once (one sync of the state directory for all): the first error.
+detailed_result<void> remember_torrents(const std::string& save_dir, const std::string& state_dir,
+                                        const std::vector<std::pair<sha1_digest, std::string_view>>& torrents);
 // Forgets it; nothing to do if it was not recorded.
 detailed_result<void> forget_torrent(const std::string& save_dir, const std::string& state_dir,
                                      const sha1_digest& info_hash);

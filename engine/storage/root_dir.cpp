@@ -114,26 +114,43 @@ bool write_all(int fd, std::string_view data) {
 }  // namespace
 
 detailed_result<void> write_state_file(const root_dir& root, const std::string& name, std::string_view bytes) {
+  return write_state_files(root, {{name, bytes}});
+}
+
+detailed_result<void> write_state_files(const root_dir& root,
+                                        const std::vector<std::pair<std::string, std::string_view>>& files) {
   auto dir = root.state_dir(true);
   if (!dir) return dir.error();
-  const std::string tmp = name + ".tmp";
-  const std::string shown = root.shown_state(tmp);
-  // A leftover temporary (or anything planted under its name) goes first;
-  // O_EXCL then makes sure the file written is a new one of ours.
-  ::unlinkat(dir->get(), tmp.c_str(), 0);
-  auto fd = open_state_file(dir->get(), tmp, O_WRONLY | O_CREAT | O_EXCL);
-  if (!fd) return detailed_error{fd.error(), shown};
-  const bool ok = write_all(fd->get(), bytes) && ::fsync(fd->get()) == 0;
-  const error_code e = last_sys_error();
-  fd->reset();
-  if (!ok) {
+  detailed_result<void> first;
+  bool renamed = false;
+  for (const auto& [name, bytes] : files) {
+    const std::string tmp = name + ".tmp";
+    const std::string shown = root.shown_state(tmp);
+    // A leftover temporary (or anything planted under its name) goes first;
+    // O_EXCL then makes sure the file written is a new one of ours.
     ::unlinkat(dir->get(), tmp.c_str(), 0);
-    return detailed_error{e, shown};
+    auto fd = open_state_file(dir->get(), tmp, O_WRONLY | O_CREAT | O_EXCL);
+    if (!fd) {
+      first = detailed_error{fd.error(), shown};
+      break;
+    }
+    const bool ok = write_all(fd->get(), bytes) && ::fsync(fd->get()) == 0;
+    const error_code e = last_sys_error();
+    fd->reset();
+    if (!ok) {
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
+      first = detailed_error{e, shown};
+      break;
+    }
+    if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0) {
+      first = detailed_error{last_sys_error(), root.shown_state(name)};
+      break;
+    }
+    renamed = true;
   }
-  if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0)
-    return detailed_error{last_sys_error(), root.shown_state(name)};
-  ::fsync(dir->get());
-  return {};
+  // The renames are durable once the directory is.
+  if (renamed) ::fsync(dir->get());
+  return first;
 }
 
 std::optional<std::string> read_state_file(int state_dir, const std::string& name, std::size_t limit) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.hpp"
@@ -69,6 +70,10 @@ std::optional<struct stat> stat_state_file(int state_dir, const std::string& nam
 // `bytes`: written to NAME.tmp, synced, renamed over NAME. The error names
 // the file.
 detailed_result<void> write_state_file(const root_dir& root, const std::string& name, std::string_view bytes);
+// Several at once, each the same way, with one sync of the directory for
+// all of them. The first error; the files written before it stay.
+detailed_result<void> write_state_files(const root_dir& root,
+                                        const std::vector<std::pair<std::string, std::string_view>>& files);
 // The whole file, or nullopt when it is missing, unreadable or longer
 // than `limit`.
 std::optional<std::string> read_state_file(int state_dir, const std::string& name, std::size_t limit);

@@ -748,6 +748,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
     }
     bool every_one_done = true;   // for get -e: complete, or failed
     bool any_running = false;     // not failed
+    std::vector<job*> to_remember;  // seeding now, not in the state directory's list yet
     for (auto& j : all) {
       if (!j.added) continue;
       const auto found = by_id.find(j.id);
@@ -771,8 +772,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
       }
       if (st.state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered) {
         j.remembered = true;
-        if (auto r = remember_torrent(save_dir, setup.torrent.state_dir, j.file.meta.info_hash, j.file.bytes); !r)
-          error(j.file.meta.name + ": cannot record the torrent for the next start: " + r.error().message(), kExitOk);
+        to_remember.push_back(&j);
       }
       if (st.complete && !j.complete && st.state != swarm::torrent_state::checking) {
         j.complete = true;
@@ -784,6 +784,13 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
       if (!j.complete && !j.failed) every_one_done = false;
     }
     out.report(n.totals(), stats, elapsed, dt);
+    // After the report: they are served already, the list is for the next start.
+    if (!to_remember.empty()) {
+      std::vector<std::pair<sha1_digest, std::string_view>> files;
+      for (const job* j : to_remember) files.emplace_back(j->file.meta.info_hash, j->file.bytes);
+      if (auto r = remember_torrents(save_dir, setup.torrent.state_dir, files); !r)
+        error("cannot record the torrents for the next start: " + r.error().message(), kExitOk);
+    }
     if (now - last_resume >= kResumeInterval) {
       last_resume = now;
       for (auto& j : all)
