@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 from sta_peer import StaPeer  # noqa: E402
-from sta_test import TempDir, main, random_file, sta  # noqa: E402
+from sta_test import TempDir, main, pack_torrent, random_file, sta  # noqa: E402
 
 DEADLINE_S = 120
 
@@ -233,14 +233,10 @@ def test_host_csrf_and_token_guards(binary):
 
 def test_file_selection_changes_while_it_runs(binary):
     with TempDir() as d:
-        os.makedirs(f"{d}/data/pack")
-        random_file(f"{d}/data/pack/one.bin", 300 * 1024 + 5, 7)
-        random_file(f"{d}/data/pack/two.bin", 200 * 1024 + 9, 8)
-        assert sta(binary, "create", f"{d}/data/pack", "-p", "64KiB", "-o", f"{d}/pack.torrent").code == 0
-        with StaPeer(binary, "serve", f"{d}/pack.torrent", "-o", f"{d}/data", "--no-tracker", "--listen",
-                     "127.0.0.209:0") as serve:
+        pack = pack_torrent(binary, d, {"one.bin": (300 * 1024 + 5, 7), "two.bin": (200 * 1024 + 9, 8)})
+        with StaPeer(binary, "serve", pack, "-o", f"{d}/data", "--no-tracker", "--listen", "127.0.0.209:0") as serve:
             port = serve.listen_port()
-            with StaPeer(binary, "get", f"{d}/pack.torrent", "-o", f"{d}/down", "--no-tracker", "--listen",
+            with StaPeer(binary, "get", pack, "-o", f"{d}/down", "--no-tracker", "--listen",
                          "127.0.0.210:0", "--peer", f"127.0.0.209:{port}", "--select", "0", "--web",
                          "127.0.0.1:0") as get:
                 web = Web(first_line(get)["web"])

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 from cdp import CHROMIUM, Browser  # noqa: E402
 from lt_peer import lt_seed  # noqa: E402
 from sta_peer import StaPeer  # noqa: E402
-from sta_test import TempDir, main, random_file, sta  # noqa: E402
+from sta_test import TempDir, main, pack_torrent, random_file, sta  # noqa: E402
 
 DEADLINE_S = 120
 
@@ -67,14 +67,10 @@ def test_dashboard_follows_a_live_download_and_pauses_it(binary):
 
 def test_the_page_changes_the_file_selection_and_the_peer_cap(binary):
     with TempDir() as d:
-        os.makedirs(f"{d}/data/pack")
-        random_file(f"{d}/data/pack/first.bin", 700 * 1024 + 3, 22)
-        random_file(f"{d}/data/pack/second.bin", 500 * 1024 + 11, 23)
-        assert sta(binary, "create", f"{d}/data/pack", "-p", "64KiB", "-o", f"{d}/pack.torrent").code == 0
-        with StaPeer(binary, "serve", f"{d}/pack.torrent", "-o", f"{d}/data", "--no-tracker", "--listen",
-                     "127.0.0.204:0") as serve:
+        pack = pack_torrent(binary, d, {"first.bin": (700 * 1024 + 3, 22), "second.bin": (500 * 1024 + 11, 23)})
+        with StaPeer(binary, "serve", pack, "-o", f"{d}/data", "--no-tracker", "--listen", "127.0.0.204:0") as serve:
             port = serve.listen_port()
-            with StaPeer(binary, "get", f"{d}/pack.torrent", "-o", f"{d}/down", "--no-tracker", "--peer",
+            with StaPeer(binary, "get", pack, "-o", f"{d}/down", "--no-tracker", "--peer",
                          f"127.0.0.204:{port}", "--listen", "127.0.0.205:0", "--select", "0", "--web",
                          "127.0.0.1:0") as get, Browser() as b:
                 url = get.next_event()["web"]

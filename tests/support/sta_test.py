@@ -43,6 +43,15 @@ def random_file(path, size, seed):
         f.write(rng.randbytes(size))
 
 
+def pack_torrent(binary, d, files, piece="64KiB"):
+    """A multi-file torrent d/pack.torrent of d/data/pack/NAME for each
+    NAME: (size, seed) in `files`, in that order; its path."""
+    for name, (size, seed) in files.items():
+        random_file(f"{d}/data/pack/{name}", size, seed)
+    assert sta(binary, "create", f"{d}/data/pack", "-p", piece, "-o", f"{d}/pack.torrent").code == 0
+    return f"{d}/pack.torrent"
+
+
 class TempDir:
     def __enter__(self):
         self.path = tempfile.mkdtemp(prefix="sta-test-")
