@@ -3,7 +3,7 @@
 namespace sta::http {
 namespace {
 
-constexpr std::string_view kStyle = R"css(
+constexpr std::string_view kSharedStyle = R"css(
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; background: #fafafa; }
   h1 { font-size: 1.3rem; margin: 0 0 1rem; } h2 { font-size: 1.1rem; margin: 1.2rem 0 .5rem; }
   .row { display: flex; gap: 1rem; flex-wrap: wrap; align-items: stretch; margin-bottom: 1rem; }
@@ -22,7 +22,7 @@ constexpr std::string_view kStyle = R"css(
   #status { color: #888; font-size: .8rem; margin-top: .8rem; }
 )css";
 
-constexpr std::string_view kScript = R"js(
+constexpr std::string_view kSharedScript = R"js(
 "use strict";
 const units = ["B", "KiB", "MiB", "GiB", "TiB"];
 function size(n) { let i = 0; while (n >= 1024 && i < units.length - 1) { n /= 1024; ++i; } return (i ? n.toFixed(1) : n) + " " + units[i]; }
@@ -62,17 +62,17 @@ function drawGraph(canvas, points, colors, label, span = 300) {
 std::string dashboard_page(std::string_view title, std::string_view style, std::string_view body,
                            std::string_view script) {
   std::string page;
-  page.reserve(kStyle.size() + kScript.size() + style.size() + body.size() + script.size() + 512);
+  page.reserve(kSharedStyle.size() + kSharedScript.size() + style.size() + body.size() + script.size() + 512);
   page += "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
   page += title;
   page += "</title>\n<style>";
-  page += kStyle;
+  page += kSharedStyle;
   page += style;
   page += "</style>\n</head>\n<body>\n";
   page += body;
   page += "\n<script>";
-  page += kScript;
+  page += kSharedScript;
   page += script;
   page += "</script>\n</body>\n</html>\n";
   return page;

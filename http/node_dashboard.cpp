@@ -5,7 +5,7 @@
 namespace sta::http {
 namespace {
 
-constexpr std::string_view kStyle = R"css(
+constexpr std::string_view kNodeStyle = R"css(
   td.name { white-space: normal; overflow-wrap: anywhere; }
   /* Fixed columns: a thousand rows are laid out without measuring every cell. */
   #torrent-table { table-layout: fixed; }
@@ -17,7 +17,7 @@ constexpr std::string_view kStyle = R"css(
   .legend span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .2rem 0 .8rem; vertical-align: middle; }
 )css";
 
-constexpr std::string_view kBody = R"html(<h1>sta node</h1>
+constexpr std::string_view kNodeBody = R"html(<h1>sta node</h1>
 <div class="row">
   <div class="card"><div class="value" id="n-torrents">–</div><div class="label">torrents</div></div>
   <div class="card"><div class="value" id="n-live">–</div><div class="label">live</div></div>
@@ -63,7 +63,7 @@ constexpr std::string_view kBody = R"html(<h1>sta node</h1>
 </div>
 <div id="status">connecting…</div>)html";
 
-constexpr std::string_view kScript = R"js(
+constexpr std::string_view kNodeScript = R"js(
 function eta(s) { if (s === undefined || s === null) return "–"; const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, x = s % 60;
   return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(x).padStart(2, "0"); }
 function api(method, path, body) {
@@ -257,7 +257,7 @@ fetch("/api/v1/node").then(r => r.json()).then(n => { for (const p of n.history)
 }  // namespace
 
 std::string_view node_dashboard_html() {
-  static const std::string page = dashboard_page("sta node", kStyle, kBody, kScript);
+  static const std::string page = dashboard_page("sta node", kNodeStyle, kNodeBody, kNodeScript);
   return page;
 }
 

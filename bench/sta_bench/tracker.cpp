@@ -55,7 +55,7 @@ std::vector<sha1_digest> swarm_hashes(unsigned n) {
   return out;
 }
 
-struct shared {
+struct load_state {
   const tracker_args& args;
   endpoint server;
   std::string host;
@@ -67,7 +67,7 @@ struct shared {
   std::mutex latencies_mutex;
   std::vector<std::uint32_t> latencies_us;
   std::latch done;
-  shared(const tracker_args& a, std::ptrdiff_t n) : args(a), done(n) {}
+  load_state(const tracker_args& a, std::ptrdiff_t n) : args(a), done(n) {}
 };
 
 std::string peer_id_for(std::uint64_t n) {
@@ -108,7 +108,7 @@ io::task<bool> exchange(io::reactor& r, int sock, const std::string& request, st
   co_return true;
 }
 
-io::task<unique_fd> open_connection(io::reactor& r, const shared& s) {
+io::task<unique_fd> open_connection(io::reactor& r, const load_state& s) {
   auto sock = io::tcp_socket(s.server.family());
   if (!sock || !co_await io::connect(r, sock->get(), s.server.addr(), s.server.length)) co_return unique_fd();
   co_return std::move(*sock);
@@ -117,7 +117,7 @@ io::task<unique_fd> open_connection(io::reactor& r, const shared& s) {
 // Keeps a connection while the server allows it and opens a new one when the
 // server closes it (opentracker answers one request per connection), as
 // HTTP load generators such as wrk do.
-io::task<void> client(io::reactor& r, shared& s, unsigned seed) {
+io::task<void> client(io::reactor& r, load_state& s, unsigned seed) {
   std::vector<std::uint32_t> latencies;
   std::vector<std::byte> buf(64 << 10);
   std::mt19937_64 rng(seed);
@@ -193,7 +193,7 @@ int run_tracker(const tracker_args& args) {
     std::cerr << "sta-bench: " << group.error() << '\n';
     return 1;
   }
-  shared s(args, static_cast<std::ptrdiff_t>(args.connections));
+  load_state s(args, static_cast<std::ptrdiff_t>(args.connections));
   s.server = *server;
   s.host = host;
   s.path = std::string(url->encoded_path());

@@ -235,7 +235,6 @@ detailed_result<checked> check_existing(const open_params& p, const root_dir& ro
   return out;
 }
 
-
 // Reads a piece from where `where` says each slice lives (nullopt: nowhere
 // to read it from); false if a slice cannot be read or comes short.
 template <class Where>
@@ -277,12 +276,14 @@ detailed_result<void> write_all_at(int fd, std::span<const std::byte> data, std:
 // bytes moved are read where they were, hashed, and their moved bytes
 // written where they belong now, so a change of selection fetches nothing
 // again; then the wanted pieces of files selected again are hashed where
-// they are. Blocking, before the storage is in use.
+// they are. Blocking, before the storage is in use; given up when the
+// check is (its result is thrown away then).
 detailed_result<void> settle_moved(const open_params& p, const root_dir& root, const file_set& files,
                                    checked& c) {
   const meta::metainfo& m = *p.meta;
   const meta::file_map map(m);
   std::vector<std::byte> buf;
+  auto cancelled = [&] { return p.cancel != nullptr && p.cancel->load(std::memory_order_relaxed); };
   if (!c.relocate.empty()) {
     // Where the bytes were: the parts file (open still if the new
     // selection removed it), or the files themselves, selected or not now.
@@ -301,6 +302,7 @@ detailed_result<void> settle_moved(const open_params& p, const root_dir& root, c
       return location{unselected[sl.file].get(), sl.offset};
     };
     for (const std::int64_t piece : c.relocate) {
+      if (cancelled()) return {};
       if (!read_piece(map, piece, buf, was)) continue;
       if (sha1(buf) != m.piece_hash(piece)) continue;
       std::size_t at = 0;
@@ -316,7 +318,7 @@ detailed_result<void> settle_moved(const open_params& p, const root_dir& root, c
   }
   for (const std::size_t f : c.rejoined) {
     const auto range = map.file_pieces(f);
-    for (std::int64_t piece = range.first; piece <= range.last; ++piece) {
+    for (std::int64_t piece = range.first; piece <= range.last && !cancelled(); ++piece) {
       if (c.have.test(static_cast<std::size_t>(piece)) || !wanted_piece(m, map, p.selected, piece)) continue;
       if (read_piece(map, piece, buf, [&](const meta::file_slice& sl) { return std::optional(files.locate(sl)); }) &&
           sha1(buf) == m.piece_hash(piece))

@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 using test::eventually;
 using test::raw_peer;
 
-struct node {
+struct hostile_node {
   std::string data;
   meta::metainfo m;
   std::shared_ptr<storage::memory_disk> disk;
@@ -31,9 +31,9 @@ struct node {
 };
 
 // A seeder (full disk) or a downloader (empty) on 127.0.0.`host`.
-node start_node(torrent_mode mode, int host, std::size_t size, std::int64_t piece_length,
+hostile_node start_node(torrent_mode mode, int host, std::size_t size, std::int64_t piece_length,
                 const std::function<void(session_options&)>& tweak = {}) {
-  node n;
+  hostile_node n;
   n.data = test::random_bytes(size, static_cast<unsigned>(host));
   n.m = test::torrent_of("data.bin", n.data, piece_length);
   n.disk = mode == torrent_mode::seed ? std::make_shared<storage::memory_disk>(n.data)
@@ -66,7 +66,7 @@ std::vector<std::byte> frame(wire::msg_type type, std::initializer_list<std::uin
 }
 
 // Sends our handshake; whether the node answers with its own.
-bool greeted(raw_peer& p, const node& n, const std::string& id) {
+bool greeted(raw_peer& p, const hostile_node& n, const std::string& id) {
   return p.send_handshake(raw_peer::handshake_for(n.m.info_hash, id)) && p.read_handshake().has_value();
 }
 

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "support/root_dir.hpp"
 #include "support/temp_dir.hpp"
 #include "support/torrent.hpp"
 
@@ -21,11 +22,11 @@ meta::metainfo multi_file_torrent() { return test::multi_file_torrent("root", {{
 
 std::int64_t size_of(const fs::path& p) { return static_cast<std::int64_t>(fs::file_size(p)); }
 
-root_dir root(const fs::path& p) { return std::move(root_dir::open(p.string(), false).value()); }
+using test::root_at;
 
 TEST(FileSet, CreateMakesDirectoriesAndPreallocates) {
   temp_dir dir;
-  auto set = file_set::open(multi_file_torrent(), root(dir.path()), open_mode::create);
+  auto set = file_set::open(multi_file_torrent(), root_at(dir.path()), open_mode::create);
   ASSERT_TRUE(set) << set.error().message();
   EXPECT_EQ(size_of(dir / "root/a/b/c.bin"), 40'000);
   EXPECT_EQ(size_of(dir / "root/empty"), 0);
@@ -38,7 +39,7 @@ TEST(FileSet, CreateMakesDirectoriesAndPreallocates) {
 TEST(FileSet, UnselectedFilesAreNotCreatedAndLiveInThePartsFile) {
   temp_dir dir;
   const auto m = multi_file_torrent();
-  auto set = file_set::open(m, root(dir.path()), open_mode::create, {true, true, false});
+  auto set = file_set::open(m, root_at(dir.path()), open_mode::create, {true, true, false});
   ASSERT_TRUE(set) << set.error().message();
   EXPECT_TRUE(fs::exists(dir / "root/a/b/c.bin"));
   EXPECT_FALSE(fs::exists(dir / "root/d.bin"));
@@ -55,7 +56,7 @@ TEST(FileSet, UnselectedFilesAreNotCreatedAndLiveInThePartsFile) {
   EXPECT_EQ(c.offset, 7);
 
   // Selecting everything again: the parts file is no longer needed.
-  set = file_set::open(m, root(dir.path()), open_mode::create);
+  set = file_set::open(m, root_at(dir.path()), open_mode::create);
   ASSERT_TRUE(set);
   EXPECT_EQ(set->parts_fd(), -1);
   EXPECT_FALSE(fs::exists(parts));
@@ -65,7 +66,7 @@ TEST(FileSet, UnselectedFilesAreNotCreatedAndLiveInThePartsFile) {
 TEST(FileSet, CreateResizesAnExistingFile) {
   temp_dir dir;
   write_file(dir / "root/d.bin", std::string(20'000, 'z'));
-  ASSERT_TRUE(file_set::open(multi_file_torrent(), root(dir.path()), open_mode::create));
+  ASSERT_TRUE(file_set::open(multi_file_torrent(), root_at(dir.path()), open_mode::create));
   EXPECT_EQ(size_of(dir / "root/d.bin"), 10'000);
 }
 
@@ -74,7 +75,7 @@ TEST(FileSet, RefusesASymlinkThatLeavesSaveDir) {
   fs::create_directories(dir / "save");
   fs::create_directories(dir / "outside");
   fs::create_directory_symlink(dir / "outside", dir / "save/root");
-  auto set = file_set::open(multi_file_torrent(), root(dir / "save"), open_mode::create);
+  auto set = file_set::open(multi_file_torrent(), root_at(dir / "save"), open_mode::create);
   ASSERT_FALSE(set);
   EXPECT_TRUE(fs::is_empty(dir / "outside"));
 }
@@ -82,14 +83,14 @@ TEST(FileSet, RefusesASymlinkThatLeavesSaveDir) {
 TEST(FileSet, ExistingModeNeedsEveryFileAtItsSize) {
   temp_dir dir;
   const auto m = multi_file_torrent();
-  auto missing = file_set::open(m, root(dir.path()), open_mode::existing);
+  auto missing = file_set::open(m, root_at(dir.path()), open_mode::existing);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, make_error_code(errc::file_missing));
-  ASSERT_TRUE(file_set::open(m, root(dir.path()), open_mode::create));
+  ASSERT_TRUE(file_set::open(m, root_at(dir.path()), open_mode::create));
   fs::remove(dir / "root/empty");  // zero-length files are not needed to seed
-  EXPECT_TRUE(file_set::open(m, root(dir.path()), open_mode::existing));
+  EXPECT_TRUE(file_set::open(m, root_at(dir.path()), open_mode::existing));
   fs::resize_file(dir / "root/d.bin", 9'999);
-  auto wrong = file_set::open(m, root(dir.path()), open_mode::existing);
+  auto wrong = file_set::open(m, root_at(dir.path()), open_mode::existing);
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error().code, make_error_code(errc::file_wrong_size));
   EXPECT_NE(wrong.error().message().find("root/d.bin"), std::string::npos);
@@ -104,7 +105,7 @@ TEST(FileSet, ReportsWhenAFileCannotBeAllocated) {
   rlimit small = old;
   small.rlim_cur = 20'000;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  auto set = file_set::open(multi_file_torrent(), root(dir.path()), open_mode::create);
+  auto set = file_set::open(multi_file_torrent(), root_at(dir.path()), open_mode::create);
   ::setrlimit(RLIMIT_FSIZE, &old);
   std::signal(SIGXFSZ, old_handler);
   ASSERT_FALSE(set);
@@ -123,7 +124,7 @@ TEST(RootDir, StateDirThatIsASymlinkIsRefused) {
   fs::create_directories(dir / "save");
   fs::create_directories(dir / "outside");
   fs::create_directory_symlink(dir / "outside", dir / "save/.sta");
-  const root_dir r = root(dir / "save");
+  const root_dir r = root_at(dir / "save");
   EXPECT_FALSE(r.state_dir(true));
   fs::remove(dir / "save/.sta");
   fs::create_directory_symlink("elsewhere", dir / "save/.sta");  // inside, but still a symlink
@@ -138,7 +139,7 @@ TEST(FileSet, PartsFileIsNeverReachedThroughASymlink) {
   fs::create_directories(dir / "outside");
   write_file(dir / "outside/target", "keep");
   fs::create_symlink(dir / "outside/target", dir / ".sta" / (m.info_hash.hex() + ".parts"));
-  auto set = file_set::open(m, root(dir.path()), open_mode::create, {true, true, false});
+  auto set = file_set::open(m, root_at(dir.path()), open_mode::create, {true, true, false});
   ASSERT_FALSE(set);
   EXPECT_EQ(test::read_file(dir / "outside/target"), "keep");
 }

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "support/root_dir.hpp"
 #include "support/temp_dir.hpp"
 #include "support/torrent.hpp"
 
@@ -19,7 +20,7 @@ using test::write_file;
 
 meta::metainfo torrent() { return test::multi_file_torrent("root", {{{"a"}, 20'000}, {{"b"}, 30'000}}); }
 
-root_dir root(const fs::path& p) { return std::move(root_dir::open(p.string(), false).value()); }
+using test::root_at;
 
 // A record of `verified` for the files as they are now in `d`, saved.
 resume_data saved_record(const root_dir& d, const meta::metainfo& m, std::vector<bool> verified,
@@ -67,7 +68,7 @@ TEST(Resume, NotTrustedWhenThePartsFileChanged) {
   const auto m = torrent();
   write_file(dir / "root/a", std::string(20'000, 'a'));
   write_file(dir / ".sta" / (m.info_hash.hex() + ".parts"), std::string(100, 'p'));
-  const root_dir d = root(dir.path());
+  const root_dir d = root_at(dir.path());
   resume_data r;
   r.info_hash = m.info_hash;
   r.verified = {true, false, false, false};
@@ -99,7 +100,7 @@ TEST(Resume, TrustedOnlyWhileFilesAreUnchanged) {
   const auto m = torrent();
   write_file(dir / "root/a", std::string(20'000, 'a'));
   write_file(dir / "root/b", std::string(30'000, 'b'));
-  const root_dir d = root(dir.path());
+  const root_dir d = root_at(dir.path());
   const resume_data r = saved_record(d, m, {true, true, false, true}, m.info_hash);
   EXPECT_FALSE(fs::exists(dir / ".sta" / (resume_name(m.info_hash) + ".tmp")));
 
@@ -120,7 +121,7 @@ TEST(Resume, NotTrustedAfterAChangeWhoseMtimeWasRestored) {
   const auto m = torrent();
   write_file(dir / "root/a", std::string(20'000, 'a'));
   write_file(dir / "root/b", std::string(30'000, 'b'));
-  const root_dir d = root(dir.path());
+  const root_dir d = root_at(dir.path());
   const resume_data r = saved_record(d, m, std::vector<bool>(4, true), m.info_hash);
   ASSERT_TRUE(load_matching_resume(d, m));
 
@@ -140,7 +141,7 @@ TEST(Resume, NotTrustedWhenAFileWasReplaced) {
   temp_dir dir;
   const auto m = torrent();
   write_file(dir / "root/a", std::string(20'000, 'a'));
-  const root_dir d = root(dir.path());
+  const root_dir d = root_at(dir.path());
   saved_record(d, m, {true, false, false, false}, m.info_hash);
   // Another file of the same size put in its place: another inode.
   write_file(dir / "root/a.new", std::string(20'000, 'z'));
@@ -152,7 +153,7 @@ TEST(Resume, NotTrustedForAnotherTorrentOrAMissingFile) {
   temp_dir dir;
   const auto m = torrent();
   write_file(dir / "root/a", std::string(20'000, 'a'));
-  const root_dir d = root(dir.path());
+  const root_dir d = root_at(dir.path());
   const resume_data r = saved_record(d, m, std::vector<bool>(4, true), sha1("another torrent"));
   EXPECT_EQ(r.files[1].size, -1);
   EXPECT_FALSE(load_matching_resume(d, m));
@@ -169,7 +170,7 @@ TEST(Resume, PlantedSymlinksInTheStateDirAreNotFollowed) {
   const std::string name = resume_name(m.info_hash);
   fs::create_symlink(dir / "outside/victim", dir / "save/.sta" / (name + ".tmp"));
   fs::create_symlink(dir / "outside/victim", dir / "save/.sta" / name);
-  const root_dir d = root(dir / "save");
+  const root_dir d = root_at(dir / "save");
   saved_record(d, m, std::vector<bool>(4, false), m.info_hash);  // replaces the links with a file of its own
   EXPECT_EQ(test::read_file(dir / "outside/victim"), "precious");
   EXPECT_FALSE(fs::is_symlink(dir / "save/.sta" / name));
