@@ -7,6 +7,7 @@
 // reads. Plain atomics, no I/O.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -38,6 +39,11 @@ struct peer_slot {
   std::atomic<bool> am_interested{false};
   std::atomic<bool> peer_choking{true};
   std::atomic<std::uint32_t> peer_pieces{0};  // pieces the peer has
+  // The client's own name from its extended handshake (BEP 10 'v'), as
+  // printable ASCII, NUL-terminated: written once by the connection before
+  // has_client (release); cleared by the home reactor when it claims the slot.
+  std::array<char, 48> client{};
+  std::atomic<bool> has_client{false};
 };
 
 }  // namespace sta::peer

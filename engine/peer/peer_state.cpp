@@ -233,6 +233,16 @@ result<void> peer_state::on_extended(const wire::message& m) {
     if (h->reqq && *h->reqq > 0)
       peer_reqq_ = std::clamp<std::size_t>(*h->reqq, 1, t_.lim->max_pipeline);
     extensions_.learn(h->m);
+    if (!h->v.empty() && !slot_.has_client.load(std::memory_order_relaxed)) {
+      // For display: printable ASCII only, cut to the slot's size.
+      const std::size_t n = std::min(h->v.size(), slot_.client.size() - 1);
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(h->v[i]);
+        slot_.client[i] = c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+      }
+      slot_.client[n] = '\0';
+      slot_.has_client.store(true, std::memory_order_release);
+    }
     return {};
   }
   const auto e = extension_table::from_our_id(m.ext_id);

@@ -925,7 +925,10 @@ std::vector<peer_stats> node::peers(torrent_id id) const {
       if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
       peer_stats p;
       p.address = s.addr;
-      p.client = s.has_id ? peer::client_name(s.id) : std::string();
+      // Its own name (extended handshake), else what its peer id says.
+      p.client = s.has_client.load(std::memory_order_acquire) ? std::string(s.client.data())
+                 : s.has_id                                   ? peer::client_name(s.id)
+                                                              : std::string();
       p.outgoing = s.outgoing;
       p.am_choking = s.am_choking.load(std::memory_order_relaxed);
       p.am_interested = s.am_interested.load(std::memory_order_relaxed);

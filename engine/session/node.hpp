@@ -119,7 +119,7 @@ struct torrent_stats {
 // A connected peer of a torrent.
 struct peer_stats {
   endpoint address;
-  std::string client;        // from its peer id ("libtorrent 2.0.8"), or the id's printable prefix
+  std::string client;        // its extended handshake's name ("libtorrent/2.0.8.0"), else from its peer id
   bool outgoing = false;     // we connected to it
   bool am_choking = true;    // we choke it
   bool am_interested = false;

@@ -90,6 +90,7 @@ peer::peer_slot* torrent::claim_slot(const endpoint& addr, bool outgoing) {
   s.addr = addr;
   s.outgoing = outgoing;
   s.has_id = false;
+  s.has_client.store(false, std::memory_order_relaxed);
   s.peer_is_seed.store(false, std::memory_order_relaxed);
   s.peer_interested.store(false, std::memory_order_relaxed);
   s.snubbed.store(false, std::memory_order_relaxed);

@@ -95,7 +95,7 @@ def test_every_endpoint(binary):
                 get.wait_for(lambda e: e.get("downloaded", 0) > 0, "the download to start", DEADLINE_S)
                 peers = web.json("GET", f"/api/v1/torrents/{hb}/peers")
                 assert len(peers) == 1 and peers[0]["address"].startswith("127.0.0.233:"), peers
-                assert peers[0]["client"] == "sta 0.1.0" and not peers[0]["outgoing"], peers
+                assert peers[0]["client"] == "sta/0.1.0" and not peers[0]["outgoing"], peers
             # Sync: a full update, then only what changed.
             full = web.json("GET", "/api/v1/sync?rid=0")
             assert full["full_update"] and set(full["torrents"]) == {ha, hb}, full

@@ -11,7 +11,7 @@
 // Messages in: choke unchoke interested not_interested have_all have_none
 // keep_alive, "have P", "bitfield 0101", "request P OFF LEN", "cancel P OFF
 // LEN", "reject P OFF LEN", "piece P OFF" (a block of the right size),
-// "piece P OFF LEN", "ext_handshake [reqq=N] [lt_donthave=ID]", "ext ID
+// "piece P OFF LEN", "ext_handshake [reqq=N] [v=NAME] [lt_donthave=ID]", "ext ID
 // HEX", "donthave P" (to our lt_donthave id). Frames out: the same names;
 // "request P:B" (piece:block), "have P", "bitfield 0101", "reject
 // P:OFF+LEN", "cancel P:B", "ext_handshake", "ext ID HEX".
@@ -78,6 +78,7 @@ inline std::vector<std::byte> frame_of(std::string_view text, std::uint32_t piec
     for (std::size_t i = 1; i < w.size(); ++i) {
       const auto kv = split(w[i], '=');
       if (kv.at(0) == "reqq") h.reqq = number(kv.at(1));
+      else if (kv.at(0) == "v") h.v = std::string(kv.at(1));
       else h.m.emplace_back(std::string(kv.at(0)), static_cast<std::uint8_t>(number(kv.at(1))));
     }
     wire::encode_extended(f, 0, wire::encode_ext_handshake(h));

@@ -128,6 +128,26 @@ TEST(PeerState, ThePeersReqqCapsOurRequests) {
   EXPECT_EQ(s.state->peer_reqq(), 3u);
 }
 
+TEST(PeerState, TheClientsNameFromTheExtendedHandshakeIsKeptPrintableAndShort) {
+  peer_script s("....");
+  s.start();
+  EXPECT_FALSE(s.slot.has_client.load());
+  ASSERT_TRUE(s.in("ext_handshake v=Deluge/2.1.1"));
+  ASSERT_TRUE(s.slot.has_client.load());
+  EXPECT_STREQ(s.slot.client.data(), "Deluge/2.1.1");
+  // Control bytes shown as '?', a long name cut; the first name stays.
+  peer_script odd("....");
+  odd.start();
+  ASSERT_TRUE(odd.in("ext 0 64313a76353a41421b0a43" "65"));  // d1:v5:AB\x1b\nCe
+  EXPECT_STREQ(odd.slot.client.data(), "AB??C");
+  peer_script long_name("....");
+  long_name.start();
+  ASSERT_TRUE(long_name.in("ext_handshake v=" + std::string(300, 'x')));
+  EXPECT_EQ(std::string(long_name.slot.client.data()), std::string(47, 'x'));
+  ASSERT_TRUE(long_name.in("ext_handshake v=Other"));
+  EXPECT_EQ(std::string(long_name.slot.client.data()), std::string(47, 'x'));
+}
+
 TEST(PeerState, NumbersFromTheExtendedHandshakeAreClamped) {
   peer_script huge("....");
   huge.start();
