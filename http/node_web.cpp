@@ -2,10 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <xxhash.h>
-
-#include <algorithm>
-#include <bit>
 
 #include <deque>
 #include <limits>
@@ -22,6 +18,7 @@
 #include "http/node_dashboard.hpp"
 #include "http/server.hpp"
 #include "http/snapshot_json.hpp"
+#include "http/sync_delta.hpp"
 
 namespace sta::http {
 
@@ -68,27 +65,6 @@ std::vector<std::string_view> segments(std::string_view path) {
 
 response not_found() { return error_reply(status::not_found, "no such endpoint"); }
 
-// What a delta needs of a torrent object the page was sent: per field, a
-// hash of its name and one of its value (sorted by name hash), about half a
-// KiB where the object itself takes several.
-using digest = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
-
-std::uint64_t hash_of(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
-
-std::uint64_t hash_of(const json::value& v) {
-  // The kind is mixed in, so 1, 1.0, true and "1" differ.
-  const auto kind = static_cast<std::uint64_t>(v.kind()) * 0x9e3779b97f4a7c15ULL;
-  switch (v.kind()) {
-    case json::kind::null: return kind;
-    case json::kind::bool_: return kind ^ (v.get_bool() ? 1 : 0);
-    case json::kind::int64: return kind ^ static_cast<std::uint64_t>(v.get_int64());
-    case json::kind::uint64: return kind ^ v.get_uint64();
-    case json::kind::double_: return kind ^ std::bit_cast<std::uint64_t>(v.get_double());
-    case json::kind::string: return kind ^ hash_of(std::string_view(v.get_string()));
-    default: return kind ^ hash_of(std::string_view(json::serialize(v)));
-  }
-}
-
 response not_allowed(std::string_view allow) {
   auto r = error_reply(status::method_not_allowed, "method not allowed");
   r.set(field::allow, allow);
@@ -109,8 +85,8 @@ struct node_web::impl {
   // The server's one thread alone touches these.
   std::deque<std::array<std::int64_t, 3>> history;  // [unix seconds, down, up]
   std::uint64_t next_rid = 1;
-  std::deque<std::pair<std::uint64_t, std::map<std::string, digest>>> snapshots;
-  std::map<std::uint64_t, std::string> field_names;  // by hash: the names of every field seen
+  std::deque<std::pair<std::uint64_t, std::map<std::string, field_digest>>> snapshots;
+  sync_fields fields;
 
   impl(node& nn, web_options o, web_actions a) : n(nn), opts(std::move(o)), actions(std::move(a)) {}
 
@@ -349,42 +325,21 @@ struct node_web::impl {
     const auto given = query_param(query, "rid");
     std::uint64_t rid = 0;
     if (given) rid = std::strtoull(given->c_str(), nullptr, 10);
-    const std::map<std::string, digest>* before = nullptr;
+    const std::map<std::string, field_digest>* before = nullptr;
     for (const auto& [r, snap] : snapshots)
       if (r == rid) before = &snap;
-    std::map<std::string, digest> digests;
+    std::map<std::string, field_digest> digests;
     json::object torrents;
     json::array removed;
     for (auto& [hash, obj] : now) {
-      digest d;
-      d.reserve(obj.size());
-      for (const auto& kv : obj) {
-        const std::uint64_t name = hash_of(std::string_view(kv.key()));
-        if (!field_names.count(name)) field_names.emplace(name, std::string(kv.key()));
-        d.emplace_back(name, hash_of(kv.value()));
-      }
-      std::sort(d.begin(), d.end());
-      const digest* was = nullptr;
+      field_digest d = fields.digest(obj);
+      const field_digest* was = nullptr;
       if (before)
         if (const auto it = before->find(hash); it != before->end()) was = &it->second;
       if (was == nullptr) {
         torrents[hash] = std::move(obj);
-      } else {
-        json::object changed;
-        // Both sorted by name: one walk finds the fields that changed, came
-        // or went (an error cleared, an ETA no longer known).
-        auto a = was->begin();
-        for (const auto& [name, value] : d) {
-          while (a != was->end() && a->first < name) changed[field_names[a++->first]] = nullptr;
-          if (a != was->end() && a->first == name) {
-            if (a->second != value) changed[field_names[name]] = obj[field_names[name]];
-            ++a;
-          } else {
-            changed[field_names[name]] = obj[field_names[name]];
-          }
-        }
-        for (; a != was->end(); ++a) changed[field_names[a->first]] = nullptr;
-        if (!changed.empty()) torrents[hash] = std::move(changed);
+      } else if (auto changed = fields.changes(*was, d, obj); !changed.empty()) {
+        torrents[hash] = std::move(changed);
       }
       digests.emplace(hash, std::move(d));
     }

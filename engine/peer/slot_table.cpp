@@ -11,13 +11,6 @@ slot_table::slot_table(std::size_t capacity)
 
 slot_table::~slot_table() = default;
 
-std::size_t slot_table::in_use() const {
-  std::size_t n = 0;
-  for (const auto& s : *this)
-    if (s.state.load(std::memory_order_acquire) != peer_slot::free) ++n;
-  return n;
-}
-
 peer_slot* slot_table::find_free(std::size_t limit) {
   std::size_t used = 0;
   peer_slot* found = nullptr;

@@ -44,8 +44,6 @@ class slot_table {
   // making a chunk if every slot made is taken; nullptr otherwise. The slot
   // is returned still free: the caller fills it in and claims it.
   peer_slot* find_free(std::size_t limit);
-  // Slots not free (claimed or connected).
-  std::size_t in_use() const;
 
   class iterator {
    public:

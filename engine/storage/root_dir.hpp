@@ -38,8 +38,6 @@ class root_dir {
   std::string shown_state(const std::string& name) const {
     return state_.empty() ? shown(std::string(kStateDir) + "/" + name) : state_ + "/" + name;
   }
-  // The state directory is SAVE_DIR/.sta (not one of the user's choice).
-  bool state_inside() const { return state_.empty(); }
 
   // A data file below SAVE_DIR (symlinks that stay inside are followed).
   result<unique_fd> open_file(const std::string& rel, int flags, mode_t mode = 0644) const;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "http/server.hpp"
+#include "http/sync_delta.hpp"
 
 namespace sta::http {
 namespace {
@@ -36,6 +37,26 @@ TEST(MetricsText, HistogramBucketsAreCumulativeWithInfSumAndCount) {
             "# HELP sta_x_seconds How long.\n# TYPE sta_x_seconds histogram\n"
             "sta_x_seconds_bucket{le=\"0.001\"} 2\nsta_x_seconds_bucket{le=\"0.25\"} 2\n"
             "sta_x_seconds_bucket{le=\"+Inf\"} 5\nsta_x_seconds_sum 7.5\nsta_x_seconds_count 5\n");
+}
+
+TEST(SyncDelta, OnlyWhatChangedCameOrWent) {
+  sync_fields f;
+  const boost::json::object before{{"state", "live"}, {"progress", 0.5}, {"peers", 3}, {"eta", 20}, {"name", "a"}};
+  const boost::json::object after{{"state", "live"}, {"progress", 0.75}, {"peers", 3}, {"error", "disk"}, {"name", "a"}};
+  const auto was = f.digest(before);
+  const auto now = f.digest(after);
+  EXPECT_EQ(f.changes(was, now, after),
+            (boost::json::object{{"progress", 0.75}, {"error", "disk"}, {"eta", nullptr}}));
+  EXPECT_TRUE(f.changes(now, now, after).empty());
+}
+
+TEST(SyncDelta, ValuesOfAnotherKindAreChanges) {
+  sync_fields f;
+  const boost::json::object one{{"x", 1}}, one_double{{"x", 1.0}}, yes{{"x", true}}, text{{"x", "1"}};
+  const boost::json::object* all[] = {&one, &one_double, &yes, &text};
+  for (const auto* a : all)
+    for (const auto* b : all)
+      EXPECT_EQ(f.changes(f.digest(*a), f.digest(*b), *b).empty(), a == b) << *a << " " << *b;
 }
 
 TEST(Query, ParamsAreFoundAndDecoded) {

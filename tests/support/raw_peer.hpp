@@ -118,4 +118,26 @@ class raw_peer {
   bool connected_ = false;
 };
 
+// A liar's opening: it has every piece and unchokes at once.
+inline void liar_hello(raw_peer& p, std::size_t pieces) {
+  std::vector<std::byte> hello;
+  const std::vector<std::byte> all((pieces + 7) / 8, std::byte{0xff});
+  wire::encode_bitfield(hello, all);
+  wire::encode_simple(hello, wire::msg_type::unchoke);
+  p.send(hello);
+}
+
+// Waits for a request and answers it with a block of garbage; the piece.
+inline std::optional<std::uint32_t> answer_with_garbage(raw_peer& p) {
+  auto f = p.read_frame();
+  while (f && f->type != wire::msg_type::request) f = p.read_frame();
+  if (!f) return std::nullopt;
+  const std::uint32_t piece = std::to_integer<std::uint32_t>(f->body[3]);
+  const auto header = wire::encode_piece_header(piece, 0, 16384);
+  std::vector<std::byte> garbage(header.begin(), header.end());
+  garbage.resize(garbage.size() + 16384, std::byte{0x66});
+  if (!p.send(garbage)) return std::nullopt;
+  return piece;
+}
+
 }  // namespace sta::test

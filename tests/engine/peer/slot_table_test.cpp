@@ -8,6 +8,12 @@
 namespace sta::peer {
 namespace {
 
+std::size_t in_use(const slot_table& t) {
+  std::size_t n = 0;
+  for (const auto& s : t) n += s.state.load() != peer_slot::free ? 1 : 0;
+  return n;
+}
+
 peer_slot* claim(slot_table& t, std::size_t limit) {
   peer_slot* s = t.find_free(limit);
   if (s != nullptr) s->state.store(peer_slot::claimed, std::memory_order_release);
@@ -22,7 +28,7 @@ TEST(SlotTable, MakesSlotsOnlyAsConnectionsCome) {
   EXPECT_EQ(t.made(), slot_table::kChunk);
   for (std::size_t i = 1; i < slot_table::kChunk + 1; ++i) ASSERT_NE(claim(t, 200), nullptr);
   EXPECT_EQ(t.made(), 2 * slot_table::kChunk);
-  EXPECT_EQ(t.in_use(), slot_table::kChunk + 1);
+  EXPECT_EQ(in_use(t), slot_table::kChunk + 1);
   // Each slot knows its index, which is its owner id - 1.
   for (std::size_t i = 0; i < t.made(); ++i) EXPECT_EQ(t[i].index, i);
 }
@@ -42,7 +48,7 @@ TEST(SlotTable, TheLimitCountsSlotsInUseAndMayChange) {
   EXPECT_EQ(claim(t, 3), nullptr);
   // Lowered below what is in use: nothing more, nothing taken away here.
   EXPECT_EQ(claim(t, 1), nullptr);
-  EXPECT_EQ(t.in_use(), 3u);
+  EXPECT_EQ(in_use(t), 3u);
   EXPECT_NE(claim(t, 4), nullptr);
 }
 
@@ -73,7 +79,7 @@ TEST(SlotTable, ReadersOnOtherThreadsSeeWholeChunks) {
   for (int i = 0; i < 2048; ++i) ASSERT_NE(claim(t, 2048), nullptr);
   done.store(true, std::memory_order_release);
   reader.join();
-  EXPECT_EQ(t.in_use(), 2048u);
+  EXPECT_EQ(in_use(t), 2048u);
 }
 
 }  // namespace

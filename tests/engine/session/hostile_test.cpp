@@ -19,6 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::eventually;
+using test::answer_with_garbage;
+using test::liar_hello;
 using test::raw_peer;
 
 struct hostile_node {
@@ -69,29 +71,6 @@ std::vector<std::byte> frame(wire::msg_type type, std::initializer_list<std::uin
 bool greeted(raw_peer& p, const hostile_node& n, const std::string& id) {
   return p.send_handshake(raw_peer::handshake_for(n.m.info_hash, id)) && p.read_handshake().has_value();
 }
-
-// A liar's opening: it has every piece and unchokes at once.
-void liar_hello(raw_peer& p, std::size_t pieces) {
-  std::vector<std::byte> hello;
-  const std::vector<std::byte> all((pieces + 7) / 8, std::byte{0xff});
-  wire::encode_bitfield(hello, all);
-  wire::encode_simple(hello, wire::msg_type::unchoke);
-  p.send(hello);
-}
-
-// Waits for a request and answers it with a block of garbage; the piece.
-std::optional<std::uint32_t> answer_with_garbage(raw_peer& p) {
-  auto f = p.read_frame();
-  while (f && f->type != wire::msg_type::request) f = p.read_frame();
-  if (!f) return std::nullopt;
-  const std::uint32_t piece = std::to_integer<std::uint32_t>(f->body[3]);
-  const auto header = wire::encode_piece_header(piece, 0, 16384);
-  std::vector<std::byte> garbage(header.begin(), header.end());
-  garbage.resize(garbage.size() + 16384, std::byte{0x66});
-  if (!p.send(garbage)) return std::nullopt;
-  return piece;
-}
-
 
 TEST(Hostile, HandshakeHasOneDeadlineFromAccept) {
   auto n = start_node(torrent_mode::seed, 101, 64 * 1024, 16 * 1024,

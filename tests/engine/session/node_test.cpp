@@ -403,6 +403,9 @@ TEST(Node, ANewSelectionTakesEffectWhileLiveAndNothingVerifiedIsFetchedTwice) {
   // Everything: checked again (a's and c's bytes of the shared pieces move
   // from the parts file into the new files), then the rest is fetched.
   ASSERT_TRUE(dl->set_selection(id, {true, true, true}));
+  // Not complete while it is checked again (the run that ends had only b.bin to do).
+  EXPECT_FALSE(dl->stats(id)->complete);
+  EXPECT_EQ(dl->stats(id)->selected_total, m.total_size);
   ASSERT_TRUE(eventually([&] { return dl->stats(id)->state == torrent_state::live && dl->stats(id)->complete; }));
   EXPECT_EQ(test::read_file(dir.path() / "dl/pack/a.bin"), a);
   EXPECT_EQ(test::read_file(dir.path() / "dl/pack/b.bin"), b);
@@ -446,6 +449,33 @@ TEST(Node, ANewSelectionTakesEffectWhileLiveAndNothingVerifiedIsFetchedTwice) {
   EXPECT_EQ(dl->set_selection(id, {true}).error().code, make_error_code(errc::bad_value));
   EXPECT_EQ(seeder->set_selection(*seeder->find(m.info_hash), {true, false, true}).error().code,
             make_error_code(errc::bad_value));
+}
+
+TEST(Node, AFirstCheckWithASelectionKeepsTheSharedPiecesItFindsOnDisk) {
+  test::temp_dir dir;
+  // Every file already there (an earlier full download); now only b.bin is
+  // wanted. The pieces b.bin shares with a.bin and c.bin verify as they
+  // are; their a.bin and c.bin bytes are copied to the parts file, so the
+  // download is complete at once, with nothing fetched.
+  const std::string a = test::random_bytes(100 * 1024 + 7, 29);
+  const std::string b = test::random_bytes(300 * 1024 + 3, 30);
+  const std::string c = test::random_bytes(200 * 1024 + 1, 31);
+  for (const auto& [name, data] : {std::pair{"a.bin", &a}, {"b.bin", &b}, {"c.bin", &c}})
+    test::write_file(dir.path() / "pack" / name, *data);
+  const auto m = torrent_of_dir(dir.path() / "pack", 64 * 1024);
+  auto n = start_node("127.0.0.227");
+  torrent_options o;
+  o.save_dir = dir.path().string();
+  o.use_trackers = false;
+  o.selected = {false, true, false};
+  const auto id = *n->add(m, o);
+  ASSERT_TRUE(n->wait_checked(id));
+  const auto st = *n->stats(id);
+  EXPECT_TRUE(st.complete);
+  EXPECT_EQ(st.verified_pieces, st.pieces);
+  EXPECT_EQ(st.downloaded, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / ".sta" / (m.info_hash.hex() + ".parts")));
+  EXPECT_EQ(test::read_file(dir.path() / "pack/a.bin"), a);
 }
 
 TEST(Node, ANewSelectionIsRefusedWhileTheCheckRuns) {
@@ -676,6 +706,32 @@ TEST(Node, RemovedWithItsDataJustBeforeStopTheDataIsDeletedAll) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone/a.bin"));
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone/b.bin"));
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "gone"));
+}
+
+TEST(Node, StrikesAndBansOutliveACheckAgain) {
+  // Placeholder hashes: every block a liar sends fails.
+  const auto m = test::multi_file_torrent("set", {{{"x.bin"}, 64 * 1024}, {{"y.bin"}, 64 * 1024}});
+  auto n = start_node("127.0.0.218");
+  torrent_options o;
+  o.use_trackers = false;
+  o.storage = storage::memory_factory(std::make_shared<storage::memory_disk>(m.total_size));
+  const auto id = *n->add(m, std::move(o));
+  ASSERT_TRUE(n->wait_checked(id));
+  for (int round = 0; round < 3; ++round) {
+    raw_peer p("127.0.0.219", n->listening().front());
+    ASSERT_TRUE(p.send_handshake(raw_peer::handshake_for(m.info_hash, "-XX0001-liar-again-" + std::to_string(round))));
+    ASSERT_TRUE(p.read_handshake()) << round;
+    test::liar_hello(p, 8);
+    ASSERT_TRUE(test::answer_with_garbage(p)) << round;
+    ASSERT_TRUE(eventually([&] { return n->stats(id)->hash_failures == round + 1; })) << round;
+  }
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->banned_hosts == 1; }));
+  // A new selection makes a new run of the torrent: the ban stays with it.
+  ASSERT_TRUE(n->set_selection(id, {true, false}));
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->state == torrent_state::live; }));
+  EXPECT_EQ(n->stats(id)->banned_hosts, 1u);
+  EXPECT_FALSE(answer_to("127.0.0.219", *n, m.info_hash, "-XX0001-liar-again-3"));
+  EXPECT_EQ(answer_to("127.0.0.226", *n, m.info_hash, "-XX0001-someone-else"), m.info_hash);
 }
 
 TEST(Node, RemoveWithDataDeletesOnlyThatTorrentsFiles) {
