@@ -87,7 +87,7 @@ struct open_container {
 
 }  // namespace
 
-result<document> decode(std::string_view in, const limits& lim) {
+result<document> decode_one(std::string_view in, const limits& lim, std::size_t& used) {
   if (in.size() > lim.max_size || in.size() >= std::numeric_limits<std::uint32_t>::max()) {
     return make_error_code(errc::too_large);
   }
@@ -180,8 +180,22 @@ result<document> decode(std::string_view in, const limits& lim) {
     }
   } while (!stack.empty());
 
-  if (pos != n) return make_error_code(errc::trailing_data);
+  used = pos;
   return doc;
+}
+
+result<document> decode(std::string_view in, const limits& lim) {
+  std::size_t used = 0;
+  auto doc = decode_one(in, lim, used);
+  if (doc && used != in.size()) return make_error_code(errc::trailing_data);
+  return doc;
+}
+
+result<prefix> decode_prefix(std::string_view in, const limits& lim) {
+  std::size_t used = 0;
+  auto doc = decode_one(in, lim, used);
+  if (!doc) return doc.error();
+  return prefix{std::move(*doc), used};
 }
 
 }  // namespace sta::bencode

@@ -117,7 +117,7 @@ class document {
  private:
   friend class node;
   friend class node::iterator;
-  friend result<document> decode(std::string_view input, const limits& lim);
+  friend result<document> decode_one(std::string_view input, const limits& lim, std::size_t& used);
 
   struct token {
     type kind;
@@ -133,6 +133,14 @@ class document {
 
 // Decodes exactly one value that spans the whole input.
 result<document> decode(std::string_view input, const limits& lim = {});
+
+// Decodes the one value the input starts with; what follows it is the
+// caller's (BEP 9 'data' messages carry raw bytes after their dict).
+struct prefix {
+  document doc;
+  std::size_t used = 0;  // bytes of the value
+};
+result<prefix> decode_prefix(std::string_view input, const limits& lim = {});
 
 inline result<document> decode(std::span<const std::byte> input, const limits& lim = {}) {
   return decode(std::string_view(reinterpret_cast<const char*>(input.data()), input.size()), lim);

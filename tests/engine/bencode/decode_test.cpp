@@ -137,3 +137,18 @@ TEST(BencodeDecode, EnforcesTokenAndSizeLimits) {
 
 }  // namespace
 }  // namespace sta::bencode
+
+namespace sta::bencode {
+namespace {
+
+TEST(BencodeDecode, APrefixLeavesWhatFollowsTheValue) {
+  auto d = decode_prefix("d8:msg_typei1e5:piecei0eeRAW BYTES");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->used, 25u);
+  EXPECT_EQ(d->doc.root().find("piece")->int_value(), 0);
+  EXPECT_EQ(decode_prefix("d8:msg_typei1e").error(), make_error_code(errc::truncated));
+  EXPECT_EQ(decode("d8:msg_typei1e5:piecei0eeRAW").error(), make_error_code(errc::trailing_data));
+}
+
+}  // namespace
+}  // namespace sta::bencode
