@@ -28,6 +28,7 @@ constexpr std::string_view kNodeBody = R"html(<h1>sta node</h1>
 </div>
 <div class="row">
   <label>Add a torrent: <input type="file" id="add-file" accept=".torrent,application/x-bittorrent"></label>
+  <form id="add-magnet"><input type="text" id="magnet-text" placeholder="magnet:?xt=urn:btih:…" size="48"> <button>add magnet</button></form>
   <span id="add-result"></span>
 </div>
 <table id="torrent-table">
@@ -242,11 +243,21 @@ function details() {
   });
 }
 
+function added(body) {
+  const say = t => text(document.getElementById("add-result"), t);
+  body.then(b => api("POST", "/api/v1/torrents", b)).then(t => { say("added " + t.name); poll(); })
+    .catch(err => say("not added: " + err.message));
+}
 document.getElementById("add-file").onchange = e => {
   const f = e.target.files[0]; if (!f) return;
-  f.arrayBuffer().then(buf => api("POST", "/api/v1/torrents", buf)).then(t => {
-    text(document.getElementById("add-result"), "added " + t.name); poll(); }).catch(err => text(document.getElementById("add-result"), "not added: " + err.message));
+  added(f.arrayBuffer());
   e.target.value = "";
+};
+document.getElementById("add-magnet").onsubmit = e => {
+  e.preventDefault();
+  const input = document.getElementById("magnet-text");
+  if (input.value.trim()) added(Promise.resolve(input.value.trim()));
+  input.value = "";
 };
 
 fetch("/api/v1/node").then(r => r.json()).then(n => { for (const p of n.history) history.push(p); }).finally(() => {

@@ -291,10 +291,20 @@ struct node_web::impl {
 
   response add(const request& req, std::string_view query) {
     if (req.body().size() > opts.max_torrent_bytes) return error_reply(status::payload_too_large, "torrent too large");
-    auto m = meta::parse(req.body());
-    if (!m) return error_reply(status::bad_request, "not a valid .torrent: " + m.error().message());
     const auto paused = query_param(query, "paused");
-    auto id = actions.add(std::move(*m), req.body(), paused && *paused == "1");
+    const bool start_paused = paused && *paused == "1";
+    detailed_result<torrent_id> id = fail(errc::bad_value, "");
+    if (std::string_view(req.body()).starts_with("magnet:")) {
+      std::string_view text = req.body();
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
+      auto mg = meta::parse_magnet(text);
+      if (!mg) return error_reply(status::bad_request, "not a valid magnet link: " + mg.error().message());
+      id = actions.add_magnet(*mg, start_paused);
+    } else {
+      auto m = meta::parse(req.body());
+      if (!m) return error_reply(status::bad_request, "not a valid .torrent: " + m.error().message());
+      id = actions.add(std::move(*m), req.body(), start_paused);
+    }
     if (!id) {
       const bool exists = id.error().code == make_error_code(errc::already_added);
       return error_reply(exists ? status::conflict : status::bad_request, id.error().message());

@@ -20,6 +20,7 @@
 
 #include "base/endpoint.hpp"
 #include "base/result.hpp"
+#include "meta/magnet.hpp"
 #include "session/node.hpp"
 
 namespace sta::http {
@@ -36,6 +37,8 @@ struct web_options {
 struct web_actions {
   std::function<detailed_result<torrent_id>(meta::metainfo m, std::string torrent_file, bool paused)> add;
   std::function<detailed_result<void>(torrent_id id, bool with_data)> remove;
+  // A magnet link (the body of the same POST, when it starts "magnet:").
+  std::function<detailed_result<torrent_id>(const meta::magnet& m, bool paused)> add_magnet;
 };
 
 class node_web {

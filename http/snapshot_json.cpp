@@ -12,7 +12,7 @@ boost::json::object to_json(const torrent_stats& t) {
       {"name", t.name},
       {"state", std::string(swarm::to_string(t.state))},
       {"mode", t.mode == torrent_mode::seed ? "seed" : "download"},
-      {"progress", t.state == swarm::torrent_state::checking ? 0.0 : progress},
+      {"progress", t.state == swarm::torrent_state::checking || !t.has_metadata ? 0.0 : progress},
       {"checked", t.checked},
       {"total", t.total},
       {"files", t.files},
@@ -44,6 +44,11 @@ boost::json::object to_json(const torrent_stats& t) {
                                                    static_cast<double>(t.down_rate)));
   if (!t.tracker_status.empty()) o["tracker"] = t.tracker_status;
   if (t.error) o["error"] = *t.error;
+  o["has_metadata"] = t.has_metadata;
+  if (!t.has_metadata) {
+    o["metadata_peers"] = t.metadata_peers;
+    o["metadata_size"] = t.metadata_size;
+  }
   return o;
 }
 

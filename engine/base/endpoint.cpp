@@ -119,4 +119,13 @@ std::optional<endpoint> parse_endpoint(std::string_view text) {
   return endpoint::from_ip(std::span(bytes).first(4), static_cast<std::uint16_t>(port));
 }
 
+std::optional<endpoint> outgoing_bind(std::span<const endpoint> listen, int family) {
+  for (const auto& l : listen) {
+    if (l.family() != family) continue;
+    if (l.is_unspecified()) return std::nullopt;
+    return l.with_port(0);
+  }
+  return std::nullopt;
+}
+
 }  // namespace sta

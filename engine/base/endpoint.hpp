@@ -53,6 +53,11 @@ struct host_key_hash {
   std::size_t operator()(const host_key& k) const noexcept;
 };
 
+// The local address connections of `family` leave from, given the node's
+// --listen addresses: the first of that family (any port), unless it is a
+// wildcard or there is none (then the kernel chooses).
+std::optional<endpoint> outgoing_bind(std::span<const endpoint> listen, int family);
+
 // ADDR:PORT with a numeric IPv4 or bracketed IPv6 address.
 std::optional<endpoint> parse_endpoint(std::string_view text);
 

@@ -46,6 +46,7 @@ class category final : public boost::system::error_category {
       case errc::peer_not_reading: return "peer does not read what is sent to it";
       case errc::duplicate_peer: return "a connection to this peer is open already";
       case errc::handshake_timeout: return "handshake not completed in time";
+      case errc::no_metadata: return "the peer cannot send the torrent's metadata";
       case errc::unknown_torrent: return "no such torrent";
       case errc::already_added: return "this torrent is in the node already";
       case errc::bad_state: return "not possible in the torrent's state";

@@ -49,6 +49,7 @@ enum class errc {
   peer_not_reading,    // the peer does not read what is sent to it
   duplicate_peer,      // a connection to the same peer id is open already
   handshake_timeout,   // the handshake did not complete in time
+  no_metadata,         // the peer cannot send the torrent's metadata (no ut_metadata, or no size)
   // node
   unknown_torrent,     // no torrent with this id or info-hash in the node
   already_added,       // the node has a torrent with this info-hash already

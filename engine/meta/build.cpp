@@ -4,6 +4,32 @@
 
 namespace sta::meta {
 
+namespace {
+
+// 'announce' (the first URL) and, with more than one, 'announce-list'.
+void add_trackers(bencode::value::dict& root, const std::vector<std::vector<std::string>>& trackers) {
+  using bencode::value;
+  std::size_t tracker_count = 0;
+  for (const auto& tier : trackers) tracker_count += tier.size();
+  if (tracker_count > 0) {
+    for (const auto& tier : trackers) {
+      if (!tier.empty()) {
+        root.emplace("announce", tier.front());
+        break;
+      }
+    }
+  }
+  if (tracker_count > 1) {
+    value::list tiers;
+    for (const auto& tier : trackers) {
+      if (!tier.empty()) tiers.push_back(value::list(tier.begin(), tier.end()));
+    }
+    root.emplace("announce-list", std::move(tiers));
+  }
+}
+
+}  // namespace
+
 std::string build_torrent(const torrent_spec& spec) {
   using bencode::value;
   value::dict info;
@@ -24,23 +50,7 @@ std::string build_torrent(const torrent_spec& spec) {
 
   value::dict root;
   root.emplace("info", std::move(info));
-  std::size_t tracker_count = 0;
-  for (const auto& tier : spec.trackers) tracker_count += tier.size();
-  if (tracker_count > 0) {
-    for (const auto& tier : spec.trackers) {
-      if (!tier.empty()) {
-        root.emplace("announce", tier.front());
-        break;
-      }
-    }
-  }
-  if (tracker_count > 1) {
-    value::list tiers;
-    for (const auto& tier : spec.trackers) {
-      if (!tier.empty()) tiers.push_back(value::list(tier.begin(), tier.end()));
-    }
-    root.emplace("announce-list", std::move(tiers));
-  }
+  add_trackers(root, spec.trackers);
   if (!spec.url_list.empty()) {
     root.emplace("url-list", value::list(spec.url_list.begin(), spec.url_list.end()));
   }
@@ -57,6 +67,18 @@ std::int64_t default_piece_length(std::int64_t total_size) {
   std::int64_t len = kMin;
   while (len < kMax && total_size / len > kTargetPieces) len *= 2;
   return len;
+}
+
+std::string torrent_from_info(std::string_view info_bytes, const std::vector<std::vector<std::string>>& trackers) {
+  bencode::value::dict head;
+  add_trackers(head, trackers);
+  // The keys before "info" in sorted order, then the info bytes as they are.
+  std::string out = bencode::encode(bencode::value(std::move(head)));
+  out.pop_back();
+  out += "4:info";
+  out += info_bytes;
+  out += 'e';
+  return out;
 }
 
 }  // namespace sta::meta

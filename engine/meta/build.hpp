@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sta::meta {
@@ -30,6 +31,11 @@ struct torrent_spec {
 // The bencoded torrent: 'announce' is the first tracker, 'announce-list' is
 // written when there is more than one tracker.
 std::string build_torrent(const torrent_spec& spec);
+
+// A .torrent around an info dictionary as it came (a magnet's, fetched from
+// peers: its bytes, and so its info-hash, are kept exactly), with the
+// tracker tiers as 'announce' and 'announce-list'.
+std::string torrent_from_info(std::string_view info_bytes, const std::vector<std::vector<std::string>>& trackers);
 
 // 1 MiB up to about 11 GiB of content, then doubling with the size so the
 // piece count stays near 10,000, capped at 16 MiB.

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,9 +19,11 @@ namespace sta::peer {
 
 enum class extension : std::uint8_t {
   donthave,  // lt_donthave (BEP 54): a piece the sender no longer has
+  metadata,  // ut_metadata (BEP 9): the info dictionary, for magnet links
+  pex,       // ut_pex (BEP 11): peer exchange
 };
 
-inline constexpr std::array<std::string_view, 1> kExtensionNames{"lt_donthave"};
+inline constexpr std::array<std::string_view, 3> kExtensionNames{"lt_donthave", "ut_metadata", "ut_pex"};
 
 class extension_table {
  public:
@@ -30,11 +33,11 @@ class extension_table {
     if (id == 0 || id > kExtensionNames.size()) return std::nullopt;
     return static_cast<extension>(id - 1);
   }
-  // Our 'm' dictionary.
-  static std::vector<std::pair<std::string, std::uint8_t>> advertised() {
+  // Our 'm' dictionary with the extensions this connection speaks (a
+  // private torrent's have neither ut_metadata nor ut_pex).
+  static std::vector<std::pair<std::string, std::uint8_t>> advertised(std::initializer_list<extension> which) {
     std::vector<std::pair<std::string, std::uint8_t>> m;
-    for (std::size_t i = 0; i < kExtensionNames.size(); ++i)
-      m.emplace_back(std::string(kExtensionNames[i]), our_id(static_cast<extension>(i)));
+    for (extension e : which) m.emplace_back(std::string(kExtensionNames[static_cast<std::size_t>(e)]), our_id(e));
     return m;
   }
 

@@ -149,6 +149,7 @@ io::task<error_code> connection::run() {
     have_data = false;
     const auto now = clock::now();
     decode_all(now);
+    if (auto learnt = state_.take_pex_peers(); !learnt.empty()) t_.learned_peers(std::move(learnt));
     if (t_.stopping()) close(make_error_code(std::errc::operation_canceled));
     if (!closing_) {
       if (auto u = state_.update(now); !u) close(u.error());

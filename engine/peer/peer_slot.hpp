@@ -39,6 +39,9 @@ struct peer_slot {
   std::atomic<bool> am_interested{false};
   std::atomic<bool> peer_choking{true};
   std::atomic<std::uint32_t> peer_pieces{0};  // pieces the peer has
+  // Its listen port from its extended handshake ('p'; 0: not given), for
+  // peer exchange; cleared by the home reactor when it claims the slot.
+  std::atomic<std::uint16_t> listen_port{0};
   // The client's own name from its extended handshake (BEP 10 'v'), as
   // printable ASCII, NUL-terminated: written once by the connection before
   // has_client (release); cleared by the home reactor when it claims the slot.

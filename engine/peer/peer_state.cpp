@@ -6,6 +6,8 @@
 
 #include "base/error.hpp"
 #include "base/version.hpp"
+#include "wire/ut_metadata.hpp"
+#include "wire/ut_pex.hpp"
 
 namespace sta::peer {
 namespace {
@@ -50,7 +52,13 @@ void peer_state::start(const wire::handshake& theirs, std::uint16_t listen_port,
   last_recv_ = last_send_ = last_tick_ = last_block_ = now;
   if (extended_) {
     wire::ext_handshake ext;
-    ext.m = extension_table::advertised();
+    // A private torrent has neither metadata to hand out nor peer exchange.
+    ext.m = extension_table::advertised({extension::donthave});
+    if (!t_.metadata.empty()) {
+      ext.m.emplace_back(std::string(kExtensionNames[1]), extension_table::our_id(extension::metadata));
+      ext.metadata_size = static_cast<std::uint32_t>(t_.metadata.size());
+    }
+    if (t_.pex != nullptr) ext.m.emplace_back(std::string(kExtensionNames[2]), extension_table::our_id(extension::pex));
     ext.v = kClientName;
     ext.reqq = static_cast<std::uint32_t>(t_.lim->max_queued_requests);
     ext.p = listen_port;
@@ -221,18 +229,14 @@ result<void> peer_state::on_reject(const wire::message& m) {
 
 result<void> peer_state::on_extended(const wire::message& m) {
   if (m.ext_id == 0) {
-    std::vector<std::byte> joined;
-    std::span<const std::byte> payload = m.payload;
-    if (!m.payload_tail.empty()) {
-      joined.assign(m.payload.begin(), m.payload.end());
-      joined.insert(joined.end(), m.payload_tail.begin(), m.payload_tail.end());
-      payload = joined;
-    }
+    std::vector<std::byte> scratch;
+    const auto payload = wire::contiguous_payload(m, scratch);
     auto h = wire::decode_ext_handshake(payload);
     if (!h) return {};  // a malformed handshake only costs the peer its extensions
     if (h->reqq && *h->reqq > 0)
       peer_reqq_ = std::clamp<std::size_t>(*h->reqq, 1, t_.lim->max_pipeline);
     extensions_.learn(h->m);
+    if (h->p && *h->p != 0) slot_.listen_port.store(*h->p, std::memory_order_relaxed);
     if (!h->v.empty() && !slot_.has_client.load(std::memory_order_relaxed)) {
       // For display: printable ASCII only, cut to the slot's size.
       const std::size_t n = std::min(h->v.size(), slot_.client.size() - 1);
@@ -249,7 +253,78 @@ result<void> peer_state::on_extended(const wire::message& m) {
   if (!e) return {};  // an id we never advertised
   switch (*e) {
     case extension::donthave: return on_donthave(m.payload, m.payload_tail);
+    case extension::metadata: return on_metadata_message(m);
+    case extension::pex: {
+      std::vector<std::byte> scratch;
+      on_pex(wire::contiguous_payload(m, scratch));
+      return {};
+    }
   }
+  return {};
+}
+
+// BEP 11: at most one message a minute is expected; one that comes much
+// sooner is ignored, as is anything a private torrent's peer sends. What
+// it adds is kept (bounded) for the torrent's candidates.
+void peer_state::on_pex(std::span<const std::byte> payload) {
+  constexpr auto kLeastGap = std::chrono::seconds(20);
+  if (t_.pex == nullptr || (last_pex_in_ && last_recv_ - *last_pex_in_ < kLeastGap)) return;
+  last_pex_in_ = last_recv_;
+  auto msg = wire::ut_pex::decode(payload);
+  if (!msg) return;
+  for (const auto& p : msg->added)
+    if (pex_in_.size() < 2 * wire::ut_pex::kMaxPerMessage) pex_in_.push_back(p.addr);
+}
+
+// The torrent's connected peers this peer has not heard of from us (the
+// peer itself left out), and those we told it of that are gone: at most
+// 50 of each, at most once a minute.
+void peer_state::send_pex(time_point now) {
+  const std::uint8_t id = extensions_.peer_id(extension::pex);
+  if (t_.pex == nullptr || id == 0 || now < next_pex_) return;
+  const auto board = t_.pex->read();
+  const std::uint16_t its_port = slot_.listen_port.load(std::memory_order_relaxed);
+  auto is_peer = [&](const endpoint& e) {
+    return e.same_host(slot_.addr) && (e.port() == slot_.addr.port() || e.port() == its_port);
+  };
+  wire::ut_pex::message msg;
+  for (const auto& p : board) {
+    if (msg.added.size() == wire::ut_pex::kMaxPerMessage) break;
+    if (!is_peer(p.addr) && std::find(pex_sent_.begin(), pex_sent_.end(), p.addr) == pex_sent_.end())
+      msg.added.push_back(p);
+  }
+  for (const auto& e : pex_sent_) {
+    if (msg.dropped.size() == wire::ut_pex::kMaxPerMessage) break;
+    if (std::none_of(board.begin(), board.end(), [&](const auto& p) { return p.addr == e; })) msg.dropped.push_back(e);
+  }
+  if (msg.added.empty() && msg.dropped.empty()) {
+    next_pex_ = now + std::chrono::seconds(1);
+    return;
+  }
+  for (const auto& e : msg.dropped) std::erase(pex_sent_, e);
+  for (const auto& p : msg.added) pex_sent_.push_back(p.addr);
+  wire::encode_extended(frames_, id, wire::ut_pex::encode(msg));
+  next_pex_ = now + std::chrono::seconds(60);
+}
+
+// BEP 9: a request for a piece of the info dictionary is answered at once
+// while the outbox has room (so a peer cannot queue more than it), and
+// rejected otherwise, or when we do not hand it out (private).
+result<void> peer_state::on_metadata_message(const wire::message& m) {
+  namespace um = wire::ut_metadata;
+  std::vector<std::byte> scratch;
+  auto msg = um::decode(wire::contiguous_payload(m, scratch));
+  if (!msg) return make_error_code(errc::bad_message);
+  const std::uint8_t id = extensions_.peer_id(extension::metadata);
+  if (msg->type != um::kind::request || id == 0) return {};
+  const auto size = static_cast<std::int64_t>(t_.metadata.size());
+  if (msg->piece >= um::piece_count(size) || frames_.size() + um::kPieceSize > outbox_limit_) {
+    wire::encode_extended(frames_, id, um::encode_reject(msg->piece));
+    return {};
+  }
+  const auto data = std::as_bytes(std::span(t_.metadata.data(), t_.metadata.size()))
+                        .subspan(msg->piece * um::kPieceSize, um::piece_size(size, msg->piece));
+  wire::encode_extended(frames_, id, um::encode_data(msg->piece, size, data));
   return {};
 }
 
@@ -299,6 +374,7 @@ result<void> peer_state::update(time_point now) {
 void peer_state::tick(time_point now) {
   const double dt = std::chrono::duration<double>(now - last_tick_).count();
   last_tick_ = now;
+  send_pex(now);
   // A short moving average: half the last second, half the past.
   down_rate_ = (down_rate_ + static_cast<std::int64_t>(static_cast<double>(down_bytes_) / dt)) / 2;
   up_rate_ = (up_rate_ + static_cast<std::int64_t>(static_cast<double>(up_bytes_) / dt)) / 2;

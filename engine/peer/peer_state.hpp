@@ -100,6 +100,8 @@ class peer_state {
   std::size_t outbox_limit() const { return outbox_limit_; }
   std::size_t peer_reqq() const { return peer_reqq_; }
   std::uint8_t peer_extension_id(extension e) const { return extensions_.peer_id(e); }
+  // Peers the peer told us of by ut_pex since the last call (bounded).
+  std::vector<endpoint> take_pex_peers() { return std::exchange(pex_in_, {}); }
 
  private:
   struct upload_key {
@@ -121,6 +123,9 @@ class peer_state {
   result<void> on_reject(const wire::message& m);
   result<void> on_extended(const wire::message& m);
   result<void> on_donthave(std::span<const std::byte> payload, std::span<const std::byte> tail);
+  result<void> on_metadata_message(const wire::message& m);
+  void on_pex(std::span<const std::byte> payload);
+  void send_pex(time_point now);
 
   result<void> check_outbox() const;
   void tick(time_point now);
@@ -187,6 +192,13 @@ class peer_state {
 
   std::vector<std::byte> frames_;
   std::size_t outbox_limit_;
+
+  // Peer exchange: what we told the peer so far, when we may tell it more,
+  // and what it told us, kept until the loop takes it.
+  std::vector<endpoint> pex_sent_;
+  time_point next_pex_{};
+  std::vector<endpoint> pex_in_;
+  std::optional<time_point> last_pex_in_;
 
   // Rates and timers.
   time_point last_tick_;

@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 #include "base/piece_geometry.hpp"
 #include "peer/limits.hpp"
+#include "peer/pex_board.hpp"
 #include "picker/piece_picker.hpp"
 #include "picker/verified_log.hpp"
 
@@ -32,6 +34,12 @@ struct torrent_view {
   const picker::verified_log* log;
   const limits* lim;
   torrent_counters* counters;
+  // The info dictionary, served to peers that ask by ut_metadata (BEP 9);
+  // empty for a private torrent, which never hands it out.
+  std::string_view metadata{};
+  // The torrent's connected peers for ut_pex (BEP 11); null for a private
+  // torrent, which neither sends nor takes peer exchange.
+  const pex_board* pex = nullptr;
 };
 
 }  // namespace sta::peer

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/version.hpp"
+#include "meta/build.hpp"
 #include "meta/file_map.hpp"
 #include "peer/client_name.hpp"
 #include "peer/peer_loop.hpp"
@@ -19,8 +20,10 @@
 #include "reactor/socket.hpp"
 #include "storage/block_cache.hpp"
 #include "storage/disk_storage.hpp"
+#include "session/torrent_list.hpp"
 #include "storage/metered_storage.hpp"
 #include "swarm/control.hpp"
+#include "swarm/metadata_fetch.hpp"
 
 namespace sta {
 
@@ -105,7 +108,12 @@ struct node::core {
   };
   struct entry {
     torrent_id id = 0;
+    sha1_digest info_hash;
+    std::string name;
+    // Null while a magnet link's torrent fetches its metadata.
     std::shared_ptr<const meta::metainfo> meta;
+    std::unique_ptr<swarm::metadata_fetch> f;  // a magnet's, until its metadata is in
+    std::vector<std::vector<std::string>> magnet_tiers;
     torrent_options opts;
     swarm::lifecycle life;
     unsigned home = 0;
@@ -121,6 +129,7 @@ struct node::core {
     std::shared_ptr<check_progress> progress = std::make_shared<check_progress>();
     bool delete_data = false;
     bool check_waits = false;  // a check to start once the old torrent has drained
+    bool fetch_waits = false;  // a fetch to start again once its last run has drained
     // The next check follows a new file selection: the old run's resume
     // record is saved before it, so that the check trusts what it verified.
     bool save_before_check = false;
@@ -142,7 +151,7 @@ struct node::core {
     std::int64_t down_rate = 0;
     std::int64_t up_rate = 0;
 
-    bool drained() const { return !t || t->drained(); }
+    bool drained() const { return (!t || t->drained()) && (!f || f->drained()); }
   };
   // Blocking work for the worker thread; `must_run` jobs (deleting a
   // removed torrent's files) run even when the node stops first.
@@ -307,6 +316,15 @@ struct node::core {
         e.c->stop();
         e.check_waits = true;
         break;
+      case torrent_action::start_fetch:
+        // After a pause, once the last run's connections have ended.
+        if (e.f->drained()) e.f->start();
+        else e.fetch_waits = true;
+        break;
+      case torrent_action::stop_fetch:
+        e.fetch_waits = false;
+        e.f->stop();
+        break;
     }
     if (e.life.state() == torrent_state::queued) e.queued_seq = next_seq++;
     changed();
@@ -364,8 +382,41 @@ struct node::core {
     if (e.carried) e.c->adopt(std::move(*std::exchange(e.carried, std::nullopt)));
   }
 
+  // A magnet's metadata arrived (from its fetcher's home reactor).
+  void on_metadata(torrent_id id, std::string info) {
+    entry* e = find(id);
+    if (e == nullptr || e->meta || e->life.state() == torrent_state::removed) return;
+    std::string bytes = meta::torrent_from_info(info, e->magnet_tiers);
+    auto m = meta::parse(bytes);
+    if (!m) {
+      // Its hash is right, so no peer will send anything else: the torrent
+      // itself is not one sta can take (an unsafe path, ...).
+      e->error = "the fetched metadata: " + m.error().message();
+      e->code = m.error().code;
+      e->life.on(torrent_event::metadata_received);
+      e->life.on(torrent_event::check_failed);
+      changed();
+      return;
+    }
+    e->name = m->name;
+    e->meta = std::make_shared<const meta::metainfo>(std::move(*m));
+    select(*e);
+    // Saved before the check starts (the worker runs jobs in order); a
+    // failure only means the next add of the magnet fetches it again.
+    push_job({[save = e->opts.save_dir, state = e->opts.state_dir, hash = e->info_hash, bytes = std::move(bytes)] {
+      (void)save_fetched_torrent(save, state, hash, bytes);
+    }});
+    event(*e, torrent_event::metadata_received);
+  }
+
   // The torrent's objects are gone; nothing of it stays in any reactor.
   void free_torrent(entry& e) {
+    if (e.f && e.f->drained()) {
+      // A magnet's fetcher: the peers it found go on to the torrent.
+      if (!e.carried) e.carried.emplace();
+      for (const auto& p : e.f->known_peers()) e.carried->peers.push_back(p);
+      e.f.reset();
+    }
     if (!e.t) return;
     const std::uint64_t uid = e.t->uid();
     const auto down = e.t->counters().downloaded.load(std::memory_order_relaxed);
@@ -435,6 +486,10 @@ struct node::core {
         changed();
         continue;
       }
+      if (e.fetch_waits && e.f && e.f->drained()) {
+        e.fetch_waits = false;
+        e.f->start();
+      }
       if (e.check_waits && e.drained()) {
         e.check_waits = false;
         free_torrent(e);
@@ -474,6 +529,37 @@ struct node::core {
     }
   }
 
+  // A new torrent into the table: checked, or (a magnet) fetching.
+  detailed_result<torrent_id> insert(std::unique_ptr<entry> e) {
+    if (stopping) return fail(errc::bad_state, "the node is stopping");
+    if (by_hash.count(e->info_hash)) return fail(errc::already_added, e->info_hash.hex());
+    const torrent_id id = next_id++;
+    e->id = id;
+    e->home = next_home++ % group->size();
+    by_hash[e->info_hash] = id;
+    entry& added = *e;
+    entries.emplace(id, std::move(e));
+    if (added.meta) {
+      queue_check(added);
+    } else {
+      swarm::fetch_options fo;
+      fo.info_hash = added.info_hash;
+      fo.self = self;
+      fo.listen_port = port;
+      fo.peers = added.opts.peers;
+      if (added.opts.use_trackers) fo.tiers = added.magnet_tiers;
+      fo.tracker_ip = opts.tracker_ip;
+      fo.listen = listen_config;
+      added.f = std::make_unique<swarm::metadata_fetch>(
+          *group, added.home, process, std::move(fo),
+          [this, id](std::string info) { home().post([this, id, info = std::move(info)] { on_metadata(id, info); }); });
+      act(added, torrent_action::start_fetch);
+    }
+    if (added.opts.paused) event(added, torrent_event::pause);
+    changed();
+    return id;
+  }
+
   // The pieces its file selection wants, and their size.
   static void select(entry& e) {
     e.wanted = wanted_pieces(*e.meta, e.opts.selected);
@@ -488,10 +574,10 @@ struct node::core {
   }
 
   void drop(entry& e) {
-    by_hash.erase(e.meta->info_hash);
+    by_hash.erase(e.info_hash);
     const bool on_disk = !e.opts.storage;
     free_torrent(e);
-    if (e.delete_data && on_disk) {
+    if (e.delete_data && on_disk && e.meta) {
       push_job({[meta = e.meta, dir = e.opts.save_dir, state = e.opts.state_dir] {
                   storage::remove_disk_data(*meta, dir, state);
                 },
@@ -502,13 +588,13 @@ struct node::core {
   torrent_stats stats_of(const entry& e) const {
     torrent_stats st;
     st.id = e.id;
-    st.name = e.meta->name;
-    st.info_hash = e.meta->info_hash;
+    st.name = e.name;
+    st.info_hash = e.info_hash;
     st.state = e.life.state();
     st.mode = e.opts.mode;
     st.checked = e.progress->done.load(std::memory_order_relaxed);
-    st.total = e.meta->total_size;
-    st.files = e.meta->files.size();
+    st.total = e.meta ? e.meta->total_size : 0;
+    st.files = e.meta ? e.meta->files.size() : 0;
     st.selected_total = e.selected_total;
     st.pieces = e.selected_pieces;
     st.error = e.error;
@@ -521,6 +607,13 @@ struct node::core {
     st.uploaded = e.earlier_up;
     st.disk_read = e.io->read.load(std::memory_order_relaxed);
     st.disk_written = e.io->written.load(std::memory_order_relaxed);
+    st.has_metadata = e.meta != nullptr;
+    if (e.f && !e.meta) {
+      st.peers = e.f->peers();
+      st.metadata_peers = e.f->offering();
+      st.metadata_size = e.f->metadata_size();
+      st.tracker_status = e.opts.use_trackers ? e.f->tracker_status() : "";
+    }
     if (!e.t) return st;
     const auto& t = *e.t;
     // Its pieces count once checked: a run that is ending for a check
@@ -648,24 +741,41 @@ detailed_result<torrent_id> node::add(meta::metainfo m, torrent_options o) {
   if (!o.selected.empty() && (o.selected.size() != m.files.size() || o.mode == torrent_mode::seed))
     return fail(errc::bad_value, "a file selection needs download mode and one flag per file");
   auto e = std::make_unique<core::entry>();
+  e->info_hash = m.info_hash;
+  e->name = m.name;
   e->meta = std::make_shared<const meta::metainfo>(std::move(m));
   e->opts = std::move(o);
   core::select(*e);
+  return core_->call([c = core_.get(), &e] { return c->insert(std::move(e)); }, stopped_);
+}
+
+detailed_result<torrent_id> node::add_magnet(const meta::magnet& mg, torrent_options o) {
+  if (!o.selected.empty())
+    return fail(errc::bad_value, "a file selection needs the torrent's file list, which a magnet link does not carry");
+  for (const auto& text : mg.peers)
+    if (auto ep = parse_endpoint(text)) o.peers.push_back(*ep);
+  // Each tr is a tier of its own (as libtorrent and Transmission take them).
+  std::vector<std::vector<std::string>> tiers;
+  for (const auto& url : mg.trackers) tiers.push_back({url});
+  if (auto saved = load_fetched_torrent(o.save_dir, o.state_dir, mg.info_hash)) {
+    if (auto m = meta::parse(*saved); m && m->info_hash == mg.info_hash) return add(std::move(*m), std::move(o));
+  }
+  auto e = std::make_unique<core::entry>();
+  e->info_hash = mg.info_hash;
+  e->name = mg.display_name.empty() ? mg.info_hash.hex() : mg.display_name;
+  e->life = swarm::lifecycle::for_magnet();
+  e->magnet_tiers = std::move(tiers);
+  e->opts = std::move(o);
+  return core_->call([c = core_.get(), &e] { return c->insert(std::move(e)); }, stopped_);
+}
+
+std::optional<std::string> node::torrent_file(torrent_id id) const {
   core& c = *core_;
   return c.call(
-      [&c, &e]() -> detailed_result<torrent_id> {
-        if (c.stopping) return fail(errc::bad_state, "the node is stopping");
-        if (c.by_hash.count(e->meta->info_hash)) return fail(errc::already_added, e->meta->info_hash.hex());
-        const torrent_id id = c.next_id++;
-        e->id = id;
-        e->home = c.next_home++ % c.group->size();
-        c.by_hash[e->meta->info_hash] = id;
-        core::entry& added = *e;
-        c.entries.emplace(id, std::move(e));
-        c.queue_check(added);
-        if (added.opts.paused) c.event(added, torrent_event::pause);
-        c.changed();
-        return id;
+      [&c, id]() -> std::optional<std::string> {
+        const core::entry* e = c.find(id);
+        if (e == nullptr || !e->meta) return std::nullopt;
+        return meta::torrent_from_info(e->meta->info_bytes, e->meta->trackers);
       },
       stopped_);
 }
@@ -696,6 +806,8 @@ detailed_result<void> node::resume(torrent_id id) {
   return c.call(
       [&c, id]() -> detailed_result<void> {
         core::entry* e = c.find(id);
+        // Metadata that hashed right but that sta cannot take stays an error.
+        if (e != nullptr && e->life.has_metadata() && !e->meta) return fail(errc::bad_state, "its metadata is not usable");
         if (e == nullptr || !c.event(*e, torrent_event::resume)) return state_error(e);
         c.promote();
         return {};
@@ -751,6 +863,7 @@ detailed_result<void> node::set_selection(torrent_id id, std::vector<bool> selec
       [&c, id, &selected]() -> detailed_result<void> {
         core::entry* e = c.find(id);
         if (e == nullptr || e->life.state() == torrent_state::removed) return fail(errc::unknown_torrent, "");
+        if (!e->meta) return fail(errc::bad_state, "fetching_metadata");
         const auto& m = *e->meta;
         if (e->opts.mode != torrent_mode::download)
           return fail(errc::bad_value, "a seeded torrent serves every file; a selection needs download mode");
@@ -848,6 +961,7 @@ node_stats node::totals() const {
         node_stats st;
         for (const auto& [id, e] : c.entries) {
           switch (e->life.state()) {
+            case torrent_state::fetching_metadata: ++st.fetching; break;
             case torrent_state::checking: ++st.checking; break;
             case torrent_state::queued: ++st.queued; break;
             case torrent_state::live: ++st.live; break;
@@ -975,7 +1089,7 @@ std::vector<file_stats> node::files(torrent_id id) const {
       [&c, id] {
         std::vector<file_stats> out;
         const core::entry* e = c.find(id);
-        if (e == nullptr) return out;
+        if (e == nullptr || !e->meta) return out;
         const auto& m = *e->meta;
         const meta::file_map map(m);
         for (std::size_t i = 0; i < m.files.size(); ++i) {
@@ -1010,10 +1124,15 @@ std::vector<tracker_stats> node::trackers(torrent_id id) const {
         std::vector<tracker_stats> out;
         const core::entry* e = c.find(id);
         if (e == nullptr) return out;
+        if (e->f && e->opts.use_trackers && !e->c) {
+          for (const auto& r : e->f->trackers()) out.push_back({r.url, r.tier, r.last, r.peers, -1});
+          return out;
+        }
         if (!e->c || !e->opts.use_trackers) {
           const std::string why = e->opts.use_trackers ? "" : "not used (--no-tracker)";
-          for (std::size_t tier = 0; tier < e->meta->trackers.size(); ++tier)
-            for (const auto& url : e->meta->trackers[tier]) out.push_back({url, tier, why, 0, -1});
+          const auto& tiers = e->meta ? e->meta->trackers : e->magnet_tiers;
+          for (std::size_t tier = 0; tier < tiers.size(); ++tier)
+            for (const auto& url : tiers[tier]) out.push_back({url, tier, why, 0, -1});
           return out;
         }
         const auto next = e->c->next_announce();
@@ -1076,8 +1195,10 @@ detailed_result<void> node::stop() {
   c.call(
       [&c] {
         c.stopping = true;
-        for (auto& [id, e] : c.entries)
+        for (auto& [id, e] : c.entries) {
           if (e->life.state() == torrent_state::live) e->c->stop();
+          if (e->f) e->f->stop();
+        }
       },
       false);
   announced.wait_for(kStopWait);
@@ -1102,7 +1223,7 @@ detailed_result<void> node::stop() {
     if (e->life.state() == torrent_state::removed) {
       // Removed with its data just before the stop: deleted now, as the
       // drop that would have queued it will not come.
-      if (e->delete_data && !e->opts.storage) {
+      if (e->delete_data && !e->opts.storage && e->meta) {
         e->t.reset();
         storage::remove_disk_data(*e->meta, e->opts.save_dir, e->opts.state_dir);
       }

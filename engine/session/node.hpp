@@ -27,6 +27,7 @@
 #include "base/error.hpp"
 #include "base/latency_histogram.hpp"
 #include "base/sha1.hpp"
+#include "meta/magnet.hpp"
 #include "meta/metainfo.hpp"
 #include "storage/storage.hpp"
 #include "swarm/lifecycle.hpp"
@@ -114,6 +115,12 @@ struct torrent_stats {
   // How much trouble the torrent survived so far (warnings_since tells what).
   std::uint64_t warnings = 0;
   std::string tracker_status;        // last announce outcome, for display
+  // A magnet link's torrent: false until its metadata arrived; while it
+  // fetches, peers connected and those offering metadata, and its size
+  // once a peer gave it.
+  bool has_metadata = true;
+  unsigned metadata_peers = 0;
+  std::int64_t metadata_size = 0;
 };
 
 // A connected peer of a torrent.
@@ -158,6 +165,7 @@ struct tracker_stats {
 
 struct node_stats {
   std::size_t torrents = 0;
+  std::size_t fetching = 0;          // magnet links fetching their metadata
   std::size_t live = 0;
   std::size_t checking = 0;
   std::size_t queued = 0;
@@ -197,6 +205,19 @@ class node {
   // live (or queues behind max_active). Refused: an info-hash the node has
   // already (exists), a selection that does not fit (bad_value).
   detailed_result<torrent_id> add(meta::metainfo m, torrent_options o);
+  // Adds a torrent from a magnet link: it starts fetching its metadata
+  // (fetching_metadata) from the magnet's peers (x.pe), o.peers and the
+  // peers its trackers (unless !o.use_trackers) and PEX give, then is
+  // checked and runs like any other. The fetched metadata is saved in the
+  // state directory; a magnet whose metadata was saved before starts from
+  // it. The torrent's name is the magnet's dn (else its info-hash) until
+  // then. Refused: a file selection (no file list yet), an info-hash the
+  // node has already.
+  detailed_result<torrent_id> add_magnet(const meta::magnet& m, torrent_options o);
+  // The torrent's .torrent file (as fetched, or built around the info
+  // dictionary it was added with); nullopt before it has its metadata.
+  std::optional<std::string> torrent_file(torrent_id id) const;
+
   // Lifecycle events (swarm/STATE.md); an event the state does not take is
   // refused with bad_state and the state it is in.
   detailed_result<void> pause(torrent_id id);

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/sys_error.hpp"
+#include "storage/resume.hpp"
 #include "storage/root_dir.hpp"
 
 namespace sta {
@@ -71,6 +72,22 @@ detailed_result<std::vector<remembered>> remembered_torrents(const std::string& 
     out.push_back({root->shown_state(name), std::move(*bytes)});
   }
   return out;
+}
+
+detailed_result<void> save_fetched_torrent(const std::string& save_dir, const std::string& state_dir,
+                                           const sha1_digest& info_hash, std::string_view torrent_file) {
+  auto root = storage::root_dir::open(save_dir, true, state_dir);
+  if (!root) return root.error();
+  return storage::write_state_file(*root, storage::fetched_name(info_hash), torrent_file);
+}
+
+std::optional<std::string> load_fetched_torrent(const std::string& save_dir, const std::string& state_dir,
+                                                const sha1_digest& info_hash) {
+  auto root = storage::root_dir::open(save_dir, false, state_dir);
+  if (!root) return std::nullopt;
+  auto dir = root->state_dir(false);
+  if (!dir) return std::nullopt;
+  return storage::read_state_file(dir->get(), storage::fetched_name(info_hash), kMaxTorrentFile);
 }
 
 }  // namespace sta

@@ -7,6 +7,7 @@
 // thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,14 @@ detailed_result<void> remember_torrents(const std::string& save_dir, const std::
 // Forgets it; nothing to do if it was not recorded.
 detailed_result<void> forget_torrent(const std::string& save_dir, const std::string& state_dir,
                                      const sha1_digest& info_hash);
+
+// The metadata a magnet link's torrent fetched, as a .torrent
+// (<hex>.fetched.torrent), so that adding the same magnet again does not
+// fetch it again; and reading it back (nullopt: none, or unreadable).
+detailed_result<void> save_fetched_torrent(const std::string& save_dir, const std::string& state_dir,
+                                           const sha1_digest& info_hash, std::string_view torrent_file);
+std::optional<std::string> load_fetched_torrent(const std::string& save_dir, const std::string& state_dir,
+                                                const sha1_digest& info_hash);
 
 struct remembered {
   std::string file;   // as shown in messages: SAVE_DIR/.sta/<hex>.torrent, or STATE_DIR/<hex>.torrent

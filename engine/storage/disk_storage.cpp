@@ -377,7 +377,7 @@ detailed_result<void> remove_disk_data(const meta::metainfo& m, const std::strin
               AT_REMOVEDIR, root->shown(d));
   }
   if (auto state = root->state_dir(false)) {
-    for (const auto& name : {resume_name(m.info_hash), parts_name(m.info_hash)})
+    for (const auto& name : {resume_name(m.info_hash), parts_name(m.info_hash), fetched_name(m.info_hash)})
       if (::unlinkat(state->get(), name.c_str(), 0) != 0 && errno != ENOENT && first)
         first = detailed_error{last_sys_error(), root->shown_state(name)};
   }

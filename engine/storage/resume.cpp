@@ -123,6 +123,7 @@ std::vector<file_stamp> stamp_files(const meta::metainfo& m, const root_dir& roo
 
 std::string resume_name(const sha1_digest& info_hash) { return info_hash.hex() + ".resume"; }
 std::string parts_name(const sha1_digest& info_hash) { return info_hash.hex() + ".parts"; }
+std::string fetched_name(const sha1_digest& info_hash) { return info_hash.hex() + ".fetched.torrent"; }
 
 detailed_result<void> save_resume(const root_dir& root, const resume_data& r) {
   return write_state_file(root, resume_name(r.info_hash), encode_resume(r));

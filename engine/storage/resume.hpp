@@ -53,9 +53,12 @@ detailed_result<resume_data> decode_resume(std::string_view bytes);
 // The stamps of the torrent's files in SAVE_DIR as they are now.
 std::vector<file_stamp> stamp_files(const meta::metainfo& m, const root_dir& root);
 
-// <info-hash hex>.resume and <info-hash hex>.parts, in SAVE_DIR/.sta.
+// <info-hash hex>.resume and <info-hash hex>.parts, in SAVE_DIR/.sta; and
+// <info-hash hex>.fetched.torrent, the metadata a magnet link's torrent
+// fetched from peers (not one of the served list's files).
 std::string resume_name(const sha1_digest& info_hash);
 std::string parts_name(const sha1_digest& info_hash);
+std::string fetched_name(const sha1_digest& info_hash);
 
 detailed_result<void> save_resume(const root_dir& root, const resume_data& r);
 

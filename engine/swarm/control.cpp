@@ -6,6 +6,7 @@
 #include "reactor/ops.hpp"
 #include "reactor/socket.hpp"
 #include "swarm/tracker_client.hpp"
+#include "wire/ut_pex.hpp"
 
 namespace sta::swarm {
 
@@ -144,11 +145,28 @@ void trim_peers(control& c) {
   for (std::size_t i = 0; i < open.size() - cap; ++i) open[i]->dropped.store(true, std::memory_order_relaxed);
 }
 
+// The connected peers, as peer exchange names them: the address we
+// connected to, or the listen port an incoming peer gave.
+void publish_pex(control& c) {
+  if (c.t.meta().is_private) return;
+  std::vector<wire::ut_pex::peer> peers;
+  for (const auto& s : c.t.slots()) {
+    if (s.state.load(std::memory_order_acquire) != peer::peer_slot::connected) continue;
+    const std::uint16_t port = s.outgoing ? s.addr.port() : s.listen_port.load(std::memory_order_relaxed);
+    if (port == 0) continue;
+    std::uint8_t flags = s.outgoing ? wire::ut_pex::kReachable : 0;
+    if (s.peer_is_seed.load(std::memory_order_relaxed)) flags |= wire::ut_pex::kSeed;
+    peers.push_back({s.addr.with_port(port), flags});
+  }
+  c.t.pex().publish(std::move(peers));
+}
+
 io::task<void> control_loop(control& c, torrent::work_guard) {
   io::reactor& home = c.home();
   while (!home.stopping() && !c.t.stopping()) {
     const auto now = clock::now();
     trim_peers(c);
+    publish_pex(c);
     connect_more(c, now);
     if (now - c.last_choke >= kChokeInterval) {
       c.last_choke = now;
@@ -257,6 +275,12 @@ control::control(torrent& tt, io::reactor_group& group, unsigned home, control_o
   for (std::size_t i = 0; i < tiers.size(); ++i)
     for (const auto& url : tiers[i]) records_.push_back({url, i, {}, 0});
   t.on_verdict = [this](piece_verdict v) { post_verdict(std::move(v)); };
+  t.on_peers = [this](std::vector<endpoint> peers) {
+    this->home().post([this, peers = std::move(peers), guard = std::make_shared<torrent::work_guard>(t.hold())] {
+      for (const auto& p : peers)
+        if (p.port() != 0 && !p.is_unspecified()) add_candidate(p);
+    });
+  };
 }
 
 void control::start() {
@@ -438,16 +462,7 @@ wire::handshake control::our_handshake() const {
   return h;
 }
 
-// The address outgoing connections of `family` leave from: the listening
-// address given with --listen (any port), unless it is a wildcard.
-std::optional<endpoint> control::outgoing_bind(int family) const {
-  for (const auto& l : opts.listen) {
-    if (l.family() != family) continue;
-    if (l.is_unspecified()) return std::nullopt;
-    return l.with_port(0);
-  }
-  return std::nullopt;
-}
+std::optional<endpoint> control::outgoing_bind(int family) const { return sta::outgoing_bind(opts.listen, family); }
 
 announce::request control::make_request(announce::event ev) const {
   announce::request r;

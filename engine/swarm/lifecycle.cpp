@@ -4,6 +4,7 @@ namespace sta::swarm {
 
 std::string_view to_string(torrent_state s) {
   switch (s) {
+    case torrent_state::fetching_metadata: return "fetching_metadata";
     case torrent_state::checking: return "checking";
     case torrent_state::queued: return "queued";
     case torrent_state::live: return "live";
@@ -24,6 +25,7 @@ std::string_view to_string(torrent_event e) {
     case torrent_event::fail: return "fail";
     case torrent_event::remove: return "remove";
     case torrent_event::reopen: return "reopen";
+    case torrent_event::metadata_received: return "metadata_received";
   }
   return "?";
 }
@@ -50,8 +52,18 @@ lifecycle::outcome lifecycle::on(torrent_event e) {
     checked_ = true;
     return go(state_ == s::paused ? s::paused : s::queued);
   }
-  if (e == ev::remove && state_ != s::removed) return go(s::removed, state_ == s::live ? a::stop_and_drop : a::drop);
+  if (e == ev::remove && state_ != s::removed)
+    return go(s::removed, state_ == s::live ? a::stop_and_drop : state_ == s::fetching_metadata ? a::stop_fetch : a::drop);
+  // The metadata that arrives as it is paused is kept and checked.
+  if (e == ev::metadata_received && !has_metadata_ && (state_ == s::fetching_metadata || state_ == s::paused)) {
+    has_metadata_ = true;
+    check_in_flight_ = true;
+    return go(state_ == s::paused ? s::paused : s::checking, a::start_check);
+  }
   switch (state_) {
+    case s::fetching_metadata:
+      if (e == ev::pause) return go(s::paused, a::stop_fetch);
+      break;
     case s::checking:
       if (e == ev::pause) return go(s::paused);
       break;
@@ -69,6 +81,7 @@ lifecycle::outcome lifecycle::on(torrent_event e) {
       if (e == ev::fail) return go(s::error);
       if (e == ev::reopen && !check_in_flight_) return check_again(s::paused, a::start_check);
       if (e == ev::resume) {
+        if (!has_metadata_) return go(s::fetching_metadata, a::start_fetch);
         if (checked_) return go(s::queued);
         if (check_in_flight_) return go(s::checking);
         check_in_flight_ = true;

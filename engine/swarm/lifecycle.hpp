@@ -12,6 +12,7 @@
 namespace sta::swarm {
 
 enum class torrent_state : std::uint8_t {
+  fetching_metadata,  // a magnet link: its info dictionary comes from peers first
   checking,  // its data is being checked (or waits for the checker)
   queued,    // checked; waits for an active slot (the node's cap)
   live,      // connecting, downloading, seeding
@@ -29,6 +30,7 @@ enum class torrent_event : std::uint8_t {
   fail,          // a fatal error while live (a write failed)
   remove,
   reopen,        // its storage must be opened again (a new file selection): checked again, trusting its resume record
+  metadata_received,  // a magnet's info dictionary arrived and verified
 };
 
 // What the node must do after a transition.
@@ -41,6 +43,8 @@ enum class torrent_action : std::uint8_t {
   stop_and_check, // stop, then hand it to the checker once its connections are gone
   drop,           // free it (no connection was open); a check in flight is discarded when it ends
   discard_check,  // a check ended for a torrent that is no longer wanted: drop its result
+  start_fetch,    // look for peers and fetch the magnet's metadata from them
+  stop_fetch,     // stop fetching it (its connections end)
 };
 
 std::string_view to_string(torrent_state s);
@@ -55,6 +59,14 @@ class lifecycle {
 
   // A new torrent starts checking; the node starts the check itself.
   lifecycle() = default;
+  // A magnet link starts fetching its metadata; the node starts the fetch.
+  static lifecycle for_magnet() {
+    lifecycle l;
+    l.state_ = torrent_state::fetching_metadata;
+    l.check_in_flight_ = false;
+    l.has_metadata_ = false;
+    return l;
+  }
 
   outcome on(torrent_event e);
 
@@ -63,11 +75,14 @@ class lifecycle {
   bool checked() const { return checked_; }
   // A check is running or waiting for the checker.
   bool check_in_flight() const { return check_in_flight_; }
+  // Its info dictionary is known (always, unless added from a magnet).
+  bool has_metadata() const { return has_metadata_; }
 
  private:
   torrent_state state_ = torrent_state::checking;
   bool checked_ = false;
   bool check_in_flight_ = true;
+  bool has_metadata_ = true;
 };
 
 }  // namespace sta::swarm

@@ -103,6 +103,7 @@ peer::peer_slot* torrent::claim_slot(const endpoint& addr, bool outgoing) {
   s.am_interested.store(false, std::memory_order_relaxed);
   s.peer_choking.store(true, std::memory_order_relaxed);
   s.peer_pieces.store(0, std::memory_order_relaxed);
+  s.listen_port.store(0, std::memory_order_relaxed);
   s.state.store(peer::peer_slot::claimed, std::memory_order_release);
   process_.connections.fetch_add(1, std::memory_order_relaxed);
   return &s;

@@ -103,7 +103,18 @@ class torrent final : public peer::torrent_io {
   torrent& operator=(const torrent&) = delete;
 
   // torrent_io, for the connections.
-  peer::torrent_view view() override { return {&geo_, &picker_, &log_, &limits_.peer, &counters_}; }
+  peer::torrent_view view() override {
+    return {&geo_,
+            &picker_,
+            &log_,
+            &limits_.peer,
+            &counters_,
+            meta_.is_private ? std::string_view() : meta_.info_bytes,
+            meta_.is_private ? nullptr : &pex_};
+  }
+  void learned_peers(std::vector<endpoint> peers) override {
+    if (on_peers) on_peers(std::move(peers));
+  }
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
   rate_limits upload_limits() override { return {up_limiter_, process_.upload}; }
   // Its own limits (bytes/s, 0: none), changed while it runs (any thread).
@@ -189,6 +200,11 @@ class torrent final : public peer::torrent_io {
   // Set before the reactors start: where piece verdicts go (any reactor
   // calls it; it must hand them to the home reactor).
   std::function<void(piece_verdict)> on_verdict;
+  // Likewise for peers its connections learnt by peer exchange.
+  std::function<void(std::vector<endpoint>)> on_peers;
+  // Its connected peers as peer exchange tells them (the home reactor
+  // writes it); unused for a private torrent.
+  peer::pex_board& pex() { return pex_; }
 
   std::atomic<std::int64_t> hash_failures{0};
   std::atomic<std::int64_t> read_errors{0};
@@ -230,6 +246,7 @@ class torrent final : public peer::torrent_io {
   std::unique_ptr<std::atomic<bool>[]> suspect_;
   peer::slot_table slots_;
   std::atomic<std::size_t> max_peers_;
+  peer::pex_board pex_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> failed_{false};

@@ -84,6 +84,15 @@ struct message {
   std::size_t payload_size() const { return payload.size() + payload_tail.size(); }
 };
 
+// The payload in one piece: a view of it when it is, else a copy in
+// `scratch` (extension payloads are parsed as a whole).
+inline std::span<const std::byte> contiguous_payload(const message& m, std::vector<std::byte>& scratch) {
+  if (m.payload_tail.empty()) return m.payload;
+  scratch.assign(m.payload.begin(), m.payload.end());
+  scratch.insert(scratch.end(), m.payload_tail.begin(), m.payload_tail.end());
+  return scratch;
+}
+
 struct limits {
   // Frames longer than this are refused (a 16 KiB block plus headroom, or a
   // bitfield of a very large torrent, whichever is larger).

@@ -3,6 +3,8 @@
 // and just enough of the wire protocol to say what it wants to say.
 #pragma once
 
+#include <poll.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,6 +38,18 @@ class raw_peer {
     const int one = 1;
     ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     connected_ = ::connect(fd_.get(), to.addr(), to.length) == 0;
+  }
+
+  // A connection a test's listening socket accepted (the node connected
+  // to it); not connected() when none came within the timeout.
+  raw_peer(int listen_fd, std::chrono::milliseconds timeout) {
+    pollfd p{listen_fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return;
+    fd_.reset(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    connected_ = static_cast<bool>(fd_);
   }
 
   bool connected() const { return connected_; }

@@ -75,6 +75,7 @@ struct swarm_args {
   std::vector<std::string> exclude_globs;
   bool sequential = false;
   bool allow_truncate = false;
+  bool metadata_only = false;
 };
 
 // Bad torrents, selections and values are the user's input (2); anything
@@ -280,7 +281,15 @@ struct job {
   std::uint64_t warnings_shown = 0;
   std::string resume_failure;
   std::vector<bool> selected;  // download: from --exclude-glob
+  // Added from a magnet link: file.meta has only its name and info-hash
+  // (and file.bytes nothing) until the node fetched the metadata.
+  std::optional<meta::magnet> magnet;
 };
+
+// Adds a job's torrent, from its .torrent or its magnet link.
+detailed_result<torrent_id> add_job(node& n, const job& j, const torrent_options& o) {
+  return j.magnet ? n.add_magnet(*j.magnet, o) : n.add(j.file.meta, o);
+}
 
 // What every torrent of the run gets from the command line.
 struct run_setup {
@@ -409,6 +418,11 @@ std::optional<std::unique_ptr<web_run>> start_web(const swarm_args& args, node& 
     }
     return id;
   };
+  actions.add_magnet = [&n, added](const meta::magnet& m, bool paused) {
+    torrent_options o = added;
+    o.paused = paused;
+    return n.add_magnet(m, std::move(o));
+  };
   actions.remove = [&n, mode, save_dir, state_dir](torrent_id id, bool with_data) -> detailed_result<void> {
     const auto st = n.stats(id);
     auto r = n.remove(id, with_data);
@@ -434,13 +448,66 @@ std::optional<std::unique_ptr<web_run>> start_web(const swarm_args& args, node& 
   return run;
 }
 
+// A magnet's metadata phase: a status line (or JSON lines) until the node
+// has the metadata. -1 to go on with the torrent; else the exit code (a
+// signal, an error, or --metadata-only done).
+int fetch_metadata(const swarm_args& args, node& n, job& j, const sigset_t& signals) {
+  const bool terminal = stderr_is_terminal();
+  const auto start = clock::now();
+  auto last = start - kReportInterval;
+  for (;;) {
+    const int sig = wait_signal(signals);
+    const auto st = n.stats(j.id);
+    if (!st) return error("the torrent is gone", kExitFailed);
+    if (st->error) {
+      n.stop();
+      return error(*st->error, kExitFailed);
+    }
+    const auto now = clock::now();
+    if (st->has_metadata || sig != 0 || now - last >= kReportInterval) {
+      last = now;
+      if (args.json) {
+        boost::json::object o = http::to_json(*st);
+        o["event"] = st->has_metadata ? "metadata" : "progress";
+        o["elapsed"] = std::chrono::duration<double>(now - start).count();
+        std::cout << boost::json::serialize(o) << std::endl;
+      } else if (terminal && !st->has_metadata) {
+        std::fprintf(stderr, "\r\033[Kfetching metadata: %u peers, %u offer it%s", st->peers, st->metadata_peers,
+                     st->metadata_size > 0 ? (", " + format_size(static_cast<double>(st->metadata_size))).c_str() : "");
+        std::fflush(stderr);
+      }
+    }
+    if (sig != 0) {
+      if (terminal && !args.json) std::fputc('\n', stderr);
+      n.stop();
+      return error("interrupted while fetching the metadata; run the same command again to go on", 128 + sig);
+    }
+    if (!st->has_metadata) continue;
+    if (terminal && !args.json) std::fputs("\r\033[K", stderr);
+    j.file.meta.name = st->name;
+    if (!args.json) std::fprintf(stderr, "metadata: %s, %s in %zu files\n", printable(st->name).c_str(),
+                                 format_size(static_cast<double>(st->total)).c_str(), st->files);
+    if (!args.metadata_only) return -1;
+    const auto bytes = n.torrent_file(j.id);
+    n.stop();
+    std::ofstream out(args.save_dir, std::ios::binary | std::ios::trunc);
+    if (!bytes || !out || !out.write(bytes->data(), static_cast<std::streamsize>(bytes->size())) || !out.flush())
+      return error("cannot write " + args.save_dir + ": " + std::strerror(errno), kExitFailed);
+    if (!args.json) std::fprintf(stderr, "wrote %s\n", args.save_dir.c_str());
+    return kExitOk;
+  }
+}
+
 // One torrent, as sta has always shown it: its own status line or JSON.
 int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
-  if (args.no_tracker && setup.torrent.peers.empty() && mode == torrent_mode::download)
+  if (args.no_tracker && setup.torrent.peers.empty() && mode == torrent_mode::download &&
+      !(j.magnet && !j.magnet->peers.empty()))
     return error("--no-tracker needs at least one --peer to download from", kExitUsage);
-  auto selected = selection(args, j.file.meta);
-  if (!selected) return kExitUsage;
-  setup.torrent.selected = std::move(*selected);
+  if (!j.magnet) {
+    auto selected = selection(args, j.file.meta);
+    if (!selected) return kExitUsage;
+    setup.torrent.selected = std::move(*selected);
+  }
   const sigset_t signals = block_signals();
   auto started = node::start(std::move(setup.node));
   if (!started) return error(started.error().message(), exit_code_of(started.error()));
@@ -448,13 +515,16 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
 
   progress_bar bar("checking");
   setup.torrent.on_check_progress = [&](std::int64_t done, std::int64_t total) { bar.update(done, total); };
-  auto id = n.add(j.file.meta, setup.torrent);
+  auto id = add_job(n, j, setup.torrent);
   if (!id) return error(id.error().message(), exit_code_of(id.error()));
   j.id = *id;
+  if (j.magnet) {
+    if (const int code = fetch_metadata(args, n, j, signals); code >= 0) return code;
+  }
   auto checked = n.wait_checked(j.id);
   bar.finish();
   if (!checked) return error(checked.error().message(), exit_code_of(checked.error()));
-  if (mode == torrent_mode::seed && !j.remembered) {
+  if (mode == torrent_mode::seed && !j.remembered && !j.magnet) {
     if (auto r = remember_torrent(setup.torrent.save_dir, setup.torrent.state_dir, j.file.meta.info_hash, j.file.bytes);
         !r)
       error("cannot record the torrent for the next start: " + r.error().message(), kExitOk);
@@ -654,6 +724,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
     return error("--no-tracker needs at least one --peer to download from", kExitUsage);
   if (mode == torrent_mode::download) {
     for (auto& j : jobs) {
+      if (j.magnet) continue;
       auto sel = selection(args, j.file.meta);
       if (!sel) return kExitUsage;
       j.selected = std::move(*sel);
@@ -679,7 +750,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
   // recorded one that is also given) is simply not added again.
   auto add = [&](job j) -> std::optional<std::size_t> {
     setup.torrent.selected = j.selected;
-    auto id = n.add(j.file.meta, setup.torrent);
+    auto id = add_job(n, j, setup.torrent);
     if (!id) {
       if (id.error().code != make_error_code(errc::already_added)) error(j.shown + ": " + id.error().message(), kExitOk);
       return std::nullopt;
@@ -770,7 +841,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
         any_running = true;
         j.failed = false;  // resumed from the dashboard
       }
-      if (st.state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered) {
+      if (st.state == swarm::torrent_state::live && mode == torrent_mode::seed && !j.remembered && !j.magnet) {
         j.remembered = true;
         to_remember.push_back(&j);
       }
@@ -820,6 +891,8 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
     files.pop_back();
   }
   if (save_dir.empty()) return error("-o SAVE_DIR is required", kExitUsage);
+  if (args.metadata_only && (files.size() != 1 || !files.front().starts_with("magnet:")))
+    return error("--metadata-only takes one magnet link (and -o FILE for its .torrent)", kExitUsage);
   // A state directory of the user's is made now, so a path that cannot be
   // one is said at once rather than at the first resume record.
   if (!args.state_dir.empty()) {
@@ -830,6 +903,21 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
   }
   std::vector<job> jobs;
   for (const auto& f : files) {
+    if (f.starts_with("magnet:")) {
+      auto m = meta::parse_magnet(f);
+      if (!m) return error("not a valid magnet link: " + m.error().message(), kExitUsage);
+      if (!args.select.empty() || !args.exclude_globs.empty())
+        return error("--select and --exclude-glob need the torrent's file list, which a magnet link lacks; "
+                     "fetch it first with --metadata-only -o FILE",
+                     kExitUsage);
+      job j;
+      j.shown = m->display_name.empty() ? m->info_hash.hex() : m->display_name;
+      j.file.meta.name = j.shown;
+      j.file.meta.info_hash = m->info_hash;
+      j.magnet = std::move(*m);
+      jobs.push_back(std::move(j));
+      continue;
+    }
     auto t = read_torrent(f);
     if (!t) return error(t.error(), kExitUsage);
     job j;
@@ -858,6 +946,17 @@ int run_swarm(const swarm_args& args, torrent_mode mode) {
                        (args.state_dir.empty() ? save_dir + "/.sta" : args.state_dir) +
                        " lists no torrent of an earlier run)",
                    kExitUsage);
+  }
+  if (args.metadata_only) {
+    // -o is the .torrent to write; the node's own files (the fetched
+    // metadata) go to a directory of its own, gone afterwards unless it is
+    // the user's --state-dir.
+    std::string scratch = (std::filesystem::temp_directory_path(ec) / "sta-metadata-XXXXXX").string();
+    if (::mkdtemp(scratch.data()) == nullptr) return error("cannot make a temporary directory: " + std::string(std::strerror(errno)), kExitFailed);
+    auto setup = setup_of(args, mode, scratch);
+    const int code = setup ? run_one(args, mode, std::move(*setup), std::move(jobs.front())) : kExitUsage;
+    std::filesystem::remove_all(scratch, ec);
+    return code;
   }
   auto setup = setup_of(args, mode, save_dir);
   if (!setup) return kExitUsage;
@@ -938,11 +1037,19 @@ command add_get(CLI::App& app) {
       "Files left out by --select/--exclude-glob are not created; the bytes of theirs that\n"
       "share a piece with a selected file are kept in SAVE_DIR/.sta/<info-hash>.parts\n"
       "(or the --state-dir).\n"
+      "A magnet link's metadata comes from its peers (x.pe, --peer), its trackers and the\n"
+      "peers those name (PEX); it is kept in SAVE_DIR/.sta/<info-hash>.fetched.torrent,\n"
+      "so running the same command again does not fetch it again.\n"
       "Rates: k/M/G (or KiB/MiB/GiB) are powers of 1024.\n"
       "Exit status: 0 complete, 1 failed (disk, network), 2 usage or input error,\n"
       "128+signal when interrupted before completion.");
-  sub->add_option("TORRENT", args->torrents, ".torrent files")->required();
-  sub->add_option("-o,--output", args->save_dir, "Directory to save into")->required()->type_name("SAVE_DIR");
+  sub->add_option("TORRENT", args->torrents, ".torrent files or magnet links (magnet:?xt=urn:btih:...)")->required();
+  sub->add_option("-o,--output", args->save_dir, "Directory to save into (with --metadata-only: the .torrent to write)")
+      ->required()
+      ->type_name("SAVE_DIR");
+  sub->add_flag("--metadata-only", args->metadata_only,
+                "With one magnet link: fetch its metadata from peers, write it as a .torrent\n"
+                "to the -o FILE, and stop");
   sub->add_flag("-e,--exit-on-complete", args->exit_on_complete,
                 "Exit once every piece (of every torrent that did not fail) is verified");
   sub->add_option("--seed-ratio", args->seed_ratio, "Exit once uploaded/size reaches R after completing")

@@ -54,3 +54,28 @@ TEST(DefaultPieceLength, GrowsWithSizeWithinBounds) {
 
 }  // namespace
 }  // namespace sta::meta
+
+namespace sta::meta {
+namespace {
+
+TEST(BuildTorrent, AroundFetchedInfoKeepsItsBytesAndInfoHash) {
+  torrent_spec spec;
+  spec.name = "x";
+  spec.files = {{{}, 5}};
+  spec.piece_length = 16384;
+  spec.piece_hashes = std::string(20, 'h');
+  spec.trackers = {{"http://a/announce"}};
+  const auto original = parse(build_torrent(spec));
+  ASSERT_TRUE(original);
+  for (const auto& tiers : {std::vector<std::vector<std::string>>{},
+                            std::vector<std::vector<std::string>>{{"udp://t:1/announce", "http://b/announce"}, {"http://c/announce"}}}) {
+    auto m = parse(torrent_from_info(original->info_bytes, tiers));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->info_hash, original->info_hash);
+    EXPECT_EQ(m->info_bytes, original->info_bytes);
+    EXPECT_EQ(m->trackers, tiers);
+  }
+}
+
+}  // namespace
+}  // namespace sta::meta

@@ -12,7 +12,8 @@ namespace {
 const std::vector<torrent_event> kEvents = {torrent_event::check_passed, torrent_event::check_failed,
                                             torrent_event::activate,     torrent_event::pause,
                                             torrent_event::resume,       torrent_event::fail,
-                                            torrent_event::remove,       torrent_event::reopen};
+                                            torrent_event::remove,       torrent_event::reopen,
+                                            torrent_event::metadata_received};
 
 torrent_event event_named(const std::string& name) {
   for (auto e : kEvents)
@@ -31,6 +32,8 @@ std::string action_name(torrent_action a) {
     case torrent_action::stop_and_check: return "+stop_and_check";
     case torrent_action::drop: return "+drop";
     case torrent_action::discard_check: return "+discard_check";
+    case torrent_action::start_fetch: return "+fetch";
+    case torrent_action::stop_fetch: return "+stop_fetch";
   }
   return "?";
 }
@@ -144,6 +147,27 @@ TEST(Lifecycle, EventsAStateDoesNotTakeChangeNothing) {
             "queued live+start refused refused refused");
   EXPECT_EQ(run("check_passed pause pause activate"), "queued paused refused refused");
   EXPECT_EQ(run("check_failed pause fail check_failed"), "error refused refused refused");
+}
+
+TEST(Lifecycle, AMagnetFetchesItsMetadataThenIsChecked) {
+  lifecycle l = lifecycle::for_magnet();
+  EXPECT_EQ(l.state(), torrent_state::fetching_metadata);
+  EXPECT_FALSE(l.has_metadata());
+  EXPECT_FALSE(l.check_in_flight());
+  EXPECT_EQ(run(l, "check_passed reopen activate resume fail metadata_received"), "refused refused refused refused refused checking+check");
+  EXPECT_TRUE(l.has_metadata());
+  EXPECT_EQ(run(l, "metadata_received check_passed activate"), "refused queued live+start");
+}
+
+TEST(Lifecycle, APausedMagnetFetchesAgainWhenResumed) {
+  lifecycle l = lifecycle::for_magnet();
+  EXPECT_EQ(run(l, "pause pause resume pause"), "paused+stop_fetch refused fetching_metadata+fetch paused+stop_fetch");
+  // Metadata that arrived as it paused is checked; it stays paused.
+  EXPECT_EQ(run(l, "metadata_received check_passed resume activate"), "paused+check paused queued live+start");
+  lifecycle r = lifecycle::for_magnet();
+  EXPECT_EQ(run(r, "remove metadata_received"), "removed+stop_fetch refused");
+  lifecycle p = lifecycle::for_magnet();
+  EXPECT_EQ(run(p, "pause remove"), "paused+stop_fetch removed+drop");
 }
 
 // Every pair (state, event), reached by the shortest script: the table in
