@@ -19,6 +19,14 @@ result<unique_fd> tcp_socket(int family, const endpoint* local) {
   return s;
 }
 
+result<unique_fd> connected_udp(const endpoint& to, const endpoint* local) {
+  unique_fd s(::socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!s) return last_sys_error();
+  if (local && ::bind(s.get(), local->addr(), local->length) != 0) return last_sys_error();
+  if (::connect(s.get(), to.addr(), to.length) != 0) return last_sys_error();
+  return s;
+}
+
 result<unique_fd> listen_tcp(const endpoint& local, int backlog) {
   unique_fd s(::socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
   if (!s) return last_sys_error();

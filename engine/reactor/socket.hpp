@@ -12,6 +12,10 @@
 namespace sta::io {
 
 // A TCP socket bound to `local` and listening, with SO_REUSEADDR.
+// A UDP socket connected to `to` (so send and recv reach only it), bound
+// to `local` when given.
+result<unique_fd> connected_udp(const endpoint& to, const endpoint* local = nullptr);
+
 result<unique_fd> listen_tcp(const endpoint& local, int backlog = 1024);
 // An unconnected TCP socket of `family`, bound to `local` when given.
 result<unique_fd> tcp_socket(int family, const endpoint* local = nullptr);

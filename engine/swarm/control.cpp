@@ -196,11 +196,14 @@ io::task<std::optional<announce::response>> announce_once(control& c, announce::
   } counted(c.announcing);
   std::string last_error = "no tracker";
   const auto tiers = c.tiers;
+  // A UDP tracker's retries end when the torrent stops (except for the
+  // 'stopped' announce itself).
+  const std::function<bool()> give_up = [&c, ev] { return ev != announce::event::stopped && c.t.stopping(); };
   for (const auto& tier : tiers) {
     for (const auto& url : tier) {
       const auto req = c.make_request(ev);
       const auto bind = c.outgoing_bind(c.opts.listen.empty() ? AF_INET : c.opts.listen.front().family());
-      auto r = co_await http_announce(c.home(), url, req, bind ? &*bind : nullptr, timeout);
+      auto r = co_await tracker_announce(c.home(), url, req, bind ? &*bind : nullptr, timeout, c.udp, give_up);
       if (!r) {
         last_error = url + ": " + r.error();
         c.record_announce(url, r.error(), 0);

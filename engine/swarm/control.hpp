@@ -25,6 +25,7 @@
 #include "announce/announce.hpp"
 #include "reactor/task.hpp"
 #include "swarm/torrent.hpp"
+#include "swarm/tracker_client.hpp"
 
 namespace sta::swarm {
 
@@ -111,6 +112,7 @@ class control {
   std::unordered_map<std::uint32_t, std::vector<piece_verdict::block>> suspects;
   std::vector<std::vector<std::string>> tiers;
   std::string tracker_id;
+  udp_connections udp;  // connection ids of its UDP trackers
   bool announced = false;         // a 'started' was answered (and no 'stopped' since)
   bool started_sent = false;      // a 'started' went out (answered or not) and no 'stopped' since
   unsigned announcing = 0;        // announces in flight

@@ -18,11 +18,11 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto kTick = 1s;
-constexpr auto kConnectTimeout = 10s;
-constexpr auto kHandshakeTimeout = 10s;
-constexpr auto kSendTimeout = 20s;
-constexpr auto kTrackerTimeout = 15s;
+constexpr auto kFetchTick = 1s;
+constexpr auto kFetchConnectTimeout = 10s;
+constexpr auto kFetchHandshakeTimeout = 10s;
+constexpr auto kFetchSendTimeout = 20s;
+constexpr auto kFetchTrackerTimeout = 15s;
 
 wire::handshake our_handshake(const fetch_options& o) {
   wire::handshake h;
@@ -36,7 +36,7 @@ wire::handshake our_handshake(const fetch_options& o) {
 io::task<bool> send_frames(io::reactor& r, int sock, std::vector<std::byte>& out) {
   std::size_t off = 0;
   while (off < out.size()) {
-    auto n = co_await io::send(r, sock, std::span<const std::byte>(out).subspan(off)).deadline(kSendTimeout);
+    auto n = co_await io::send(r, sock, std::span<const std::byte>(out).subspan(off)).deadline(kFetchSendTimeout);
     if (!n || *n == 0) co_return false;
     off += *n;
   }
@@ -61,7 +61,7 @@ io::task<bool> talk(metadata_fetch& f, int sock, peer::connection_start& start) 
       if (!sent) break;
     }
     if (!have_data) {
-      auto n = co_await io::recv(r, sock, buf.room(frame_size > buf.size() ? frame_size - buf.size() : 1)).deadline(kTick);
+      auto n = co_await io::recv(r, sock, buf.room(frame_size > buf.size() ? frame_size - buf.size() : 1)).deadline(kFetchTick);
       if (!n && n.error() != std::errc::timed_out) break;
       if (n && *n == 0) break;
       if (n) buf.commit(*n);
@@ -101,14 +101,14 @@ io::task<void> fetch_peer(metadata_fetch& f, std::size_t index, metadata_fetch::
   bool ok = false;
   if (sock) {
     f.sockets.push_back(sock->get());
-    ok = static_cast<bool>(co_await io::connect(r, sock->get(), addr.addr(), addr.length).deadline(kConnectTimeout));
+    ok = static_cast<bool>(co_await io::connect(r, sock->get(), addr.addr(), addr.length).deadline(kFetchConnectTimeout));
   }
   f.process_.half_open.fetch_sub(1, std::memory_order_relaxed);
   bool useful = false;
   if (ok && !f.stopping()) {
     f.peers_.fetch_add(1, std::memory_order_relaxed);
     peer::connection_start start;
-    const auto deadline = clock::now() + kHandshakeTimeout;
+    const auto deadline = clock::now() + kFetchHandshakeTimeout;
     const bool sent = static_cast<bool>(co_await peer::send_handshake(r, sock->get(), our_handshake(f.opts), deadline));
     if (sent) {
       auto theirs = co_await peer::recv_handshake(r, sock->get(), deadline, start.buf);
@@ -134,7 +134,7 @@ io::task<void> fetch_loop(metadata_fetch& f, metadata_fetch::guard) {
     const auto now = clock::now();
     f.assembly.expire(now);
     f.connect_more(now);
-    if (!(co_await io::sleep(home, kTick))) co_return;
+    if (!(co_await io::sleep(home, kFetchTick))) co_return;
   }
 }
 
@@ -143,6 +143,8 @@ io::task<void> fetch_loop(metadata_fetch& f, metadata_fetch::guard) {
 io::task<void> fetch_announce_loop(metadata_fetch& f, metadata_fetch::guard) {
   io::reactor& home = f.home();
   std::int64_t retry = 30;
+  udp_connections udp;
+  const std::function<bool()> give_up = [&f] { return f.stopping(); };
   while (!home.stopping() && !f.stopping()) {
     announce::request req;
     req.info_hash = f.opts.info_hash;
@@ -157,7 +159,7 @@ io::task<void> fetch_announce_loop(metadata_fetch& f, metadata_fetch::guard) {
     for (const auto& tier : f.opts.tiers) {
       for (const auto& url : tier) {
         const auto bind = f.outgoing_bind(f.opts.listen.empty() ? AF_INET : f.opts.listen.front().family());
-        auto r = co_await http_announce(home, url, req, bind ? &*bind : nullptr, kTrackerTimeout);
+        auto r = co_await tracker_announce(home, url, req, bind ? &*bind : nullptr, kFetchTrackerTimeout, udp, give_up);
         if (f.stopping()) co_return;
         if (!r) {
           f.record_announce(url, r.error(), 0);
@@ -175,7 +177,7 @@ io::task<void> fetch_announce_loop(metadata_fetch& f, metadata_fetch::guard) {
     retry = answered ? 30 : std::min<std::int64_t>(retry * 2, 1800);
     const auto until = clock::now() + std::chrono::seconds(wait);
     while (clock::now() < until && !f.stopping())
-      if (!(co_await io::sleep(home, kTick))) co_return;
+      if (!(co_await io::sleep(home, kFetchTick))) co_return;
   }
 }
 

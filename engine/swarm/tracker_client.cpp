@@ -1,7 +1,10 @@
 #include "swarm/tracker_client.hpp"
 
 
+#include <arpa/inet.h>
+
 #include <cstring>
+#include <random>
 #include <sstream>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include "base/version.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/resolve.hpp"
+#include "announce/udp.hpp"
 
 namespace sta::swarm {
 namespace http = boost::beast::http;
@@ -44,7 +48,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
   auto parsed = boost::urls::parse_uri(full);
   if (!parsed) co_return failed("bad tracker URL " + url);
   const boost::urls::url_view u = *parsed;
-  if (u.scheme() != "http") co_return failed("unsupported tracker scheme '" + std::string(u.scheme()) + "' (sta speaks http)");
+  if (u.scheme() != "http") co_return failed("unsupported tracker scheme '" + std::string(u.scheme()) + "' (sta speaks http and udp)");
 
   std::string host(u.encoded_host_address());
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -99,6 +103,129 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
   if (!body) co_return failed("bad tracker response: " + body.error());
   if (!body->failure_reason.empty()) co_return failed("tracker: " + body->failure_reason);
   co_return announce_result(std::move(*body));
+}
+
+namespace {
+
+namespace udp = announce::udp;
+using udp_result = result<udp::response, std::string>;
+
+udp_result udp_failed(std::string why) { return udp_result(boost::system::in_place_error, std::move(why)); }
+
+// Sends `datagram` and waits for the reply with its transaction id, again
+// after each silence of first_wait·2^n.
+io::task<udp_result> transact(io::reactor& r, int sock, std::vector<std::byte> datagram, std::uint32_t transaction,
+                              bool v6, const udp_timing& timing, const std::function<bool()>& give_up) {
+  std::vector<std::byte> buf(2048);
+  auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(timing.first_wait);
+  for (unsigned n = 0; n < timing.tries; ++n, wait *= 2) {
+    auto sent = co_await io::send(r, sock, datagram, 0).deadline(std::chrono::seconds(5));
+    if (!sent) co_return udp_failed("cannot send to the tracker: " + sent.error().message());
+    const auto until = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      auto got = co_await io::recv(r, sock, buf).deadline(std::min<std::chrono::nanoseconds>(left, std::chrono::seconds(1)));
+      if (give_up && give_up()) co_return udp_failed("stopped");
+      // ICMP port unreachable shows as a refused receive: nobody listens.
+      if (!got && got.error() == std::errc::connection_refused) co_return udp_failed("connection refused");
+      if (!got) continue;
+      auto reply = udp::decode_response(std::span(buf).first(*got), v6, 2000);
+      if (!reply) continue;  // not for us; wait on
+      const auto tid = std::visit([](const auto& m) { return m.transaction; }, *reply);
+      if (tid == transaction) co_return std::move(*reply);
+    }
+  }
+  co_return udp_failed("no answer from the tracker (" + std::to_string(timing.tries) + " tries)");
+}
+
+}  // namespace
+
+io::task<result<announce::response, std::string>> udp_announce(io::reactor& r, const std::string& url,
+                                                                const announce::request& req, const endpoint* bind,
+                                                                udp_connections& cache, const udp_timing& timing,
+                                                                std::function<bool()> give_up) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || !parsed->has_port()) co_return failed("bad tracker URL " + url + " (udp://HOST:PORT/...)");
+  std::string host(parsed->encoded_host_address());
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  auto ep = co_await io::resolve(r, host, parsed->port_number(), std::chrono::seconds(15));
+  if (!ep) co_return failed(ep.error());
+  const endpoint* local = bind != nullptr && bind->family() == ep->family() ? bind : nullptr;
+  auto sock = io::connected_udp(*ep, local);
+  if (!sock) co_return failed("socket: " + sock.error().message());
+  const bool v6 = ep->family() == AF_INET6;
+  std::random_device rd;
+
+  // A fresh connection id for this tracker, or a connect first.
+  const auto now = timing.now();
+  std::erase_if(cache.entries, [&](const auto& e) { return now - e.got >= timing.connection_life; });
+  auto known = std::find_if(cache.entries.begin(), cache.entries.end(), [&](const auto& e) { return e.tracker == *ep; });
+  std::uint64_t connection = 0;
+  if (known != cache.entries.end()) {
+    connection = known->id;
+  } else {
+    const std::uint32_t tid = rd();
+    auto reply = co_await transact(r, sock->get(), udp::encode(udp::request{udp::connect_request{tid}}), tid, v6, timing,
+                                   give_up);
+    if (!reply) co_return failed(reply.error());
+    if (const auto* e = std::get_if<udp::error_response>(&*reply)) co_return failed("tracker: " + e->message);
+    const auto* c = std::get_if<udp::connect_response>(&*reply);
+    if (c == nullptr) co_return failed("bad tracker response: not a connect reply");
+    connection = c->connection;
+    cache.entries.push_back({*ep, connection, now});
+  }
+
+  udp::announce_request a;
+  a.connection = connection;
+  a.transaction = rd();
+  a.info_hash = req.info_hash;
+  std::copy_n(req.peer_id.begin(), std::min<std::size_t>(req.peer_id.size(), 20), a.peer_id.begin());
+  a.downloaded = req.downloaded;
+  a.left = req.left;
+  a.uploaded = req.uploaded;
+  a.ev = req.ev;
+  in_addr ip4{};
+  if (!req.ip.empty() && ::inet_pton(AF_INET, req.ip.c_str(), &ip4) == 1) a.ip = ntohl(ip4.s_addr);
+  a.key = rd();
+  a.numwant = req.numwant;
+  a.port = req.port;
+  auto reply = co_await transact(r, sock->get(), udp::encode(udp::request{a}), a.transaction, v6, timing, give_up);
+  if (!reply) co_return failed(reply.error());
+  if (const auto* e = std::get_if<udp::error_response>(&*reply)) {
+    // Perhaps our connection id is no longer good: the next one connects.
+    std::erase_if(cache.entries, [&](const auto& c) { return c.tracker == *ep; });
+    co_return failed("tracker: " + e->message);
+  }
+  const auto* ar = std::get_if<udp::announce_response>(&*reply);
+  if (ar == nullptr) co_return failed("bad tracker response: not an announce reply");
+  announce::response out;
+  out.interval = ar->interval;
+  out.complete = ar->seeders;
+  out.incomplete = ar->leechers;
+  out.peers = ar->peers;
+  co_return announce_result(std::move(out));
+}
+
+io::task<result<announce::response, std::string>> tracker_announce(io::reactor& r, const std::string& url,
+                                                                    const announce::request& req,
+                                                                    const endpoint* bind, std::chrono::nanoseconds timeout,
+                                                                    udp_connections& cache,
+                                                                    std::function<bool()> give_up) {
+  // Named results, not `co_return co_await` (a GCC 12 coroutine trap).
+  if (url.starts_with("udp://")) {
+    // The full schedule (15 s, 30 s, 60 s) for a regular announce; one try
+    // within a shorter bound (the 'stopped' one at the end).
+    udp_timing timing;
+    if (timeout < timing.first_wait) {
+      timing.first_wait = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+      timing.tries = 1;
+    }
+    auto answer = co_await udp_announce(r, url, req, bind, cache, timing, std::move(give_up));
+    co_return answer;
+  }
+  auto answer = co_await http_announce(r, url, req, bind, timeout);
+  co_return answer;
 }
 
 }  // namespace sta::swarm
