@@ -14,7 +14,7 @@ packages=(g++ cmake ninja-build pkg-config liburing-dev libboost1.81-dev libboos
           libbenchmark-dev libcli11-dev)
 case "$profile" in
   build) ;;
-  test) packages+=(python3 python3-libtorrent clang libclang-rt-14-dev chromium dpkg-dev opentracker) ;;
+  test) packages+=(python3 python3-libtorrent clang libclang-rt-14-dev chromium dpkg-dev opentracker openssl) ;;
   bench) packages+=(python3 python3-libtorrent iperf3 opentracker openssl transmission-daemon) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

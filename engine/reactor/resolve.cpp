@@ -2,17 +2,11 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <sys/eventfd.h>
 
 #include <array>
 #include <cstring>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <thread>
 
-#include "base/unique_fd.hpp"
-#include "reactor/ops.hpp"
+#include "reactor/blocking.hpp"
 
 namespace sta::io {
 namespace {
@@ -35,13 +29,6 @@ answer lookup(const std::string& host, std::uint16_t port) {
   return ep;
 }
 
-// Shared by the coroutine and the resolver thread; whoever is last frees it.
-struct pending {
-  unique_fd wake{::eventfd(0, EFD_CLOEXEC)};
-  std::mutex mutex;
-  std::optional<answer> out;
-};
-
 }  // namespace
 
 task<result<endpoint, std::string>> resolve(reactor& r, std::string host, std::uint16_t port,
@@ -50,23 +37,10 @@ task<result<endpoint, std::string>> resolve(reactor& r, std::string host, std::u
   if (::inet_pton(AF_INET, host.c_str(), raw.data()) == 1) co_return *endpoint::from_ip(std::span(raw).first(4), port);
   if (::inet_pton(AF_INET6, host.c_str(), raw.data()) == 1) co_return *endpoint::from_ip(raw, port);
 
-  auto p = std::make_shared<pending>();
-  if (!p->wake) co_return failed("cannot resolve " + host + ": no eventfd");
-  std::thread([p, host, port] {
-    answer a = lookup(host, port);
-    {
-      std::lock_guard lock(p->mutex);
-      p->out = std::move(a);
-    }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = ::write(p->wake.get(), &one, sizeof one);
-  }).detach();
-
-  std::uint64_t count = 0;
-  auto n = co_await io::read(r, p->wake.get(), std::as_writable_bytes(std::span(&count, 1)), 0).deadline(timeout);
-  if (!n) co_return failed("cannot resolve " + host + ": " + n.error().message());
-  std::lock_guard lock(p->mutex);
-  co_return std::move(*p->out);
+  // Named, not built inside the co_await (a GCC 12 coroutine trap).
+  std::function<answer()> job = [host, port] { return lookup(host, port); };
+  auto found = co_await blocking<endpoint>(r, std::move(job), timeout, "cannot resolve " + host);
+  co_return found;
 }
 
 }  // namespace sta::io

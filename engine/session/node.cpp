@@ -378,6 +378,7 @@ struct node::core {
     co.tracker_ip = opts.tracker_ip;
     co.listen = listen_config;
     co.downloading = e.opts.mode == torrent_mode::download;
+    co.verify_tls = opts.verify_tracker_tls;
     e.c = std::make_unique<swarm::control>(t, *group, e.home, std::move(co));
     if (e.carried) e.c->adopt(std::move(*std::exchange(e.carried, std::nullopt)));
   }
@@ -550,6 +551,7 @@ struct node::core {
       if (added.opts.use_trackers) fo.tiers = added.magnet_tiers;
       fo.tracker_ip = opts.tracker_ip;
       fo.listen = listen_config;
+      fo.verify_tls = opts.verify_tracker_tls;
       added.f = std::make_unique<swarm::metadata_fetch>(
           *group, added.home, process, std::move(fo),
           [this, id](std::string info) { home().post([this, id, info = std::move(info)] { on_metadata(id, info); }); });

@@ -49,6 +49,7 @@ struct node_options {
   std::int64_t upload_rate = 0;
   std::size_t max_active = 0;          // torrents live at once (the rest queue); 0: no cap
   std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent
+  bool verify_tracker_tls = true;      // false: https trackers' certificates are not checked (self-signed)
   // An incoming peer's handshake must arrive this soon after the accept.
   std::chrono::milliseconds handshake_timeout = peer::limits{}.handshake_timeout;
 };

@@ -203,7 +203,8 @@ io::task<std::optional<announce::response>> announce_once(control& c, announce::
     for (const auto& url : tier) {
       const auto req = c.make_request(ev);
       const auto bind = c.outgoing_bind(c.opts.listen.empty() ? AF_INET : c.opts.listen.front().family());
-      auto r = co_await tracker_announce(c.home(), url, req, bind ? &*bind : nullptr, timeout, c.udp, give_up);
+      auto r = co_await tracker_announce(c.home(), url, req, bind ? &*bind : nullptr, timeout, c.udp,
+                                         c.opts.verify_tls, give_up);
       if (!r) {
         last_error = url + ": " + r.error();
         c.record_announce(url, r.error(), 0);

@@ -37,6 +37,7 @@ struct control_options {
   std::string tracker_ip;                       // sent as ip=; empty: not sent
   std::vector<endpoint> listen;                 // the node's --listen: where outgoing connections leave from
   bool downloading = true;                      // announce 'completed' once it has every piece
+  bool verify_tls = true;                       // check https trackers' certificates
 };
 
 class control {

@@ -159,7 +159,8 @@ io::task<void> fetch_announce_loop(metadata_fetch& f, metadata_fetch::guard) {
     for (const auto& tier : f.opts.tiers) {
       for (const auto& url : tier) {
         const auto bind = f.outgoing_bind(f.opts.listen.empty() ? AF_INET : f.opts.listen.front().family());
-        auto r = co_await tracker_announce(home, url, req, bind ? &*bind : nullptr, kFetchTrackerTimeout, udp, give_up);
+        auto r = co_await tracker_announce(home, url, req, bind ? &*bind : nullptr, kFetchTrackerTimeout, udp,
+                                           f.opts.verify_tls, give_up);
         if (f.stopping()) co_return;
         if (!r) {
           f.record_announce(url, r.error(), 0);

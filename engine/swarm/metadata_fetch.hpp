@@ -41,6 +41,7 @@ struct fetch_options {
   std::vector<std::vector<std::string>> tiers;  // the magnet's trackers; empty: none
   std::string tracker_ip;
   std::vector<endpoint> listen;                 // where outgoing connections leave from
+  bool verify_tls = true;                       // check https trackers' certificates
 };
 
 class metadata_fetch {

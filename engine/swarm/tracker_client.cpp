@@ -9,10 +9,15 @@
 #include <vector>
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
 #include "base/version.hpp"
+#include "reactor/blocking.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/resolve.hpp"
 #include "announce/udp.hpp"
@@ -30,6 +35,69 @@ using announce_result = result<announce::response, std::string>;
 // bare string would be ambiguous: say which side it is.
 announce_result failed(std::string why) { return announce_result(boost::system::in_place_error, std::move(why)); }
 
+// A tracker's HTTP answer as an announce response.
+announce_result answer_of(unsigned status, const std::string& body) {
+  if (status != 200) return failed("tracker answered HTTP " + std::to_string(status));
+  auto r = announce::parse_response(body);
+  if (!r) return failed("bad tracker response: " + r.error());
+  if (!r->failure_reason.empty()) return failed("tracker: " + r->failure_reason);
+  return announce_result(std::move(*r));
+}
+
+using https_reply = result<std::pair<unsigned, std::string>, std::string>;
+
+// One GET over TLS with Beast's SSL stream and OpenSSL, blocking (it runs
+// off the reactor): the certificate is checked against the system's store
+// and the host name unless `verify` is false. Each socket operation has
+// `timeout`, so the thread always ends.
+https_reply https_get(const std::string& host, std::uint16_t port, const std::string& target,
+                      const std::string& host_header, bool verify, std::chrono::nanoseconds timeout) {
+  namespace asio = boost::asio;
+  namespace ssl = asio::ssl;
+  namespace beast = boost::beast;
+  auto fail_with = [](std::string why) { return https_reply(boost::system::in_place_error, std::move(why)); };
+  asio::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  boost::system::error_code ec;
+  if (verify) {
+    ctx.set_default_verify_paths(ec);
+    ctx.set_verify_mode(ssl::verify_peer);
+  } else {
+    ctx.set_verify_mode(ssl::verify_none);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  if (verify) stream.set_verify_callback(ssl::host_name_verification(host));
+  // SNI, for a name (not for an address).
+  in6_addr any{};
+  if (::inet_pton(AF_INET, host.c_str(), &any) != 1 && ::inet_pton(AF_INET6, host.c_str(), &any) != 1)
+    SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+  asio::ip::tcp::resolver resolver(ioc);
+  const auto found = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) return fail_with("cannot resolve " + host + ": " + ec.message());
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.connect(found, ec);
+  if (ec) return fail_with("cannot connect to " + host + ": " + ec.message());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  const timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+  ::setsockopt(tcp.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(tcp.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  stream.handshake(ssl::stream_base::client, ec);
+  if (ec) return fail_with("TLS with " + host + ": " + ec.message());
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, host_header);
+  request.set(http::field::user_agent, kClientName);
+  request.set(http::field::connection, "close");
+  http::write(stream, request, ec);
+  if (ec) return fail_with("cannot send to the tracker: " + ec.message());
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxBody);
+  http::read(stream, buf, parser, ec);
+  if (ec) return fail_with("no answer from the tracker: " + ec.message());
+  stream.shutdown(ec);  // the answer is in; a peer that skips close_notify is fine
+  return std::pair<unsigned, std::string>(parser.get().result_int(), std::move(parser.get().body()));
+}
+
 }  // namespace
 
 endpoint to_endpoint(const announce::peer& p) {
@@ -39,7 +107,7 @@ endpoint to_endpoint(const announce::peer& p) {
 io::task<result<announce::response, std::string>> http_announce(io::reactor& r, const std::string& url,
                                                                  const announce::request& req,
                                                                  const endpoint* bind,
-                                                                 std::chrono::nanoseconds timeout) {
+                                                                 std::chrono::nanoseconds timeout, bool verify_tls) {
   // One deadline for the whole request: a tracker that trickles its answer
   // a byte at a time gets no more time than one that says nothing.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -48,10 +116,21 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
   auto parsed = boost::urls::parse_uri(full);
   if (!parsed) co_return failed("bad tracker URL " + url);
   const boost::urls::url_view u = *parsed;
-  if (u.scheme() != "http") co_return failed("unsupported tracker scheme '" + std::string(u.scheme()) + "' (sta speaks http and udp)");
+  if (u.scheme() != "http" && u.scheme() != "https")
+    co_return failed("unsupported tracker scheme '" + std::string(u.scheme()) + "' (sta speaks http, https and udp)");
 
   std::string host(u.encoded_host_address());
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (u.scheme() == "https") {
+    const auto port = u.has_port() ? u.port_number() : std::uint16_t{443};
+    std::function<https_reply()> job = [host, port, target = std::string(u.encoded_target()),
+                                        header = std::string(u.encoded_host_and_port()), verify_tls, timeout] {
+      return https_get(host, port, target, header, verify_tls, timeout);
+    };
+    auto reply = co_await io::blocking<std::pair<unsigned, std::string>>(r, std::move(job), timeout, "tracker");
+    if (!reply) co_return failed(reply.error());
+    co_return answer_of(reply->first, reply->second);
+  }
   const auto port = u.has_port() ? u.port_number() : std::uint16_t{80};
   auto ep = co_await io::resolve(r, host, port, left());
   if (!ep) co_return failed(ep.error());
@@ -96,13 +175,7 @@ io::task<result<announce::response, std::string>> http_announce(io::reactor& r, 
     std::memmove(buf.data(), buf.data() + used, have - used);
     have -= used;
   }
-  const auto& res = parser.get();
-  if (res.result() != http::status::ok)
-    co_return failed("tracker answered HTTP " + std::to_string(res.result_int()));
-  auto body = announce::parse_response(res.body());
-  if (!body) co_return failed("bad tracker response: " + body.error());
-  if (!body->failure_reason.empty()) co_return failed("tracker: " + body->failure_reason);
-  co_return announce_result(std::move(*body));
+  co_return answer_of(parser.get().result_int(), parser.get().body());
 }
 
 namespace {
@@ -210,7 +283,7 @@ io::task<result<announce::response, std::string>> udp_announce(io::reactor& r, c
 io::task<result<announce::response, std::string>> tracker_announce(io::reactor& r, const std::string& url,
                                                                     const announce::request& req,
                                                                     const endpoint* bind, std::chrono::nanoseconds timeout,
-                                                                    udp_connections& cache,
+                                                                    udp_connections& cache, bool verify_tls,
                                                                     std::function<bool()> give_up) {
   // Named results, not `co_return co_await` (a GCC 12 coroutine trap).
   if (url.starts_with("udp://")) {
@@ -224,7 +297,7 @@ io::task<result<announce::response, std::string>> tracker_announce(io::reactor& 
     auto answer = co_await udp_announce(r, url, req, bind, cache, timing, std::move(give_up));
     co_return answer;
   }
-  auto answer = co_await http_announce(r, url, req, bind, timeout);
+  auto answer = co_await http_announce(r, url, req, bind, timeout, verify_tls);
   co_return answer;
 }
 

@@ -2,7 +2,9 @@
 // reactor socket, the request written by Beast's serializer and the reply
 // read by Beast's parser (body capped at 1 MiB), the body decoded by the
 // shared announce codec. Host names are resolved off the reactor
-// (io::resolve). UDP (BEP 15): the shared codec (announce/udp.hpp) over a
+// (io::resolve). HTTPS: Beast's SSL stream with OpenSSL on a thread of its
+// own (io::blocking), the certificate checked against the system's store
+// unless told not to (a self-signed test tracker). UDP (BEP 15): the shared codec (announce/udp.hpp) over a
 // connected UDP socket. Reactor thread only.
 #pragma once
 
@@ -26,7 +28,8 @@ namespace sta::swarm {
 io::task<result<announce::response, std::string>> http_announce(io::reactor& r, const std::string& url,
                                                                  const announce::request& req,
                                                                  const endpoint* bind,
-                                                                 std::chrono::nanoseconds timeout);
+                                                                 std::chrono::nanoseconds timeout,
+                                                                 bool verify_tls = true);
 
 // UDP trackers (BEP 15): connection ids a client keeps per tracker address
 // (one torrent's announces share them), and the retransmission schedule.
@@ -58,11 +61,11 @@ io::task<result<announce::response, std::string>> udp_announce(io::reactor& r, c
                                                                 udp_connections& cache, const udp_timing& timing,
                                                                 std::function<bool()> give_up);
 
-// http:// or udp://, by the URL's scheme; `timeout` bounds an HTTP one.
+// http://, https:// or udp://, by the URL's scheme; `timeout` bounds an HTTP one.
 io::task<result<announce::response, std::string>> tracker_announce(io::reactor& r, const std::string& url,
                                                                     const announce::request& req,
                                                                     const endpoint* bind, std::chrono::nanoseconds timeout,
-                                                                    udp_connections& cache,
+                                                                    udp_connections& cache, bool verify_tls,
                                                                     std::function<bool()> give_up);
 
 // A peer from a tracker response as a socket address.

@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <span>
+#include <string>
 
 #include "peer/peer_state.hpp"
+#include "wire/ut_pex.hpp"
 
 namespace {
 
@@ -46,7 +48,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   slot.unchoke_wanted.store((flags & 0x20) != 0);
   auto now = peer::clock::time_point(std::chrono::hours(1));
   {
-    peer::peer_state st({&geo, &picker, &log, &lim, &counters}, slot, 1, now);
+    // With the top flag bit: metadata to serve (BEP 9) and peers to exchange (BEP 11).
+    static const std::string metadata(20'000, 'm');
+    peer::pex_board board;
+    board.publish({{*parse_endpoint("10.0.0.1:6881"), 0}, {*parse_endpoint("[::1]:7000"), 2}});
+    const bool extras = (flags & 0x80) != 0;
+    peer::peer_state st({&geo, &picker, &log, &lim, &counters, extras ? std::string_view(metadata) : std::string_view(),
+                         extras ? &board : nullptr},
+                        slot, 1, now);
     wire::handshake h;
     if (flags & 1) h.set_fast();
     if (flags & 2) h.set_extended();
@@ -73,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(st.uploads_queued() <= lim.max_queued_requests);
       check(st.upload_entries() <= 2 * lim.max_queued_requests + 65);
       check(st.requests_in_flight() <= lim.max_pipeline);
+      check(st.take_pex_peers().size() <= 2 * wire::ut_pex::kMaxPerMessage);
       if (knob & 4) {
         out.clear();
         st.take_frames(out);

@@ -77,6 +77,9 @@ def test_sta_get_finds_sta_serve_through_opentracker_over_udp(binary):
                     assert get.wait(DEADLINE_S) == 0, get.stderr
                     assert get.events[-1]["event"] == "complete"
                     assert any(e.get("tracker", "").startswith("tracker ok") for e in get.events), get.events
+                    # Per tracker in every line: its URL, tier and last outcome.
+                    t = get.events[-1]["trackers"]
+                    assert len(t) == 1 and t[0]["url"].startswith("udp://") and t[0]["last"].startswith("ok"), t
                 serve.stop()
         assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/down/payload.bin", shallow=False)
 

@@ -167,7 +167,15 @@ class peer_script {
     state = std::make_unique<peer::peer_state>(view(), slot, 1, now);
   }
 
-  peer::torrent_view view() { return {&geo, &picker, &log, &lim, &counters}; }
+  peer::torrent_view view() { return {&geo, &picker, &log, &lim, &counters, metadata, pex}; }
+
+  // The connection again, for a torrent that hands out `info` by
+  // ut_metadata and tells peers of `board` by ut_pex.
+  void reopen(std::string_view info, const peer::pex_board* board) {
+    metadata = info;
+    pex = board;
+    state = std::make_unique<peer::peer_state>(view(), slot, 1, now);
+  }
 
   void start(bool fast = true, bool extended = true) {
     wire::handshake h;
@@ -213,6 +221,8 @@ class peer_script {
   std::unique_ptr<peer::peer_state> state;
   std::vector<picker::block_ref> blocks;
   std::uint8_t donthave_id = 1;  // our lt_donthave id
+  std::string_view metadata;
+  const peer::pex_board* pex = nullptr;
 };
 
 }  // namespace sta::test

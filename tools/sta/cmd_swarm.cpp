@@ -76,6 +76,7 @@ struct swarm_args {
   bool sequential = false;
   bool allow_truncate = false;
   bool metadata_only = false;
+  bool tracker_no_verify = false;
 };
 
 // Bad torrents, selections and values are the user's input (2); anything
@@ -235,6 +236,10 @@ class reporter : report_base {
  public:
   reporter(bool json, run_header header) : report_base(json, std::move(header)) {}
 
+  // With --json, each line also carries the torrent's trackers (URL, tier,
+  // last outcome, peers, next announce) from here.
+  std::function<boost::json::array()> trackers;
+
   void report(const char* event, const torrent_stats& st, double elapsed, double dt) {
     const auto [down, up] = rates(st.downloaded, st.uploaded, dt);
     const double progress =
@@ -247,6 +252,7 @@ class reporter : report_base {
       o["down_rate"] = static_cast<std::int64_t>(down);
       o["up_rate"] = static_cast<std::int64_t>(up);
       o["elapsed"] = elapsed;
+      if (trackers) o["trackers"] = trackers();
       if (first_) header_.add_to(o);
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
@@ -301,6 +307,7 @@ std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, con
   run_setup s;
   s.node.threads = args.threads;
   s.node.tracker_ip = args.tracker_ip;
+  s.node.verify_tracker_tls = !args.tracker_no_verify;
   s.node.max_connections = args.max_connections;
   s.node.max_half_open = args.max_half_open;
   s.node.max_active = args.max_active;
@@ -538,6 +545,11 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
   for (const auto& e : n.listening()) header.listen.push_back(e.to_string());
   if (*web) header.web = (*web)->url;
   reporter out(args.json, std::move(header));
+  out.trackers = [&n, id = j.id] {
+    boost::json::array a;
+    for (const auto& t : n.trackers(id)) a.push_back(http::to_json(t));
+    return a;
+  };
   const auto start = clock::now();
   auto last = start;
   auto last_resume = start;
@@ -975,6 +987,9 @@ void add_common(CLI::App* sub, swarm_args& args) {
   sub->add_option("--threads", args.threads, "Reactor threads (default: one per core)")
       ->check(CLI::Range(1u, 256u));
   sub->add_flag("--no-tracker", args.no_tracker, "Do not announce; use --peer only");
+  sub->add_flag("--tracker-no-verify", args.tracker_no_verify,
+                "Accept any certificate from https:// trackers (self-signed test trackers); by\n"
+                "default it must verify against the system's store and name the tracker's host");
   sub->add_option("--tracker-ip", args.tracker_ip, "Tell trackers to hand out this address (ip=), e.g. behind NAT")
       ->type_name("ADDR")
       ->check([](const std::string& v) {

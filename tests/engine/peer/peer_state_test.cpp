@@ -7,6 +7,8 @@
 #include <set>
 
 #include "support/peer_script.hpp"
+#include "wire/ut_metadata.hpp"
+#include "wire/ut_pex.hpp"
 
 namespace sta::peer {
 namespace {
@@ -586,6 +588,107 @@ TEST(PeerState, HaveOfAWantedPieceIsPickedFromThatPieceAlone) {
   s.out();
   ASSERT_TRUE(s.in("have 2"));
   EXPECT_EQ(s.out(), "interested; request 2:0; request 2:1");
+}
+
+// Feeds one extended message (id `ext`, payload as given) to the connection.
+result<void> feed_extended(peer_script& s, std::uint8_t ext, std::span<const std::byte> payload) {
+  std::vector<std::byte> f;
+  wire::encode_extended(f, ext, payload);
+  auto d = wire::decode(f, {});
+  if (auto r = s.state->on_message(*d->msg, s.now); !r) return r.error();
+  return s.state->update(s.now);
+}
+
+// The extended messages of id `ext` among the frames queued since the last call.
+std::vector<std::vector<std::byte>> extended_out(peer_script& s, std::uint8_t ext) {
+  std::vector<std::byte> bytes;
+  s.state->take_frames(bytes);
+  std::vector<std::vector<std::byte>> out;
+  std::span<const std::byte> rest = bytes;
+  while (auto d = wire::decode(rest, {}, {.max_frame = 1u << 24})) {
+    if (!d->msg) break;
+    if (d->msg->type == wire::msg_type::extended && d->msg->ext_id == ext)
+      out.emplace_back(d->msg->payload.begin(), d->msg->payload.end());
+    rest = rest.subspan(d->used);
+  }
+  return out;
+}
+
+void peer_speaks(peer_script& s, std::vector<std::pair<std::string, std::uint8_t>> m) {
+  wire::ext_handshake h;
+  h.m = std::move(m);
+  h.p = 7000;
+  ASSERT_TRUE(feed_extended(s, 0, wire::encode_ext_handshake(h)));
+}
+
+TEST(PeerState, ServesMetadataPiecesAndRejectsOthers) {
+  namespace um = wire::ut_metadata;
+  const std::string info(um::kPieceSize + 500, 'i');
+  peer_script s("****");
+  s.reopen(info, nullptr);
+  s.start();
+  peer_speaks(s, {{"ut_metadata", 5}});
+  extended_out(s, 5);
+  ASSERT_TRUE(feed_extended(s, 2, um::encode_request(1)));
+  ASSERT_TRUE(feed_extended(s, 2, um::encode_request(2)));  // past the end
+  const auto out = extended_out(s, 5);
+  ASSERT_EQ(out.size(), 2u);
+  auto data = um::decode(out[0]);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->type, um::kind::data);
+  EXPECT_EQ(data->piece, 1u);
+  EXPECT_EQ(data->total_size, static_cast<std::int64_t>(info.size()));
+  EXPECT_EQ(data->data.size(), 500u);
+  EXPECT_EQ(um::decode(out[1])->type, um::kind::reject);
+  // A private torrent's connection (no metadata) only ever rejects.
+  peer_script p("****");
+  p.start();
+  peer_speaks(p, {{"ut_metadata", 5}});
+  ASSERT_TRUE(feed_extended(p, 2, um::encode_request(0)));
+  const auto answers = extended_out(p, 5);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(um::decode(answers[0])->type, um::kind::reject);
+}
+
+TEST(PeerState, PeerExchangeAtMostOnceAMinuteWithoutThePeerItself) {
+  namespace pex = wire::ut_pex;
+  pex_board board;
+  peer_script s("....");
+  s.reopen("", &board);
+  s.start();
+  peer_speaks(s, {{"ut_pex", 6}});
+  const auto other = *parse_endpoint("10.0.0.1:6881");
+  board.publish({{other, pex::kReachable}, {*parse_endpoint("127.0.0.9:7000"), 0}});  // the second is the peer
+  ASSERT_TRUE(s.wait(1s));
+  auto out = extended_out(s, 6);
+  ASSERT_EQ(out.size(), 1u);
+  auto msg = pex::decode(out[0]);
+  ASSERT_TRUE(msg);
+  ASSERT_EQ(msg->added.size(), 1u);
+  EXPECT_EQ(msg->added[0].addr, other);
+  // A change within the minute waits for it; then only the difference goes.
+  const auto late = *parse_endpoint("10.0.0.2:6881");
+  board.publish({{late, 0}});
+  ASSERT_TRUE(s.wait(30s));
+  EXPECT_TRUE(extended_out(s, 6).empty());
+  ASSERT_TRUE(s.wait(31s));
+  out = extended_out(s, 6);
+  ASSERT_EQ(out.size(), 1u);
+  msg = pex::decode(out[0]);
+  ASSERT_EQ(msg->added.size(), 1u);
+  EXPECT_EQ(msg->added[0].addr, late);
+  ASSERT_EQ(msg->dropped.size(), 1u);
+  EXPECT_EQ(msg->dropped[0], other);
+
+  // What the peer tells us is kept for the torrent, one message per 20 s.
+  pex::message theirs;
+  theirs.added = {{*parse_endpoint("10.9.9.9:1000"), 0}};
+  ASSERT_TRUE(feed_extended(s, 3, pex::encode(theirs)));
+  theirs.added = {{*parse_endpoint("10.9.9.8:1000"), 0}};
+  ASSERT_TRUE(feed_extended(s, 3, pex::encode(theirs)));  // too soon: ignored
+  const auto learnt = s.state->take_pex_peers();
+  ASSERT_EQ(learnt.size(), 1u);
+  EXPECT_EQ(learnt[0], *parse_endpoint("10.9.9.9:1000"));
 }
 
 }  // namespace

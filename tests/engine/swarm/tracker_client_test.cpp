@@ -72,20 +72,21 @@ TEST(TrackerClient, TheWholeAnnounceHasOneDeadline) {
 // last id with one peer, or every announce with an error when `refuse`.
 class scripted_udp_tracker {
  public:
-  explicit scripted_udp_tracker(int drop, bool refuse = false) : drop_(drop), refuse_(refuse) {
-    sock_.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    const auto at = *parse_endpoint("127.0.0.52:0");
+  explicit scripted_udp_tracker(int drop, bool refuse = false, std::string at_text = "127.0.0.52:0")
+      : drop_(drop), refuse_(refuse) {
+    const auto at = *parse_endpoint(at_text);
+    sock_.reset(::socket(at.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
     ::bind(sock_.get(), at.addr(), at.length);
     timeval tv{0, 50'000};
     ::setsockopt(sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    port_ = io::local_endpoint(sock_.get())->port();
+    at_ = *io::local_endpoint(sock_.get());
     thread_ = std::thread([this] { serve(); });
   }
   ~scripted_udp_tracker() {
     quit_ = true;
     thread_.join();
   }
-  std::string url() const { return "udp://127.0.0.52:" + std::to_string(port_) + "/announce"; }
+  std::string url() const { return "udp://" + at_.to_string() + "/announce"; }
   int datagrams() const { return datagrams_; }
   int connects() const { return connects_; }
   int announces() const { return announces_; }
@@ -111,7 +112,9 @@ class scripted_udp_tracker {
         if (refuse_ || a->connection != id_) {
           reply = udp::error_response{a->transaction, "go away"};
         } else {
+          // A peer of the family the request came over.
           announce::peer p;
+          p.v6 = from.ss_family == AF_INET6;
           p.addr = {10, 1, 2, 3};
           p.port = 6881;
           reply = udp::announce_response{a->transaction, 1800, 1, 2, {p}};
@@ -125,7 +128,7 @@ class scripted_udp_tracker {
   }
 
   unique_fd sock_;
-  std::uint16_t port_ = 0;
+  endpoint at_;
   const int drop_;
   const bool refuse_;
   std::atomic<int> datagrams_{0};
@@ -159,6 +162,19 @@ TEST(UdpTrackerClient, SendsAgainWhenThePacketsAreLost) {
   EXPECT_EQ(got, "1 10.1.2.3 1800");
   // Two lost (the connect, then its first retry), the connect, the announce.
   EXPECT_EQ(tracker.datagrams(), 4);
+}
+
+TEST(UdpTrackerClient, OverIPv6PeersComeInTheIPv6Form) {
+  scripted_udp_tracker tracker(0, false, "[::1]:0");
+  auto now = std::chrono::steady_clock::now();
+  const auto timing = test_timing(&now);
+  udp_connections cache;
+  std::string got;
+  test::run_on_reactor([&](io::reactor& r) -> io::task<void> {
+    auto a = co_await udp_announce(r, tracker.url(), sample_request(), nullptr, cache, timing, {});
+    got = a ? to_endpoint(a->peers.at(0)).to_string() : a.error();
+  });
+  EXPECT_EQ(got, "[a01:203::]:6881");
 }
 
 TEST(UdpTrackerClient, AConnectionIdServesAMinuteThenItConnectsAgain) {
