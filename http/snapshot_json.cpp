@@ -87,6 +87,51 @@ boost::json::object to_json(const tracker_stats& t) {
   return o;
 }
 
+boost::json::object to_json(const dht_stats& d) {
+  boost::json::object o{{"enabled", d.enabled}};
+  if (!d.enabled) return o;
+  o["id"] = d.id;
+  boost::json::array sockets;
+  for (const auto& s : d.sockets) sockets.emplace_back(s);
+  o["sockets"] = std::move(sockets);
+  if (d.external) o["external_address"] = *d.external;
+  o["nodes"] = d.nodes;
+  o["good_nodes"] = d.good_nodes;
+  o["replacements"] = d.replacements;
+  boost::json::array buckets;
+  for (auto b : d.buckets) buckets.emplace_back(b);
+  o["buckets"] = std::move(buckets);
+  o["torrents"] = d.torrents;
+  o["stored_torrents"] = d.stored_torrents;
+  o["stored_peers"] = d.stored_peers;
+  o["lookups"] = d.lookups;
+  o["in_flight"] = d.in_flight;
+  const auto& c = d.counters;
+  boost::json::object in, out;
+  for (auto m : {dht::krpc::method::ping, dht::krpc::method::find_node, dht::krpc::method::get_peers,
+                 dht::krpc::method::announce_peer}) {
+    const auto i = static_cast<std::size_t>(m);
+    in[dht::krpc::method_name(m)] = c.queries_in[i];
+    out[dht::krpc::method_name(m)] = c.queries_out[i];
+  }
+  in["unknown"] = c.queries_in[static_cast<std::size_t>(dht::krpc::method::unknown)];
+  o["queries_in"] = std::move(in);
+  o["queries_out"] = std::move(out);
+  o["responses_in"] = c.responses_in;
+  o["responses_out"] = c.responses_out;
+  o["errors_in"] = c.errors_in;
+  o["errors_out"] = c.errors_out;
+  o["timeouts"] = c.timeouts;
+  o["malformed"] = c.malformed;
+  o["unexpected"] = c.unexpected;
+  o["rate_limited"] = c.rate_limited;
+  o["send_throttled"] = c.send_throttled;
+  o["bytes_in"] = c.bytes_in;
+  o["bytes_out"] = c.bytes_out;
+  o["peers_found"] = c.peers_found;
+  return o;
+}
+
 boost::json::object to_json(const piece_map& m) {
   std::string states(m.state.size(), '0');
   for (std::size_t i = 0; i < m.state.size(); ++i) states[i] = static_cast<char>('0' + m.state[i]);

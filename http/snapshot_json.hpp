@@ -15,6 +15,9 @@ boost::json::object to_json(const node_stats& n);
 boost::json::object to_json(const peer_stats& p);
 boost::json::object to_json(const file_stats& f);
 boost::json::object to_json(const tracker_stats& t);
+// {"enabled"} and, when on: its id, sockets, node counts, buckets, stored
+// announces, lookups and per-method query counts in and out.
+boost::json::object to_json(const dht_stats& d);
 // {"count", "state": one digit per piece (0 missing, 1 downloading, 2 have,
 // 3 not wanted), "availability": [peers per piece]}.
 boost::json::object to_json(const piece_map& m);

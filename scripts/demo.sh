@@ -30,9 +30,9 @@ echo "demo: $ready"
 "$sta" info "$work/demo.torrent"
 
 echo "demo: seeding from 127.0.0.2, downloading on 127.0.0.3"
-"$sta" serve "$work/demo.torrent" "$work/seed" --listen 127.0.0.2:0 2> "$work/serve.err" &
+"$sta" serve "$work/demo.torrent" "$work/seed" --listen 127.0.0.2:0 --no-dht 2> "$work/serve.err" &
 pids+=($!)
-"$sta" get "$work/demo.torrent" -o "$work/down" --listen 127.0.0.3:0 -e
+"$sta" get "$work/demo.torrent" -o "$work/down" --listen 127.0.0.3:0 --no-dht -e
 
 echo "demo: sta verify"
 "$sta" verify "$work/demo.torrent" "$work/down"

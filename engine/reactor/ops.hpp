@@ -23,6 +23,7 @@
 #include <span>
 #include <utility>
 
+#include "base/endpoint.hpp"
 #include "reactor/reactor.hpp"
 
 namespace sta::io {
@@ -183,6 +184,59 @@ class send_op : public size_op<send_op> {
   bool zero_copy_;
 };
 
+// A datagram on an unconnected socket: recvmsg with the sender's address,
+// sendmsg to an address. The msghdr lives in the awaiter, which stays put
+// from prepare() to completion.
+class recvfrom_op : public size_op<recvfrom_op> {
+ public:
+  recvfrom_op(reactor& r, int fd, std::span<std::byte> buf, endpoint& from) : size_op(r), fd_(fd), buf_(buf), from_(from) {}
+  void prepare(io_uring_sqe* sqe) {
+    iov_ = {buf_.data(), buf_.size()};
+    msg_ = {};
+    msg_.msg_name = from_.addr();
+    msg_.msg_namelen = sizeof from_.storage;
+    msg_.msg_iov = &iov_;
+    msg_.msg_iovlen = 1;
+    io_uring_prep_recvmsg(sqe, fd_, &msg_, 0);
+  }
+  // A datagram longer than buf comes cut: message_size.
+  result<std::size_t> result_of(std::int32_t res) const {
+    auto n = size_op::result_of(res);
+    if (!n) return n;
+    from_.length = msg_.msg_namelen;
+    if (msg_.msg_flags & MSG_TRUNC) return make_error_code(std::errc::message_size);
+    return n;
+  }
+
+ private:
+  int fd_;
+  std::span<std::byte> buf_;
+  endpoint& from_;
+  iovec iov_{};
+  msghdr msg_{};
+};
+
+class sendto_op : public size_op<sendto_op> {
+ public:
+  sendto_op(reactor& r, int fd, std::span<const std::byte> buf, const endpoint& to) : size_op(r), fd_(fd), buf_(buf), to_(to) {}
+  void prepare(io_uring_sqe* sqe) {
+    iov_ = {const_cast<std::byte*>(buf_.data()), buf_.size()};
+    msg_ = {};
+    msg_.msg_name = const_cast<sockaddr*>(to_.addr());
+    msg_.msg_namelen = to_.length;
+    msg_.msg_iov = &iov_;
+    msg_.msg_iovlen = 1;
+    io_uring_prep_sendmsg(sqe, fd_, &msg_, MSG_NOSIGNAL);
+  }
+
+ private:
+  int fd_;
+  std::span<const std::byte> buf_;
+  endpoint to_;
+  iovec iov_{};
+  msghdr msg_{};
+};
+
 class rw_op : public size_op<rw_op> {
  public:
   enum kind { read, write, read_fixed, write_fixed };
@@ -277,6 +331,10 @@ class sleep_op : public int_op<sleep_op> {
 inline recv_op recv(reactor& r, int fd, std::span<std::byte> buf, int flags = 0) { return {r, fd, buf, flags}; }
 inline send_op send(reactor& r, int fd, std::span<const std::byte> buf, int flags = MSG_NOSIGNAL) {
   return {r, fd, buf, flags, false};
+}
+inline recvfrom_op recv_from(reactor& r, int fd, std::span<std::byte> buf, endpoint& from) { return {r, fd, buf, from}; }
+inline sendto_op send_to(reactor& r, int fd, std::span<const std::byte> buf, const endpoint& to) {
+  return {r, fd, buf, to};
 }
 // Zero-copy send: resumes once the kernel no longer needs buf.
 inline send_op send_zc(reactor& r, int fd, std::span<const std::byte> buf, int flags = MSG_NOSIGNAL) {

@@ -27,6 +27,15 @@ result<unique_fd> connected_udp(const endpoint& to, const endpoint* local) {
   return s;
 }
 
+result<unique_fd> bound_udp(const endpoint& local) {
+  unique_fd s(::socket(local.family(), SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!s) return last_sys_error();
+  const int one = 1;
+  if (local.family() == AF_INET6) ::setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(s.get(), local.addr(), local.length) != 0) return last_sys_error();
+  return s;
+}
+
 result<unique_fd> listen_tcp(const endpoint& local, int backlog) {
   unique_fd s(::socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
   if (!s) return last_sys_error();

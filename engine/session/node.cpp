@@ -181,6 +181,7 @@ struct node::core {
   std::int64_t freed_up = 0;
   std::promise<void> announced_for_stop;
   bool announced_promised = false;
+  std::unique_ptr<dht_service> dht;
 
   // The worker thread: checks one at a time in the order they were asked,
   // and other blocking file work.
@@ -511,6 +512,26 @@ struct node::core {
     promote();
   }
 
+  // The torrents the DHT looks up: live or fetching metadata, not private.
+  std::vector<sha1_digest> dht_wanted() const {
+    std::vector<sha1_digest> out;
+    for (const auto& [id, e] : entries) {
+      const auto st = e->life.state();
+      if (st == torrent_state::fetching_metadata || (st == torrent_state::live && e->meta && !e->meta->is_private))
+        out.push_back(e->info_hash);
+    }
+    return out;
+  }
+
+  void dht_found(const sha1_digest& info_hash, std::vector<endpoint> peers) {
+    const auto it = by_hash.find(info_hash);
+    if (it == by_hash.end()) return;
+    entry* e = find(it->second);
+    if (e == nullptr) return;
+    if (e->f && e->life.state() == torrent_state::fetching_metadata) e->f->learned_peers(std::move(peers));
+    else if (e->t && e->c && e->life.state() == torrent_state::live) e->t->learned_peers(std::move(peers));
+  }
+
   // Queued torrents go live in the order they were queued, while the cap
   // allows and once an earlier run of theirs has drained.
   void promote() {
@@ -725,6 +746,14 @@ detailed_result<std::unique_ptr<node>> node::start(node_options opts) {
   auto group = io::reactor_group::start(gopts);
   if (!group) return detailed_error{make_error_code(std::errc::function_not_supported), group.error()};
   c.group = std::move(*group);
+  if (opts.dht.enabled) {
+    auto d = dht_service::open(c.home(), n->listening_, c.port, opts.dht);
+    if (!d) {
+      c.group->stop();
+      return d.error();
+    }
+    c.dht = std::move(*d);
+  }
   c.worker = std::jthread([&c] { c.run_worker(); });
 
   std::vector<int> listen_fds;
@@ -732,6 +761,9 @@ detailed_result<std::unique_ptr<node>> node::start(node_options opts) {
   io::reactor& home = c.home();
   home.post([&c, &home, listen_fds] {
     home.spawn(node_tick(c));
+    if (c.dht)
+      c.dht->start([&c] { return c.dht_wanted(); },
+                   [&c](const sha1_digest& h, std::vector<endpoint> peers) { c.dht_found(h, std::move(peers)); });
     for (int fd : listen_fds) home.spawn(accept_loop(c, fd));
   });
   return n;
@@ -991,6 +1023,12 @@ node_stats node::totals() const {
       stopped_);
 }
 
+dht_stats node::dht() const {
+  const core& c = *core_;
+  if (!c.dht || stopped_) return {};
+  return core_->call([&c] { return c.dht->stats(); }, stopped_);
+}
+
 std::size_t node::cached_bytes() const {
   if (stopped_) return 0;
   core& c = *core_;
@@ -1221,6 +1259,7 @@ detailed_result<void> node::stop() {
   c.group->stop();
   stopped_ = true;
   stop_result_ = {};
+  if (c.dht) c.dht->save();
   for (auto& [id, e] : c.entries) {
     if (e->life.state() == torrent_state::removed) {
       // Removed with its data just before the stop: deleted now, as the

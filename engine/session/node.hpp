@@ -29,6 +29,7 @@
 #include "base/sha1.hpp"
 #include "meta/magnet.hpp"
 #include "meta/metainfo.hpp"
+#include "session/dht_service.hpp"
 #include "storage/storage.hpp"
 #include "swarm/lifecycle.hpp"
 #include "swarm/torrent.hpp"
@@ -50,6 +51,7 @@ struct node_options {
   std::size_t max_active = 0;          // torrents live at once (the rest queue); 0: no cap
   std::string tracker_ip;              // sent to trackers as ip= (behind NAT); empty: not sent
   bool verify_tracker_tls = true;      // false: https trackers' certificates are not checked (self-signed)
+  dht_options dht;                     // the Mainline DHT: off unless enabled
   // An incoming peer's handshake must arrive this soon after the accept.
   std::chrono::milliseconds handshake_timeout = peer::limits{}.handshake_timeout;
 };
@@ -251,6 +253,8 @@ class node {
   std::vector<torrent_stats> torrents() const;
   std::optional<torrent_id> find(const sha1_digest& info_hash) const;
   node_stats totals() const;
+  // The DHT's figures (enabled false when it is off or the node stopped).
+  dht_stats dht() const;
   // Bytes held by the reactors' block caches (blocks read to serve).
   std::size_t cached_bytes() const;
   // Disk and reactor figures of the process (empty once stopped).

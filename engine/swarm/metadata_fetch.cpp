@@ -231,6 +231,12 @@ std::vector<endpoint> metadata_fetch::known_peers() const {
   return out;
 }
 
+void metadata_fetch::learned_peers(std::vector<endpoint> peers) {
+  home().post([this, peers = std::move(peers), g = std::make_shared<guard>(*this)] {
+    for (const auto& p : peers) add_candidate(p);
+  });
+}
+
 void metadata_fetch::add_candidate(const endpoint& addr) {
   if (addr.port() == 0 || addr.is_unspecified()) return;
   for (const auto& c : candidates)

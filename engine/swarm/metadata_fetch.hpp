@@ -68,6 +68,9 @@ class metadata_fetch {
   std::string tracker_status() const;
   std::vector<control::tracker_record> trackers() const;
 
+  // Any thread: peers found elsewhere (the DHT), tried like the others.
+  void learned_peers(std::vector<endpoint> peers);
+
   // Once drained: every peer it heard of, for the torrent's control plane.
   std::vector<endpoint> known_peers() const;
 

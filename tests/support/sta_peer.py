@@ -5,10 +5,12 @@ import signal
 import subprocess
 import time
 
+from sta_test import loopback_only
+
 
 class StaPeer:
     def __init__(self, binary, *args):
-        self.proc = subprocess.Popen([binary, *map(str, args), "--json"], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([binary, *loopback_only(args), "--json"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.events = []
         self.stderr = ""  # what it printed there, once it has ended

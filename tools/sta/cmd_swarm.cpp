@@ -77,6 +77,9 @@ struct swarm_args {
   bool allow_truncate = false;
   bool metadata_only = false;
   bool tracker_no_verify = false;
+  bool no_dht = false;
+  std::vector<std::string> dht_bootstrap;
+  bool dht_read_only = false;
 };
 
 // Bad torrents, selections and values are the user's input (2); anything
@@ -239,6 +242,8 @@ class reporter : report_base {
   // With --json, each line also carries the torrent's trackers (URL, tier,
   // last outcome, peers, next announce) from here.
   std::function<boost::json::array()> trackers;
+  // And the node's DHT.
+  std::function<boost::json::object()> dht;
 
   void report(const char* event, const torrent_stats& st, double elapsed, double dt) {
     const auto [down, up] = rates(st.downloaded, st.uploaded, dt);
@@ -253,6 +258,7 @@ class reporter : report_base {
       o["up_rate"] = static_cast<std::int64_t>(up);
       o["elapsed"] = elapsed;
       if (trackers) o["trackers"] = trackers();
+      if (dht) o["dht"] = dht();
       if (first_) header_.add_to(o);
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
@@ -331,6 +337,12 @@ std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, con
     return true;
   };
   if (!endpoints("--listen", "ADDR:PORT", args.listen, s.node.listen)) return std::nullopt;
+  // --no-tracker means --peer only: no DHT either.
+  s.node.dht.enabled = !args.no_dht && !args.no_tracker;
+  s.node.dht.bootstrap = args.dht_bootstrap;
+  s.node.dht.read_only = args.dht_read_only;
+  s.node.dht.save_dir = save_dir;
+  s.node.dht.state_dir = args.state_dir;
   s.torrent.save_dir = save_dir;
   s.torrent.state_dir = args.state_dir;
   s.torrent.mode = mode;
@@ -477,6 +489,7 @@ int fetch_metadata(const swarm_args& args, node& n, job& j, const sigset_t& sign
         boost::json::object o = http::to_json(*st);
         o["event"] = st->has_metadata ? "metadata" : "progress";
         o["elapsed"] = std::chrono::duration<double>(now - start).count();
+        o["dht"] = http::to_json(n.dht());
         std::cout << boost::json::serialize(o) << std::endl;
       } else if (terminal && !st->has_metadata) {
         std::fprintf(stderr, "\r\033[Kfetching metadata: %u peers, %u offer it%s", st->peers, st->metadata_peers,
@@ -550,6 +563,7 @@ int run_one(const swarm_args& args, torrent_mode mode, run_setup setup, job j) {
     for (const auto& t : n.trackers(id)) a.push_back(http::to_json(t));
     return a;
   };
+  out.dht = [&n] { return http::to_json(n.dht()); };
   const auto start = clock::now();
   auto last = start;
   auto last_resume = start;
@@ -669,6 +683,9 @@ class node_reporter : report_base {
  public:
   node_reporter(bool json, run_header header) : report_base(json, std::move(header)) {}
 
+  // With --json, progress lines carry the node's DHT from here.
+  std::function<boost::json::object()> dht;
+
   void event(const char* what, const job& j, const std::string& detail = {}) {
     if (json_) {
       boost::json::object o;
@@ -711,6 +728,7 @@ class node_reporter : report_base {
       o["peers"] = peers;
       o["connections"] = totals.connections;
       o["elapsed"] = elapsed;
+      if (dht) o["dht"] = dht();
       if (first_) header_.add_to(o);
       std::cout << boost::json::serialize(o) << std::endl;
     } else if (terminal_) {
@@ -753,6 +771,7 @@ int run_many(const swarm_args& args, torrent_mode mode, run_setup setup, std::ve
   for (const auto& e : n.listening()) header.listen.push_back(e.to_string());
   if (*web) header.web = (*web)->url;
   node_reporter out(args.json, std::move(header));
+  out.dht = [&n] { return http::to_json(n.dht()); };
   // A first line at once: where the node listens.
   out.report(n.totals(), {}, 0, 0);
 
@@ -986,7 +1005,23 @@ void add_common(CLI::App* sub, swarm_args& args) {
       ->type_name("ADDR:PORT");
   sub->add_option("--threads", args.threads, "Reactor threads (default: one per core)")
       ->check(CLI::Range(1u, 256u));
-  sub->add_flag("--no-tracker", args.no_tracker, "Do not announce; use --peer only");
+  sub->add_flag("--no-tracker", args.no_tracker, "Do not announce to trackers or the DHT; use --peer only");
+  sub->add_flag("--no-dht", args.no_dht, "Do not join the Mainline DHT (it is off for private torrents anyway)");
+  sub->add_option("--dht-bootstrap", args.dht_bootstrap,
+                  "Join the DHT through this node (HOST:PORT); repeatable. Default: the public\n"
+                  "routers (router.bittorrent.com:6881, router.utorrent.com:6881,\n"
+                  "dht.transmissionbt.com:6881, dht.libtorrent.org:25401), after the nodes saved\n"
+                  "in the state directory's dht.dat")
+      ->type_name("HOST:PORT")
+      ->check([](const std::string& v) {
+        const auto colon = v.rfind(':');
+        return colon != std::string::npos && colon > 0 && colon + 1 < v.size() &&
+                       v.find_first_not_of("0123456789", colon + 1) == std::string::npos
+                   ? std::string()
+                   : "expected HOST:PORT";
+      });
+  sub->add_flag("--dht-read-only", args.dht_read_only,
+                "Ask the DHT but do not answer it (BEP 43), for a node others cannot reach");
   sub->add_flag("--tracker-no-verify", args.tracker_no_verify,
                 "Accept any certificate from https:// trackers (self-signed test trackers); by\n"
                 "default it must verify against the system's store and name the tracker's host");
