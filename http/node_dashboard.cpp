@@ -24,6 +24,7 @@ constexpr std::string_view kNodeBody = R"html(<h1>sta node</h1>
   <div class="card"><div class="value" id="n-down">–</div><div class="label">download</div></div>
   <div class="card"><div class="value" id="n-up">–</div><div class="label">upload</div></div>
   <div class="card"><div class="value" id="n-conns">–</div><div class="label">connections</div></div>
+  <div class="card"><div class="value" id="n-dht">–</div><div class="label">DHT nodes</div></div>
   <canvas id="graph" width="520" height="90" data-points="0" title="download (green) and upload (blue), last 5 minutes"></canvas>
 </div>
 <div class="row">
@@ -152,6 +153,7 @@ function poll() {
     text(document.getElementById("n-down"), rate(n.down_rate));
     text(document.getElementById("n-up"), rate(n.up_rate));
     text(document.getElementById("n-conns"), String(n.connections));
+    text(document.getElementById("n-dht"), s.dht.enabled ? s.dht.nodes + " (" + s.dht.good_nodes + " good)" : "off");
     if (s.sample && (!history.length || history[history.length - 1][0] < s.sample[0])) history.push(s.sample);
     while (history.length > 300) history.shift();
     speedGraph(document.getElementById("graph"), history);

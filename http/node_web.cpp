@@ -165,6 +165,10 @@ struct node_web::impl {
       if (!reading) return not_allowed("GET, HEAD");
       return json_reply(status::ok, node_json());
     }
+    if (seg.size() == 1 && seg[0] == "dht") {
+      if (!reading) return not_allowed("GET, HEAD");
+      return json_reply(status::ok, to_json(n.dht()));
+    }
     if (seg.size() == 1 && seg[0] == "sync") {
       if (!reading) return not_allowed("GET, HEAD");
       return json_reply(status::ok, sync(query));
@@ -323,6 +327,7 @@ struct node_web::impl {
             {"uptime", std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started).count()},
             {"listen", std::move(listen)},
             {"totals", to_json(n.totals())},
+            {"dht", to_json(n.dht())},
             {"history", std::move(hist)}};
   }
 
@@ -364,6 +369,14 @@ struct node_web::impl {
                      {"torrents", std::move(torrents)},
                      {"torrents_removed", std::move(removed)},
                      {"node", to_json(n.totals())}};
+    const dht_stats d = n.dht();
+    json::object dht{{"enabled", d.enabled}};
+    if (d.enabled) {
+      dht["nodes"] = d.nodes;
+      dht["good_nodes"] = d.good_nodes;
+      dht["lookups"] = d.lookups;
+    }
+    out["dht"] = std::move(dht);
     if (!history.empty()) {
       const auto& h = history.back();
       out["sample"] = json::array{h[0], h[1], h[2]};
@@ -393,6 +406,38 @@ struct node_web::impl {
              static_cast<double>(totals.down_rate));
     m.single("sta_upload_rate_bytes", "gauge", "Payload bytes sent per second, all torrents.",
              static_cast<double>(totals.up_rate));
+    const dht_stats dht = n.dht();
+    if (dht.enabled) {
+      m.single("sta_dht_nodes", "gauge", "Nodes in the DHT's routing table.", static_cast<double>(dht.nodes));
+      m.single("sta_dht_good_nodes", "gauge", "Nodes of the routing table heard from in the last 15 minutes.",
+               static_cast<double>(dht.good_nodes));
+      m.single("sta_dht_stored_peers", "gauge", "Peers other nodes announced to this one.",
+               static_cast<double>(dht.stored_peers));
+      m.single("sta_dht_lookups", "gauge", "DHT lookups running.", static_cast<double>(dht.lookups));
+      m.family("sta_dht_queries_total", "counter", "DHT queries by direction and method.");
+      for (auto method : {dht::krpc::method::ping, dht::krpc::method::find_node, dht::krpc::method::get_peers,
+                          dht::krpc::method::announce_peer, dht::krpc::method::unknown}) {
+        const auto i = static_cast<std::size_t>(method);
+        const std::string name = method == dht::krpc::method::unknown ? "unknown" : std::string(dht::krpc::method_name(method));
+        m.sample("sta_dht_queries_total", {{"direction", "in"}, {"method", name}}, static_cast<double>(dht.counters.queries_in[i]));
+        if (method != dht::krpc::method::unknown)
+          m.sample("sta_dht_queries_total", {{"direction", "out"}, {"method", name}},
+                   static_cast<double>(dht.counters.queries_out[i]));
+      }
+      m.family("sta_dht_responses_total", "counter", "DHT responses by direction.");
+      m.sample("sta_dht_responses_total", {{"direction", "in"}}, static_cast<double>(dht.counters.responses_in));
+      m.sample("sta_dht_responses_total", {{"direction", "out"}}, static_cast<double>(dht.counters.responses_out));
+      m.family("sta_dht_errors_total", "counter",
+               "DHT errors: KRPC error replies in and out, timeouts, malformed and unexpected packets, "
+               "queries over a source's limit, packets held back by the send limits.");
+      const std::pair<const char*, std::uint64_t> errors[] = {
+          {"reply_in", dht.counters.errors_in},         {"reply_out", dht.counters.errors_out},
+          {"timeout", dht.counters.timeouts},           {"malformed", dht.counters.malformed},
+          {"unexpected", dht.counters.unexpected},      {"rate_limited", dht.counters.rate_limited},
+          {"send_throttled", dht.counters.send_throttled}};
+      for (const auto& [kind, value] : errors)
+        m.sample("sta_dht_errors_total", {{"kind", kind}}, static_cast<double>(value));
+    }
     m.single("sta_cache_bytes", "gauge", "Bytes held by the reactors' block caches.",
              static_cast<double>(n.cached_bytes()));
     const node_io io = n.io();

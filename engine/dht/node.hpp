@@ -102,6 +102,11 @@ class node {
 
   // One datagram from `from`.
   void receive(const endpoint& from, std::span<const std::byte> packet, clock::time_point now);
+  // A datagram too long to be KRPC, cut by the socket: counted, not read.
+  void oversized(std::size_t bytes) {
+    stats_.bytes_in += bytes;
+    ++stats_.malformed;
+  }
   // Timeouts, lookups held back by the send limits, bucket refreshes, token
   // secrets, the peer store's expiry. Call it about once a second.
   void tick(clock::time_point now);

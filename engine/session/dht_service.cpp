@@ -87,7 +87,8 @@ io::task<void> receive_loop(dht_service& d, int fd) {
     auto n = co_await io::recv_from(d.home, fd, buf, from);
     if (!n) {
       if (n.error() == std::errc::operation_canceled) co_return;
-      continue;  // a cut datagram, an ICMP error of an earlier send
+      if (n.error() == std::errc::message_size) d.node.oversized(buf.size());
+      continue;  // or an ICMP error of an earlier send
     }
     d.node.receive(from, std::span(buf.data(), *n), clock::now());
     d.flush();

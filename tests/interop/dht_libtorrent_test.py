@@ -8,6 +8,8 @@ sta's saved routing table holds loopback nodes only. Run with Debian's
 import filecmp
 import json
 import os
+import random
+import socket
 import sys
 
 import libtorrent as lt
@@ -97,6 +99,73 @@ def test_libtorrent_finds_a_torrent_only_sta_serve_announces(binary):
         assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/down/payload.bin", shallow=False)
 
 
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def answers(sock):
+    """Every datagram waiting on sock (it has a short timeout)."""
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(65536))
+        except socket.timeout:
+            return got
+
+
+def test_a_flood_from_one_address_is_answered_within_its_limits(binary):
+    with TempDir() as d:
+        torrent, _ = make_torrent(binary, d, 100 * 1024, 63)
+        with StaPeer(binary, "serve", torrent, "-o", f"{d}/seed", "--listen", "127.0.0.37:0",
+                     "--dht-bootstrap", "127.0.0.38:9") as serve:
+            port = serve.listen_port()
+            before = rss_kib(serve.proc.pid)
+            attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            attacker.bind(("127.0.0.39", 0))
+            attacker.settimeout(0.5)
+            rng = random.Random(7)
+            ping = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"
+            for i in range(20000):
+                kind = i % 4
+                if kind == 0:
+                    packet = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 1400)))
+                elif kind == 1:
+                    packet = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:q" + b"x" * 9000 + b"e"
+                elif kind == 2:
+                    packet = b"d1:ad2:id3:abce1:q9:find_node1:t2:aa1:y1:qe"
+                else:
+                    packet = ping
+                attacker.sendto(packet, ("127.0.0.37", port))
+            replies = answers(attacker)
+            # Only well-formed pings get answers, a few a second (and the
+            # node may ping the stranger once, to see whether it is real).
+            responses = [r for r in replies if b"1:y1:r" in r]
+            assert all(b"1:y1:r" in r or b"4:ping" in r for r in replies), replies[:3]
+            assert 1 <= len(responses) <= 4 * 60, len(responses)
+            # The node still answers someone else, and its memory did not grow
+            # with the flood.
+            other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            other.bind(("127.0.0.40", 0))
+            other.settimeout(5)
+            other.sendto(ping.replace(b"abcdefghij", b"0123456789"), ("127.0.0.37", port))
+            reply = other.recv(65536)
+            if b"4:ping" in reply and b"1:y1:q" in reply:  # the node checks the stranger first
+                reply = other.recv(65536)
+            assert b"1:y1:r" in reply and b"2:ip6:" in reply, reply
+            assert rss_kib(serve.proc.pid) - before < 16 * 1024, (before, rss_kib(serve.proc.pid))
+            # What the kernel did not drop was read and counted (a UDP flood
+            # overflows the socket's buffer; how much does is not ours).
+            serve.wait_for(lambda e: e.get("dht", {}).get("malformed", 0) >= 100 and
+                           e["dht"]["rate_limited"] >= 10, "the flood to be counted")
+            assert serve.proc.poll() is None
+            attacker.close()
+            other.close()
+
+
 if __name__ == "__main__":
     main([test_sta_finds_a_libtorrent_seeder_through_the_dht,
-          test_libtorrent_finds_a_torrent_only_sta_serve_announces])
+          test_libtorrent_finds_a_torrent_only_sta_serve_announces,
+          test_a_flood_from_one_address_is_answered_within_its_limits])
