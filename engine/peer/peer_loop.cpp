@@ -150,6 +150,7 @@ io::task<error_code> connection::run() {
     const auto now = clock::now();
     decode_all(now);
     if (auto learnt = state_.take_pex_peers(); !learnt.empty()) t_.learned_peers(std::move(learnt));
+    if (auto node = state_.take_dht_node()) t_.dht_node(*node);
     if (t_.stopping()) close(make_error_code(std::errc::operation_canceled));
     if (!closing_) {
       if (auto u = state_.update(now); !u) close(u.error());

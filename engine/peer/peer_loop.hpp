@@ -38,6 +38,8 @@ class torrent_io {
   virtual bool stopping() const = 0;
   // Peers a connection learnt by peer exchange, for the torrent's candidates.
   virtual void learned_peers(std::vector<endpoint> peers) = 0;
+  // A DHT node a peer named in its 'port' message.
+  virtual void dht_node(const endpoint& node) = 0;
   // A block peer_state accepted, from the connection `from`: copied into
   // its piece, which is hashed and written once this was its last block.
   virtual void store(io::reactor& r, const block_in& b, picker::owner_id from) = 0;

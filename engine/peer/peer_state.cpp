@@ -66,6 +66,7 @@ void peer_state::start(const wire::handshake& theirs, std::uint16_t listen_port,
     ext.yourip.assign(reinterpret_cast<const char*>(ip.data()), ip.size());
     wire::encode_extended(frames_, 0, wire::encode_ext_handshake(ext));
   }
+  if (theirs.dht() && t_.dht_port != 0) wire::encode_port(frames_, t_.dht_port);
   // Pieces verified from here on are announced with 'have'; the ones
   // before are in the bitfield.
   have_cursor_ = interest_cursor_ = t_.log->published();
@@ -114,7 +115,15 @@ result<std::optional<block_in>> peer_state::on_message(const wire::message& m, t
     case msg_type::piece: return on_piece(m, now);
     case msg_type::reject: return done(on_reject(m));
     case msg_type::extended: return done(on_extended(m));
-    // Accepted and not acted on: DHT port, suggestions, allowed-fast sets
+    case msg_type::port:
+      // One per connection: the DHT pings it, and a peer cannot make it
+      // ping a list of others.
+      if (t_.dht_port != 0 && m.port != 0 && !dht_node_taken_) {
+        dht_node_ = slot_.addr.with_port(m.port);
+        dht_node_taken_ = true;
+      }
+      return std::optional<block_in>{};
+    // Accepted and not acted on: suggestions, allowed-fast sets
     // (we request only when unchoked), and ids we do not know (BEP 3).
     default: return std::optional<block_in>{};
   }

@@ -102,6 +102,8 @@ class peer_state {
   std::uint8_t peer_extension_id(extension e) const { return extensions_.peer_id(e); }
   // Peers the peer told us of by ut_pex since the last call (bounded).
   std::vector<endpoint> take_pex_peers() { return std::exchange(pex_in_, {}); }
+  // The DHT node the peer told us of by its 'port' message (BEP 5), once.
+  std::optional<endpoint> take_dht_node() { return std::exchange(dht_node_, std::nullopt); }
 
  private:
   struct upload_key {
@@ -198,6 +200,8 @@ class peer_state {
   std::vector<endpoint> pex_sent_;
   time_point next_pex_{};
   std::vector<endpoint> pex_in_;
+  std::optional<endpoint> dht_node_;
+  bool dht_node_taken_ = false;
   std::optional<time_point> last_pex_in_;
 
   // Rates and timers.

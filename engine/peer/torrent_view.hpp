@@ -40,6 +40,10 @@ struct torrent_view {
   // The torrent's connected peers for ut_pex (BEP 11); null for a private
   // torrent, which neither sends nor takes peer exchange.
   const pex_board* pex = nullptr;
+  // The UDP port of the node's DHT, advertised in the handshake and a
+  // 'port' message, and peers' 'port' messages taken; 0 with no DHT and
+  // for a private torrent.
+  std::uint16_t dht_port = 0;
 };
 
 }  // namespace sta::peer

@@ -380,6 +380,12 @@ struct node::core {
     co.listen = listen_config;
     co.downloading = e.opts.mode == torrent_mode::download;
     co.verify_tls = opts.verify_tracker_tls;
+    if (dht)
+      t.set_dht(dht->announce_port, [this](const endpoint& node) {
+        home().post([this, node] {
+          if (dht) dht->add_contact(node);
+        });
+      });
     e.c = std::make_unique<swarm::control>(t, *group, e.home, std::move(co));
     if (e.carried) e.c->adopt(std::move(*std::exchange(e.carried, std::nullopt)));
   }

@@ -463,6 +463,7 @@ wire::handshake control::our_handshake() const {
   h.id = t.self_id();
   h.set_fast();
   h.set_extended();
+  if (t.dht_port() != 0) h.set_dht();
   return h;
 }
 

@@ -110,11 +110,22 @@ class torrent final : public peer::torrent_io {
             &limits_.peer,
             &counters_,
             meta_.is_private ? std::string_view() : meta_.info_bytes,
-            meta_.is_private ? nullptr : &pex_};
+            meta_.is_private ? nullptr : &pex_,
+            meta_.is_private ? std::uint16_t{0} : dht_port_};
   }
   void learned_peers(std::vector<endpoint> peers) override {
     if (on_peers) on_peers(std::move(peers));
   }
+  void dht_node(const endpoint& node) override {
+    if (on_dht_node) on_dht_node(node);
+  }
+  // Before it starts: the node's DHT port (0: no DHT) and where the DHT
+  // nodes its peers name go (any reactor calls it).
+  void set_dht(std::uint16_t port, std::function<void(const endpoint&)> on_node) {
+    dht_port_ = port;
+    on_dht_node = std::move(on_node);
+  }
+  std::uint16_t dht_port() const { return meta_.is_private ? 0 : dht_port_; }
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
   rate_limits upload_limits() override { return {up_limiter_, process_.upload}; }
   // Its own limits (bytes/s, 0: none), changed while it runs (any thread).
@@ -232,6 +243,8 @@ class torrent final : public peer::torrent_io {
   limits limits_;
   wire::peer_id self_;
   std::uint16_t listen_port_;
+  std::uint16_t dht_port_ = 0;
+  std::function<void(const endpoint&)> on_dht_node;
   std::uint64_t uid_;
   std::uint32_t blocks_per_piece_;
   rate_limiter down_limiter_;

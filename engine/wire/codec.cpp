@@ -157,6 +157,12 @@ void encode_keep_alive(std::vector<std::byte>& out) { put_u32(out, 0); }
 
 void encode_simple(std::vector<std::byte>& out, msg_type type) { put_header(out, 1, type); }
 
+void encode_port(std::vector<std::byte>& out, std::uint16_t port) {
+  put_header(out, 3, msg_type::port);
+  out.push_back(static_cast<std::byte>(port >> 8));
+  out.push_back(static_cast<std::byte>(port & 0xff));
+}
+
 void encode_piece_index(std::vector<std::byte>& out, msg_type type, std::uint32_t piece) {
   put_header(out, 5, type);
   put_u32(out, piece);

@@ -33,6 +33,9 @@ struct handshake {
   // reserved[7] & 0x04 (BEP 6) and reserved[5] & 0x10 (BEP 10).
   bool fast() const { return (reserved[7] & 0x04) != 0; }
   bool extended() const { return (reserved[5] & 0x10) != 0; }
+  // reserved[7] & 0x01 (BEP 5): it runs a DHT node and sends 'port'.
+  bool dht() const { return (reserved[7] & 0x01) != 0; }
+  void set_dht() { reserved[7] |= 0x01; }
   void set_fast() { reserved[7] |= 0x04; }
   void set_extended() { reserved[5] |= 0x10; }
 };
@@ -128,6 +131,8 @@ void encode_piece_index(std::vector<std::byte>& out, msg_type type, std::uint32_
 void encode_block_ref(std::vector<std::byte>& out, msg_type type, std::uint32_t piece, std::uint32_t offset,
                       std::uint32_t length);
 void encode_bitfield(std::vector<std::byte>& out, std::span<const std::byte> bits);
+// BEP 5: the UDP port of our DHT node.
+void encode_port(std::vector<std::byte>& out, std::uint16_t port);
 // Only the 13-byte header of a 'piece' message whose block (block_length
 // bytes) the caller sends right after it, so the block is never copied.
 std::array<std::byte, 13> encode_piece_header(std::uint32_t piece, std::uint32_t offset,

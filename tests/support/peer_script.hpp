@@ -167,7 +167,7 @@ class peer_script {
     state = std::make_unique<peer::peer_state>(view(), slot, 1, now);
   }
 
-  peer::torrent_view view() { return {&geo, &picker, &log, &lim, &counters, metadata, pex}; }
+  peer::torrent_view view() { return {&geo, &picker, &log, &lim, &counters, metadata, pex, dht_port}; }
 
   // The connection again, for a torrent that hands out `info` by
   // ut_metadata and tells peers of `board` by ut_pex.
@@ -177,10 +177,11 @@ class peer_script {
     state = std::make_unique<peer::peer_state>(view(), slot, 1, now);
   }
 
-  void start(bool fast = true, bool extended = true) {
+  void start(bool fast = true, bool extended = true, bool dht = false) {
     wire::handshake h;
     if (fast) h.set_fast();
     if (extended) h.set_extended();
+    if (dht) h.set_dht();
     state->start(h, 6881, now);
   }
 
@@ -223,6 +224,7 @@ class peer_script {
   std::uint8_t donthave_id = 1;  // our lt_donthave id
   std::string_view metadata;
   const peer::pex_board* pex = nullptr;
+  std::uint16_t dht_port = 0;  // our DHT's, for reopen()
 };
 
 }  // namespace sta::test

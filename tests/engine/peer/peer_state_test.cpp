@@ -650,6 +650,48 @@ TEST(PeerState, ServesMetadataPiecesAndRejectsOthers) {
   EXPECT_EQ(um::decode(answers[0])->type, um::kind::reject);
 }
 
+TEST(PeerState, TellsADhtPeerOurPortAndTakesItsOnce) {
+  const std::vector<std::byte> our_port{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{3}, std::byte{9},
+                                        std::byte{0x1e}, std::byte{0x61}};  // port 7777
+  const auto has_frame = [&](const std::vector<std::byte>& frames) {
+    return std::search(frames.begin(), frames.end(), our_port.begin(), our_port.end()) != frames.end();
+  };
+  wire::message port;
+  port.type = wire::msg_type::port;
+  port.port = 6882;
+
+  peer_script s("....");
+  s.dht_port = 7777;
+  s.reopen("", nullptr);
+  s.start(true, true, true);
+  std::vector<std::byte> frames;
+  s.state->take_frames(frames);
+  EXPECT_TRUE(has_frame(frames));
+  ASSERT_TRUE(s.state->on_message(port, s.now));
+  EXPECT_EQ(s.state->take_dht_node(), parse_endpoint("127.0.0.9:6882"));
+  // One per connection.
+  port.port = 6883;
+  ASSERT_TRUE(s.state->on_message(port, s.now));
+  EXPECT_FALSE(s.state->take_dht_node());
+
+  // A peer without the DHT bit gets no port message; with no DHT of ours
+  // (or a private torrent) neither, and its port is not taken.
+  peer_script plain("....");
+  plain.dht_port = 7777;
+  plain.reopen("", nullptr);
+  plain.start();
+  frames.clear();
+  plain.state->take_frames(frames);
+  EXPECT_FALSE(has_frame(frames));
+  peer_script off("....");
+  off.start(true, true, true);
+  frames.clear();
+  off.state->take_frames(frames);
+  EXPECT_FALSE(has_frame(frames));
+  ASSERT_TRUE(off.state->on_message(port, off.now));
+  EXPECT_FALSE(off.state->take_dht_node());
+}
+
 TEST(PeerState, PeerExchangeAtMostOnceAMinuteWithoutThePeerItself) {
   namespace pex = wire::ut_pex;
   pex_board board;
