@@ -1,11 +1,14 @@
 #include "session/dht_service.hpp"
 
+#include <fcntl.h>
+
 #include <array>
 #include <charconv>
 #include <random>
 
 #include <boost/endian/conversion.hpp>
 
+#include "base/unique_fd.hpp"
 #include "bencode/decode.hpp"
 #include "bencode/encode.hpp"
 #include "reactor/ops.hpp"
@@ -52,11 +55,16 @@ struct saved_state {
 saved_state load_state(const dht_options& o) {
   saved_state s;
   if (o.save_dir.empty()) return s;
-  auto root = storage::root_dir::open(o.save_dir, false, o.state_dir);
-  if (!root) return s;
-  auto dir = root->state_dir(false);
+  // A --state-dir is read even before SAVE_DIR exists (a first download
+  // into a new directory still joins through the nodes saved there).
+  unique_fd dir;
+  if (!o.state_dir.empty()) {
+    dir.reset(::open(o.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  } else if (auto root = storage::root_dir::open(o.save_dir, false)) {
+    if (auto d = root->state_dir(false)) dir = std::move(*d);
+  }
   if (!dir) return s;
-  auto bytes = storage::read_state_file(dir->get(), kStateFile, kMaxStateFile);
+  auto bytes = storage::read_state_file(dir.get(), kStateFile, kMaxStateFile);
   if (!bytes) return s;
   auto doc = bencode::decode(*bytes);
   if (!doc || !doc->root().is_dict()) return s;

@@ -1,9 +1,11 @@
 """The Mainline DHT between sta and python3-libtorrent over loopback
 (BEP 5): a libtorrent seeder announces a torrent only in the DHT and
-`sta get` of a magnet link with nothing but the info-hash finds it there;
+`sta get` of a magnet link with nothing but the info-hash finds it there
+(again after a restart, from its saved routing table alone);
 a torrent only `sta serve` announces in the DHT is found by libtorrent.
 Every DHT node is bootstrapped from a libtorrent node on loopback, and
-sta's saved routing table holds loopback nodes only. Run with Debian's
+sta's saved routing table holds loopback nodes only. A flood of junk and
+a storm of pings from one address are answered within the limits. Run with Debian's
 /usr/bin/python3."""
 import filecmp
 import json
@@ -80,6 +82,13 @@ def test_sta_finds_a_libtorrent_seeder_through_the_dht(binary):
         nodes = saved_nodes(f"{d}/down/.sta")
         assert nodes and all(n.startswith("127.") for n in nodes), nodes
         assert "127.0.0.24" in nodes, nodes
+        # A restart joins through the saved table: with its one bootstrap
+        # address dead, the same state directory still finds the seeder.
+        with StaPeer(binary, "get", magnet, "-o", f"{d}/again", "--state-dir", f"{d}/down/.sta", "--listen",
+                     "127.0.0.26:0", "-e", "--dht-bootstrap", "127.0.0.26:9") as again:
+            assert again.wait(DEADLINE_S) == 0, again.stderr
+            assert again.events[-1]["event"] == "complete", again.events[-1]
+        assert filecmp.cmp(f"{d}/seed/payload.bin", f"{d}/again/payload.bin", shallow=False)
 
 
 def test_libtorrent_finds_a_torrent_only_sta_serve_announces(binary):

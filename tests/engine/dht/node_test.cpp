@@ -123,6 +123,31 @@ TEST(DhtNode, LookupsConvergeAndOtherNodesFindWhatWasAnnounced) {
   EXPECT_TRUE(std::any_of(finished.begin(), finished.end(), [&](const node::finished& f) { return f.lookup == *second; }));
 }
 
+TEST(DhtNode, IPv6NodesFindEachOtherThroughNodes6) {
+  config six;
+  six.ipv4 = false;
+  six.ipv6 = true;
+  network net;
+  const auto addr6 = [](int i) { return "[fd00::" + std::to_string(i + 1) + "]:6881"; };
+  for (int i = 0; i < 16; ++i) net.add(addr6(i), six);
+  for (int i = 1; i < 16; ++i) {
+    net.at(addr6(i)).bootstrap({ep(addr6(0))}, net.now);
+    net.deliver();
+  }
+  net.run(30s);
+  for (auto& [addr, n] : net.nodes) EXPECT_GE(n->table().size(), kBucketSize) << addr;
+  const node_id info_hash = random_id(net.rng);
+  net.at(addr6(4)).get_peers(info_hash, 6882, net.now);
+  net.run(10s);
+  net.at(addr6(11)).get_peers(info_hash, std::nullopt, net.now);
+  net.run(10s);
+  auto found = net.at(addr6(11)).take_found();
+  ASSERT_FALSE(found.empty());
+  EXPECT_EQ(found[0].peers[0], ep("[fd00::5]:6882"));
+  // An IPv4 address is never asked by an IPv6-only node.
+  EXPECT_TRUE(std::none_of(net.sent.begin(), net.sent.end(), [](const auto& p) { return p.second.front() != '['; }));
+}
+
 TEST(DhtNode, ImpliedPortAnnouncesTheSourcePort) {
   auto net = make_network(12);
   const node_id info_hash = random_id(net.rng);
