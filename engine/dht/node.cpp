@@ -1,5 +1,7 @@
 #include "dht/node.hpp"
 
+#include <xxhash.h>
+
 #include <algorithm>
 
 #include "base/sha1.hpp"
@@ -20,31 +22,70 @@ constexpr std::size_t kTokenSize = 8;
 constexpr std::size_t kVotes = 16;
 // Reporters that must agree on our address before the id follows it.
 constexpr std::size_t kVotesToMove = 4;
+// ...and a majority of the recent votes; the id moves at most this often.
+constexpr auto kIdChangeInterval = 30min;
 constexpr std::size_t kMaxWindows = 4096;
+// A lookup that has sent this many queries ends (nodes that keep answering
+// with ever closer made-up ids cannot keep it going).
+constexpr std::size_t kMaxQueriesPerLookup = 128;
+// Strangers pinged at once (their source may be forged).
+constexpr std::size_t kMaxProbes = 16;
 
 std::size_t index_of(krpc::method m) { return static_cast<std::size_t>(m); }
 
-// Counts one more in `who`'s current one-second window; false when that
-// would pass `limit`. The map forgets windows that ended when it grows.
-bool within(window_map& map, const endpoint& who, int limit, clock::time_point now) {
-  if (map.size() >= kMaxWindows) std::erase_if(map, [&](const auto& kv) { return now - kv.second.start >= 1s; });
-  if (map.size() >= kMaxWindows) return false;
-  auto& w = map[host_of(who)];
-  if (now - w.start >= 1s) w = {now, 0};
-  if (w.count >= limit) return false;
-  ++w.count;
-  return true;
+bool v4_mapped(std::span<const std::uint8_t> ip) {
+  return ip.size() == 16 && ip[10] == 0xff && ip[11] == 0xff &&
+         std::all_of(ip.begin(), ip.begin() + 10, [](std::uint8_t b) { return b == 0; });
+}
+
+// An IPv4 address, or the /64 of an IPv6 one (one host may own a whole /64).
+host_key source_of(const endpoint& e) {
+  auto k = host_of(e);
+  if (!v4_mapped(k)) std::fill(k.begin() + 8, k.end(), 0);
+  return k;
 }
 
 }  // namespace
+
+std::size_t seeded_host_hash::operator()(const host_key& k) const noexcept {
+  return static_cast<std::size_t>(XXH3_64bits_withSeed(k.data(), k.size(), seed));
+}
+
+// Counts one more in `who`'s current one-second window; false when that
+// would pass `limit`. A full map forgets the windows that ended, at most
+// once a second; until then new sources are refused.
+bool node::within(rate_windows& w, const endpoint& who, int limit, clock::time_point now) {
+  auto& map = w.map;
+  if (map.size() >= kMaxWindows && now - w.swept >= 1s) {
+    w.swept = now;
+    std::erase_if(map, [&](const auto& kv) { return now - kv.second.start >= 1s; });
+  }
+  const auto key = source_of(who);
+  auto it = map.find(key);
+  if (it == map.end()) {
+    if (map.size() >= kMaxWindows) return false;
+    it = map.emplace(key, second_window{now, 0}).first;
+  }
+  auto& win = it->second;
+  if (now - win.start >= 1s) win = {now, 0};
+  if (win.count >= limit) return false;
+  ++win.count;
+  return true;
+}
+
+endpoint node::stored_peer::addr() const {
+  const auto e = v4_mapped(host) ? endpoint::from_ip(std::span(host.data() + 12, 4), port) : endpoint::from_ip(host, port);
+  return e ? *e : endpoint{};
+}
 
 node::node(const config& cfg, const node_id& id, std::uint64_t seed, clock::time_point now)
     : cfg_(cfg),
       rng_(seed),
       table_(id),
-      next_transaction_(static_cast<std::uint16_t>(rng_())),
       secrets_rotated_(now),
       last_expiry_(now),
+      answered_(rng_()),
+      sent_to_(rng_()),
       send_tokens_(cfg.sends_per_second),
       send_tokens_at_(now) {
   for (auto& s : secrets_)
@@ -59,6 +100,8 @@ std::size_t node::stored_peers() const {
 
 bool node::usable(const endpoint& addr) const {
   if (addr.port() == 0 || addr.is_unspecified()) return false;
+  // An IPv4-mapped address in nodes6 cannot be reached from an IPv6 socket.
+  if (addr.family() == AF_INET6 && v4_mapped(addr.ip())) return false;
   return addr.family() == AF_INET6 ? cfg_.ipv6 : cfg_.ipv4;
 }
 
@@ -90,10 +133,11 @@ void node::on_query(const endpoint& from, const krpc::message& q, clock::time_po
     // A stranger whose id fits its address: ask it once, and the answer
     // puts it in the table (a query alone never does: its source may be forged).
     if (!table_.contains(who) && id_matches(q.id, from) && table_.has_room(q.id) && usable(from) &&
+        probes_ < kMaxProbes &&
         std::none_of(in_flight_.begin(), in_flight_.end(), [&](const auto& kv) { return kv.second.to == from; })) {
       krpc::message ping;
       ping.name = krpc::method::ping;
-      query(from, q.id, std::move(ping), purpose::ping, 0, now);
+      if (query(from, q.id, std::move(ping), purpose::probe, 0, now)) ++probes_;
     }
   }
   krpc::message r;
@@ -128,7 +172,7 @@ void node::on_query(const endpoint& from, const krpc::message& q, clock::time_po
 }
 
 void node::answer(const endpoint& to, krpc::message r, const krpc::message& q, clock::time_point now) {
-  if (!may_send(to, now)) return;
+  if (!may_send(to, now, true)) return;
   r.transaction = q.transaction;
   r.id = id();
   r.ip = to;
@@ -153,6 +197,7 @@ void node::on_reply(const endpoint& from, const krpc::message& r, clock::time_po
   }
   const transaction tx = it->second;
   in_flight_.erase(it);
+  if (tx.why == purpose::probe) --probes_;
   lookup* l = tx.why == purpose::lookup ? find_lookup(tx.lookup) : nullptr;
   candidate* c = nullptr;
   if (l) {
@@ -175,11 +220,14 @@ void node::on_reply(const endpoint& from, const krpc::message& r, clock::time_po
     if (l) pump(*l, now);
     return;
   }
+  // A change of id this brings waits for tick(): the lookups and
+  // candidates below must stay where they are.
   if (r.ip) vote_external(from, *r.ip, now);
   const node_info who{r.id, from};
   if (id_matches(r.id, from)) {
     auto heard = table_.heard_from(who, now);
-    if (heard.ping) {
+    const auto& p = heard.ping;
+    if (p && std::none_of(in_flight_.begin(), in_flight_.end(), [&](const auto& kv) { return kv.second.to == p->addr; })) {
       krpc::message ping;
       ping.name = krpc::method::ping;
       query(heard.ping->addr, heard.ping->id, std::move(ping), purpose::ping, 0, now);
@@ -216,11 +264,12 @@ void node::on_reply(const endpoint& from, const krpc::message& r, clock::time_po
 
 // --- packets out ------------------------------------------------------------
 
-bool node::may_send(const endpoint& to, clock::time_point now) {
+bool node::may_send(const endpoint& to, clock::time_point now, bool answer) {
   const double elapsed = std::chrono::duration<double>(now - send_tokens_at_).count();
   send_tokens_ = std::min<double>(cfg_.sends_per_second, send_tokens_ + elapsed * cfg_.sends_per_second);
   send_tokens_at_ = now;
-  if (send_tokens_ < 1 || !within(sent_to_, to, cfg_.sends_per_destination_per_second, now)) {
+  const double reserve = answer ? cfg_.sends_per_second / 4.0 : 0;
+  if (send_tokens_ < 1 + reserve || !within(sent_to_, to, cfg_.sends_per_destination_per_second, now)) {
     ++stats_.send_throttled;
     return false;
   }
@@ -237,8 +286,9 @@ void node::send(const endpoint& to, const krpc::message& m) {
 bool node::query(const endpoint& to, std::optional<node_id> id, krpc::message q, purpose why, std::uint64_t lookup,
                  clock::time_point now) {
   if (in_flight_.size() >= cfg_.max_in_flight || !usable(to) || !may_send(to, now)) return false;
-  std::uint16_t t = next_transaction_++;
-  while (in_flight_.contains(t)) t = next_transaction_++;
+  // Random, so that a forged answer has to guess it.
+  auto t = static_cast<std::uint16_t>(rng_());
+  while (in_flight_.contains(t)) t = static_cast<std::uint16_t>(rng_());
   q.type = krpc::kind::query;
   q.transaction = {static_cast<char>(t >> 8), static_cast<char>(t & 0xff)};
   q.id = this->id();
@@ -261,9 +311,10 @@ node::lookup* node::find_lookup(std::uint64_t number) {
 
 void node::add_candidate(lookup& l, const node_info& n) {
   if (n.id == id() || !usable(n.addr)) return;
+  // One candidate per IP address: one host cannot fill a lookup.
   for (auto& c : l.candidates) {
-    if (c.addr == n.addr) {
-      if (!c.id && c.st == candidate::state::fresh) c.id = n.id;
+    if (c.addr.same_host(n.addr)) {
+      if (c.addr == n.addr && !c.id && c.st == candidate::state::fresh) c.id = n.id;
       return;
     }
   }
@@ -294,6 +345,7 @@ std::uint64_t node::start_lookup(const node_id& target, krpc::method name, std::
   l.name = name;
   l.announce_port = announce_port;
   for (const auto& s : seeds) {
+    if (l.candidates.size() >= kMaxCandidates) break;
     if (!usable(s)) continue;
     if (std::none_of(l.candidates.begin(), l.candidates.end(), [&](const candidate& c) { return c.addr == s; }))
       l.candidates.insert(l.candidates.begin(), candidate{std::nullopt, s, candidate::state::fresh, {}});
@@ -314,6 +366,7 @@ void node::pump(lookup& l, clock::time_point now) {
     if (c.st == candidate::state::failed) continue;
     ++considered;
     if (c.st == candidate::state::answered) continue;
+    if (c.st == candidate::state::fresh && l.queried >= kMaxQueriesPerLookup) continue;
     pending = true;
     if (c.st == candidate::state::asked || l.asked >= cfg_.lookup_width) continue;
     krpc::message q;
@@ -322,6 +375,7 @@ void node::pump(lookup& l, clock::time_point now) {
     if (query(c.addr, c.id, std::move(q), purpose::lookup, l.number, now)) {
       c.st = candidate::state::asked;
       ++l.asked;
+      ++l.queried;
     } else if (!usable(c.addr)) {
       c.st = candidate::state::failed;
     }
@@ -378,6 +432,7 @@ std::optional<std::uint64_t> node::get_peers(const node_id& info_hash, std::opti
 // --- timers -----------------------------------------------------------------
 
 void node::tick(clock::time_point now) {
+  if (move_to_) change_id(*std::exchange(move_to_, std::nullopt), now);
   // Unanswered queries.
   std::vector<transaction> expired;
   std::erase_if(in_flight_, [&](const auto& kv) {
@@ -387,6 +442,7 @@ void node::tick(clock::time_point now) {
   });
   for (const auto& tx : expired) {
     ++stats_.timeouts;
+    if (tx.why == purpose::probe) --probes_;
     if (tx.id) table_.failed({*tx.id, tx.to});
     if (tx.why != purpose::lookup) continue;
     if (auto* l = find_lookup(tx.lookup)) {
@@ -449,19 +505,20 @@ void node::store_peer(const node_id& info_hash, const endpoint& peer, clock::tim
   }
   auto& t = it->second;
   t.updated = now;
+  const stored_peer entry{host_of(peer), peer.port(), now};
   for (auto& p : t.peers) {
-    if (p.addr == peer) {
-      p.seen = now;
+    if (p.host == entry.host) {  // one per address: the last port it announced
+      p = entry;
       return;
     }
   }
   if (t.peers.size() >= cfg_.max_peers_per_torrent) {
     auto oldest = std::min_element(t.peers.begin(), t.peers.end(),
                                    [](const stored_peer& a, const stored_peer& b) { return a.seen < b.seen; });
-    *oldest = {peer, now};
+    *oldest = entry;
     return;
   }
-  t.peers.push_back({peer, now});
+  t.peers.push_back(entry);
 }
 
 std::vector<endpoint> node::some_peers(const node_id& info_hash) {
@@ -473,7 +530,7 @@ std::vector<endpoint> node::some_peers(const node_id& info_hash) {
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), rng_);
   for (std::size_t i = 0; i < order.size() && out.size() < cfg_.max_values_per_answer; ++i)
-    out.push_back(peers[order[i]].addr);
+    out.push_back(peers[order[i]].addr());
   return out;
 }
 
@@ -490,28 +547,36 @@ std::vector<node_info> node::nodes_for(const node_id& target, const krpc::messag
 
 // --- our id (BEP 42) --------------------------------------------------------
 
+// Our id follows one family's address (one id cannot fit an IPv4 and an
+// IPv6 address both): IPv4 when the node has it. It moves when at least
+// kVotesToMove reporters, and most of the recent ones, agree, at most once
+// per kIdChangeInterval.
 void node::vote_external(const endpoint& reporter, const endpoint& address, clock::time_point now) {
+  if (address.family() != (cfg_.ipv4 ? AF_INET : AF_INET6) || reporter.family() != address.family()) return;
   const auto who = host_of(reporter);
   std::erase_if(votes_, [&](const auto& v) { return v.first == who; });
   votes_.emplace_back(who, address.with_port(0));
   if (votes_.size() > kVotes) votes_.pop_front();
   std::size_t agree = 0;
   for (const auto& v : votes_) agree += v.second.same_host(address);
-  if (agree < kVotesToMove) return;
-  const bool moved = !external_ || !external_->same_host(address);
+  if (agree < kVotesToMove || 2 * agree <= votes_.size()) return;
   external_ = address.with_port(0);
-  if (moved && !id_matches(id(), address)) change_id(address, now);
+  if (id_matches(id(), address) || (id_changed_ && now - *id_changed_ < kIdChangeInterval)) return;
+  move_to_ = external_;
+  id_changed_ = now;
+  votes_.clear();
 }
 
 void node::change_id(const endpoint& external, clock::time_point now) {
   ++stats_.id_changes;
   const auto old_nodes = table_.nodes();
   table_ = routing_table(secure_id(external, static_cast<std::uint8_t>(rng_()), rng_));
-  // The old table's nodes are still there: join again through them.
+  // The old table's nodes are still there: join again through them (or
+  // the next bootstrap does, when lookups are at their limit).
   std::vector<endpoint> contacts = bootstrap_contacts_;
   for (const auto& n : old_nodes) contacts.push_back(n.addr);
   last_bootstrap_ = now;
-  start_lookup(id(), krpc::method::find_node, std::nullopt, contacts, now);
+  if (lookups_.size() < cfg_.max_lookups) start_lookup(id(), krpc::method::find_node, std::nullopt, contacts, now);
 }
 
 }  // namespace sta::dht

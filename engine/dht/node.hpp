@@ -53,12 +53,25 @@ struct config {
   clock::duration peer_lifetime = std::chrono::minutes(30);
 };
 
-// Packets per address within the current second, for the rate limits.
+// Packets per source (an IPv4 address or an IPv6 /64) within the current
+// second, for the rate limits; hashed under a random seed, so no one can
+// choose sources that collide. Windows that ended are forgotten at most
+// once a second, when the map is full.
 struct second_window {
   clock::time_point start;
   int count = 0;
 };
-using window_map = std::unordered_map<host_key, second_window, host_key_hash>;
+
+struct seeded_host_hash {
+  std::uint64_t seed = 0;
+  std::size_t operator()(const host_key& k) const noexcept;
+};
+
+struct rate_windows {
+  explicit rate_windows(std::uint64_t seed) : map(64, seeded_host_hash{seed}) {}
+  std::unordered_map<host_key, second_window, seeded_host_hash> map;
+  clock::time_point swept;
+};
 
 struct outgoing {
   endpoint to;
@@ -143,7 +156,9 @@ class node {
   std::vector<finished> take_finished() { return std::exchange(finished_, {}); }
 
  private:
-  enum class purpose : std::uint8_t { lookup, ping, announce };
+  // probe: a ping to a stranger that queried us (few at once: its address
+  // may be forged, and it must not hold the slots our lookups need).
+  enum class purpose : std::uint8_t { lookup, ping, probe, announce };
   struct transaction {
     endpoint to;
     std::optional<node_id> id;  // the node's id, when known
@@ -165,11 +180,15 @@ class node {
     std::optional<std::uint16_t> announce_port;
     std::vector<candidate> candidates;  // closest first; unknown ids first of all
     std::size_t asked = 0;              // in flight
+    std::size_t queried = 0;            // sent in all (a lookup ends after kMaxQueriesPerLookup)
     std::vector<endpoint> peers;        // seen, for dedup
   };
+  // 32 bytes a peer; one per IP address and torrent.
   struct stored_peer {
-    endpoint addr;
+    host_key host;
+    std::uint16_t port = 0;
     clock::time_point seen;
+    endpoint addr() const;
   };
   struct torrent_peers {
     std::vector<stored_peer> peers;
@@ -182,7 +201,8 @@ class node {
   // or the transaction table say not now.
   bool query(const endpoint& to, std::optional<node_id> id, krpc::message q, purpose why, std::uint64_t lookup,
              clock::time_point now);
-  bool may_send(const endpoint& to, clock::time_point now);
+  // Answers leave a quarter of the send budget to our own queries.
+  bool may_send(const endpoint& to, clock::time_point now, bool answer = false);
   void send(const endpoint& to, const krpc::message& m);
 
   std::uint64_t start_lookup(const node_id& target, krpc::method name, std::optional<std::uint16_t> announce_port,
@@ -203,13 +223,14 @@ class node {
 
   void vote_external(const endpoint& reporter, const endpoint& address, clock::time_point now);
   void change_id(const endpoint& external, clock::time_point now);
+  bool within(rate_windows& w, const endpoint& who, int limit, clock::time_point now);
 
   config cfg_;
   std::mt19937_64 rng_;
   routing_table table_;
   counters stats_;
   std::unordered_map<std::uint16_t, transaction> in_flight_;
-  std::uint16_t next_transaction_;
+  std::size_t probes_ = 0;  // in flight
   std::vector<lookup> lookups_;
   std::uint64_t next_lookup_ = 1;
   std::map<node_id, torrent_peers> store_;
@@ -218,12 +239,16 @@ class node {
   clock::time_point last_expiry_;
   std::vector<endpoint> bootstrap_contacts_;
   clock::time_point last_bootstrap_;
-  window_map answered_;
-  window_map sent_to_;
+  rate_windows answered_;
+  rate_windows sent_to_;
   double send_tokens_;
   clock::time_point send_tokens_at_;
-  std::deque<std::pair<host_key, endpoint>> votes_;  // (reporter, our address as it saw it)
+  // (reporter, our address as it saw it), of the family our id follows:
+  // IPv4 when the node has it, else IPv6.
+  std::deque<std::pair<host_key, endpoint>> votes_;
   std::optional<endpoint> external_;
+  std::optional<endpoint> move_to_;  // an id change the next tick() makes
+  std::optional<clock::time_point> id_changed_;
   std::vector<outgoing> out_;
   std::vector<found> found_;
   std::vector<finished> finished_;

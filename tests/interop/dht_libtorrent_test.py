@@ -5,9 +5,10 @@
 a torrent only `sta serve` announces in the DHT is found by libtorrent.
 Every DHT node is bootstrapped from a libtorrent node on loopback, and
 sta's saved routing table holds loopback nodes only. A flood of junk and
-a storm of pings from one address are answered within the limits. Run with Debian's
-/usr/bin/python3."""
+a storm of pings from one address are answered within the limits and
+counted in the API and /metrics. Run with Debian's /usr/bin/python3."""
 import filecmp
+import http.client
 import json
 import os
 import random
@@ -115,6 +116,24 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+def http_get(host, port, path):
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    c.request("GET", path, headers={"Host": f"{host}:{port}"})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, (path, r.status, body)
+    return body
+
+
+def metric(text, name):
+    """The value of one sample of Prometheus text."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name}")
+
+
 def answers(sock):
     """Every datagram waiting on sock (it has a short timeout)."""
     got = []
@@ -129,7 +148,7 @@ def test_a_flood_from_one_address_is_answered_within_its_limits(binary):
     with TempDir() as d:
         torrent, _ = make_torrent(binary, d, 100 * 1024, 63)
         with StaPeer(binary, "serve", torrent, "-o", f"{d}/seed", "--listen", "127.0.0.37:0",
-                     "--dht-bootstrap", "127.0.0.38:9") as serve:
+                     "--dht-bootstrap", "127.0.0.38:9", "--web", "127.0.0.37:0") as serve:
             port = serve.listen_port()
             before = rss_kib(serve.proc.pid)
             attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -170,6 +189,19 @@ def test_a_flood_from_one_address_is_answered_within_its_limits(binary):
             serve.wait_for(lambda e: e.get("dht", {}).get("malformed", 0) >= 100 and
                            e["dht"]["rate_limited"] >= 10, "the flood to be counted")
             assert serve.proc.poll() is None
+            # The API and /metrics show what the node counted.
+            web = (serve.events[0] if serve.events else serve.next_event())["web"]
+            host, web_port = web.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+            dht = json.loads(http_get(host, int(web_port), "/api/v1/dht"))
+            assert dht["enabled"] and dht["queries_in"]["ping"] >= 1 and dht["responses_out"] >= 1, dht
+            assert dht["malformed"] >= 100 and dht["rate_limited"] >= 10 and dht["sockets"] == [f"127.0.0.37:{port}"], dht
+            node = json.loads(http_get(host, int(web_port), "/api/v1/node"))
+            assert node["dht"]["enabled"] and node["dht"]["malformed"] >= 100, node["dht"]
+            metrics = http_get(host, int(web_port), "/metrics").decode()
+            assert metric(metrics, 'sta_dht_queries_total{direction="in",method="ping"}') >= 1, metrics
+            assert metric(metrics, 'sta_dht_errors_total{kind="malformed"}') >= 100, metrics
+            assert metric(metrics, 'sta_dht_errors_total{kind="rate_limited"}') >= 10, metrics
+            assert metric(metrics, 'sta_dht_responses_total{direction="out"}') >= 1, metrics
             attacker.close()
             other.close()
 

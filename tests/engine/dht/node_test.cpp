@@ -128,7 +128,8 @@ TEST(DhtNode, IPv6NodesFindEachOtherThroughNodes6) {
   six.ipv4 = false;
   six.ipv6 = true;
   network net;
-  const auto addr6 = [](int i) { return "[fd00::" + std::to_string(i + 1) + "]:6881"; };
+  // Each in a /64 of its own (the rate limits count a /64 as one source).
+  const auto addr6 = [](int i) { return "[fd00:" + std::to_string(i + 1) + "::1]:6881"; };
   for (int i = 0; i < 16; ++i) net.add(addr6(i), six);
   for (int i = 1; i < 16; ++i) {
     net.at(addr6(i)).bootstrap({ep(addr6(0))}, net.now);
@@ -143,7 +144,7 @@ TEST(DhtNode, IPv6NodesFindEachOtherThroughNodes6) {
   net.run(10s);
   auto found = net.at(addr6(11)).take_found();
   ASSERT_FALSE(found.empty());
-  EXPECT_EQ(found[0].peers[0], ep("[fd00::5]:6882"));
+  EXPECT_EQ(found[0].peers[0], ep("[fd00:5::1]:6882"));
   // An IPv4 address is never asked by an IPv6-only node.
   EXPECT_TRUE(std::none_of(net.sent.begin(), net.sent.end(), [](const auto& p) { return p.second.front() != '['; }));
 }
@@ -367,22 +368,113 @@ TEST(DhtNode, OurIdFollowsTheAddressOthersReport) {
   node n({}, node_id::from_raw(std::string(20, 'x')), 1, now);
   const endpoint external = ep("203.0.113.9:6881");
   ASSERT_FALSE(id_matches(n.id(), external));
-  for (int i = 1; i <= 4; ++i) {
+  // Reporters answer a ping (1-3) or a lookup's query (4-7), saying where
+  // they see us: `address` (and a node of the same network, for lookups).
+  const auto vote = [&](int i, const endpoint& address, bool lookup) {
     const endpoint reporter = ep("198.51.100." + std::to_string(i) + ":6881");
-    n.add_contact(reporter, now);
+    if (lookup)
+      n.bootstrap({reporter}, now);
+    else
+      n.add_contact(reporter, now);
     auto sent = n.take_packets();
-    ASSERT_EQ(sent.size(), 1u);
-    auto q = krpc::decode(bytes(sent[0].bytes));
+    const auto to = std::find_if(sent.begin(), sent.end(), [&](const outgoing& o) { return o.to == reporter; });
+    ASSERT_NE(to, sent.end());
+    auto q = krpc::decode(bytes(to->bytes));
     krpc::message r;
     r.type = krpc::kind::response;
     r.transaction = q->transaction;
     r.id = node_id::from_raw(std::string(20, static_cast<char>('a' + i)));
-    r.ip = external;
+    r.ip = address;
+    if (lookup) r.nodes = {{node_id::from_raw(std::string(20, 'n')), ep("198.51.100.200:6881")}};
     n.receive(reporter, bytes(krpc::encode(r)), now);
+    n.take_packets();
+  };
+  // Other families' reports do not count for an IPv4 node's id.
+  for (int i = 1; i <= 4; ++i) {
+    const endpoint reporter = ep("[2001:db8::" + std::to_string(i) + "]:6881");
+    n.receive(reporter, bytes("d1:ip18:" + std::string(18, '\x20') + "1:rd2:id20:" + std::string(20, 'q') + "e1:t2:xx1:y1:re"),
+              now);
   }
+  for (int i = 1; i <= 3; ++i) vote(i, external, false);
+  // The fourth agreeing report comes with a lookup's answer: the id moves
+  // at the next tick, not under the lookup's feet.
+  vote(4, external, true);
+  EXPECT_FALSE(id_matches(n.id(), external));
+  n.tick(now);
   EXPECT_TRUE(id_matches(n.id(), external));
   EXPECT_EQ(n.external_address(), external.with_port(0));
   EXPECT_EQ(n.stats().id_changes, 1u);
+  // Another address, soon after: reported, but the id stays for now.
+  const endpoint other = ep("203.0.113.77:6881");
+  for (int i = 5; i <= 8; ++i) vote(i, other, i % 2 == 0);
+  n.tick(now);
+  EXPECT_EQ(n.external_address(), other.with_port(0));
+  EXPECT_TRUE(id_matches(n.id(), external));
+  EXPECT_EQ(n.stats().id_changes, 1u);
+}
+
+TEST(DhtNode, ALookupEndsThoughLiarsKeepNamingCloserNodes) {
+  clock::time_point now{};
+  node n({}, node_id::from_raw(std::string(20, 'x')), 1, now);
+  n.bootstrap({ep("10.1.0.1:6881")}, now);
+  // Every address answers (the liars hold them all), each time with eight
+  // "nodes" closer to the lookup's target than any before, at new addresses.
+  std::uint32_t next = 2;
+  std::map<std::string, node_id> ids;
+  std::size_t queries = 0;
+  for (int round = 0; round < 5000 && n.active_lookups() > 0; ++round) {
+    auto sent = n.take_packets();
+    if (sent.empty()) {
+      now += 1s;
+      n.tick(now);
+      continue;
+    }
+    for (const auto& p : sent) {
+      auto q = krpc::decode(bytes(p.bytes));
+      ASSERT_TRUE(q);
+      ++queries;
+      krpc::message r;
+      r.type = krpc::kind::response;
+      r.transaction = q->transaction;
+      const auto known = ids.find(p.to.to_string());
+      r.id = known != ids.end() ? known->second : node_id::from_raw(std::string(20, 'L'));
+      for (int k = 0; k < 8; ++k, ++next) {
+        // Ever smaller distances: the count of leading zero bits grows.
+        node_id id = q->target;
+        const std::uint32_t depth = std::min<std::uint32_t>(150, next / 8);
+        id.bytes[depth / 8] ^= static_cast<std::uint8_t>(0x80 >> (depth % 8));
+        id.bytes[19] ^= static_cast<std::uint8_t>(next & 0x7f);
+        const auto addr = "10.2." + std::to_string(next / 250 % 250) + "." + std::to_string(next % 250 + 1) + ":6881";
+        ids.emplace(addr, id);
+        r.nodes.push_back({id, ep(addr)});
+      }
+      n.receive(p.to, bytes(krpc::encode(r)), now);
+    }
+  }
+  EXPECT_EQ(n.active_lookups(), 0u);
+  EXPECT_LE(queries, 130u) << "the lookup ends at its query cap";
+}
+
+TEST(DhtNode, PingsToStrangersAreFewAndLeaveRoomForLookups) {
+  auto net = make_network(10);
+  node& n = net.at(addr_of(0));
+  // 200 queries from strangers whose ids fit (local addresses): a few are
+  // pinged back, the rest only answered.
+  for (int i = 0; i < 200; ++i) {
+    krpc::message q;
+    q.type = krpc::kind::query;
+    q.name = krpc::method::ping;
+    q.transaction = "pp";
+    std::mt19937_64 rng(static_cast<std::uint64_t>(i));
+    q.id = random_id(rng);
+    n.receive(ep("10.9." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1) + ":6881"),
+              bytes(krpc::encode(q)), net.now);
+  }
+  EXPECT_LE(n.in_flight(), 16u);
+  n.take_packets();
+  const node_id target = random_id(net.rng);
+  ASSERT_TRUE(n.get_peers(target, std::nullopt, net.now));
+  EXPECT_FALSE(n.take_packets().empty());  // the lookup's queries go out
 }
 
 TEST(DhtNode, ThePeerStoreIsBounded) {
