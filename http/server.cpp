@@ -1,7 +1,12 @@
 #include "http/server.hpp"
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <filesystem>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -36,10 +41,29 @@ struct server::impl {
   std::vector<std::jthread> threads;
   std::atomic<std::size_t> next_context{0};
   std::atomic<std::int64_t> connections{0};
+  std::atomic<std::int64_t> accept_errors{0};
+  std::atomic<std::int64_t> refused{0};
+  std::uint64_t descriptor_limit = 0;
+  std::mutex per_ip_mutex;
+  std::unordered_map<asio::ip::address, std::size_t> per_ip;  // only with max_connections_per_ip
 
-  asio::awaitable<void> session(unsigned index, tcp::socket socket) {
+  bool admit(const asio::ip::address& a) {
+    if (opts.max_connections_per_ip == 0) return true;
+    std::lock_guard lock(per_ip_mutex);
+    auto& n = per_ip[a];
+    if (n >= opts.max_connections_per_ip) return false;
+    ++n;
+    return true;
+  }
+  void release(const asio::ip::address& a) {
+    if (opts.max_connections_per_ip == 0) return;
+    std::lock_guard lock(per_ip_mutex);
+    if (auto it = per_ip.find(a); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+  }
+
+  asio::awaitable<void> session(unsigned index, tcp::socket socket, asio::ip::address remote) {
     boost::system::error_code ec;
-    const client who{normalized(socket.remote_endpoint(ec).address()), index};
+    const client who{remote, index};
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer(opts.max_header_bytes + opts.max_body_bytes);
     for (;;) {
@@ -80,10 +104,12 @@ struct server::impl {
       if (ec || !res.keep_alive()) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    release(remote);
     connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    auto backoff = std::chrono::milliseconds(50);
     for (;;) {
       const unsigned index = static_cast<unsigned>(next_context.fetch_add(1, std::memory_order_relaxed) % contexts.size());
       boost::system::error_code ec;
@@ -91,17 +117,24 @@ struct server::impl {
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // Out of descriptors (or the like): keep serving the connections we
-        // have, and try again a little later instead of spinning.
-        asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+        // have, and try again later, a little later each time, instead of
+        // spinning on a connection that waits in the backlog.
+        accept_errors.fetch_add(1, std::memory_order_relaxed);
+        asio::steady_timer pause(acceptor.get_executor(), backoff);
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        backoff = std::min<std::chrono::milliseconds>(2 * backoff, std::chrono::seconds(1));
         continue;
       }
-      if (connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(opts.max_connections)) {
+      backoff = std::chrono::milliseconds(50);
+      const auto remote = normalized(socket.remote_endpoint(ec).address());
+      if (ec || connections.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(opts.max_connections) ||
+          !admit(remote)) {
+        refused.fetch_add(1, std::memory_order_relaxed);
         socket.close(ec);
         continue;
       }
       connections.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(*contexts[index], session(index, std::move(socket)), asio::detached);
+      asio::co_spawn(*contexts[index], session(index, std::move(socket), remote), asio::detached);
     }
   }
 };
@@ -120,6 +153,20 @@ result<std::unique_ptr<server>, std::string> server::start(server_options opts, 
     const auto protocol = ep.family() == AF_INET6 ? tcp::v6() : tcp::v4();
     p->acceptors.push_back(std::make_unique<tcp::acceptor>(*p->contexts[0], protocol, fd->release()));
   }
+  // Every connection takes a descriptor: the cap leaves room for those
+  // open now and a few more (files, resolvers).
+  constexpr std::size_t kSpareDescriptors = 32;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    p->descriptor_limit = lim.rlim_cur;
+    std::size_t open_now = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+      ++open_now;
+    const std::size_t room = lim.rlim_cur > open_now + kSpareDescriptors ? lim.rlim_cur - open_now - kSpareDescriptors : 1;
+    p->opts.max_connections = std::min(p->opts.max_connections, room);
+  }
   for (auto& acceptor : p->acceptors) asio::co_spawn(*p->contexts[0], p->accept_loop(*acceptor), asio::detached);
   for (auto& ctx : p->contexts) {
     p->guards.push_back(asio::make_work_guard(*ctx));
@@ -136,6 +183,10 @@ const std::vector<endpoint>& server::endpoints() const { return impl_->bound; }
 asio::io_context& server::context(unsigned i) { return *impl_->contexts[i]; }
 unsigned server::contexts() const { return static_cast<unsigned>(impl_->contexts.size()); }
 std::int64_t server::connections() const { return impl_->connections.load(std::memory_order_relaxed); }
+std::size_t server::max_connections() const { return impl_->opts.max_connections; }
+std::uint64_t server::descriptor_limit() const { return impl_->descriptor_limit; }
+std::int64_t server::accept_errors() const { return impl_->accept_errors.load(std::memory_order_relaxed); }
+std::int64_t server::refused() const { return impl_->refused.load(std::memory_order_relaxed); }
 
 void server::stop() {
   if (!impl_ || impl_->threads.empty()) return;

@@ -3,9 +3,11 @@
 // Acceptors run on the first context and hand each connection to the
 // contexts in turn; a connection then lives on one thread, one request at
 // a time, and the handler (called on that thread) turns a parsed request
-// into a response. Limits: connections, header and body size, an idle
-// timeout; a request over a limit gets 431/413/400 and the connection
-// closes.
+// into a response. Limits: connections (in all, lowered at start to what
+// the descriptor limit allows, and per client address), header and body
+// size, an idle timeout; a request over a limit gets 431/413/400 and the
+// connection closes. When accept fails (out of descriptors), the acceptor
+// waits, 50 ms doubling up to 1 s, instead of spinning.
 //
 // start() binds and starts the threads; stop() closes everything and joins.
 #pragma once
@@ -37,6 +39,7 @@ struct server_options {
   std::vector<endpoint> listen;
   unsigned threads = 1;
   std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_ip = 0;  // 0: no limit
   std::chrono::seconds idle_timeout{30};
   std::size_t max_header_bytes = 8192;
   std::size_t max_body_bytes = 0;  // requests with a longer body get 413
@@ -64,6 +67,14 @@ class server {
   boost::asio::io_context& context(unsigned i);
   unsigned contexts() const;
   std::int64_t connections() const;
+  // The connection cap in force, and the descriptor limit it was checked
+  // against (RLIMIT_NOFILE's soft limit).
+  std::size_t max_connections() const;
+  std::uint64_t descriptor_limit() const;
+  // Failed accepts (out of descriptors, or the like) and connections closed
+  // at once over a cap.
+  std::int64_t accept_errors() const;
+  std::int64_t refused() const;
   void stop();
 
   struct impl;

@@ -111,7 +111,32 @@ struct server::impl {
     ++failures[reason];
   }
 
-  std::string handle_announce(std::string_view query, const whitelist* allowed_here, const asio::ip::address& remote) {
+  // The client: the connection's address, or, when that is a trusted
+  // proxy, the last address in X-Forwarded-For that is not one (the
+  // entries before it are whatever the client wrote).
+  asio::ip::address client_of(const http::request& req, const asio::ip::address& remote) const {
+    if (!trusted.contains(remote)) return remote;
+    const auto field = req.find("X-Forwarded-For");
+    if (field == req.end()) return remote;
+    std::string_view list = field->value();
+    asio::ip::address client = remote;
+    while (!list.empty()) {
+      const auto comma = list.rfind(',');
+      std::string_view item = comma == std::string_view::npos ? list : list.substr(comma + 1);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      boost::system::error_code ec;
+      const auto a = normalized(asio::ip::make_address(item, ec));
+      if (ec) break;  // not an address: trust nothing further left
+      client = a;
+      if (!trusted.contains(a)) break;
+    }
+    return client;
+  }
+
+  std::string handle_announce(std::string_view query, const whitelist* allowed_here, const asio::ip::address& remote,
+                              const asio::ip::address& client) {
     announces.fetch_add(1, std::memory_order_relaxed);
     auto req = announce::parse_announce(query);
     if (!req) {
@@ -122,8 +147,8 @@ struct server::impl {
       count_failure("torrent not allowed");
       return announce::encode_failure("torrent not allowed on this tracker");
     }
-    peer_address from = to_peer_address(remote);
-    if (!req->ip.empty() && (remote.is_loopback() || trusted.contains(remote))) {
+    peer_address from = to_peer_address(client);
+    if (!req->ip.empty() && trusted.contains(remote)) {
       boost::system::error_code ec;
       const auto claimed = asio::ip::make_address(req->ip, ec);
       if (!ec) from = to_peer_address(claimed);
@@ -135,7 +160,7 @@ struct server::impl {
     }
     res->interval = opts.interval.count();
     res->min_interval = std::max<std::int64_t>(1, opts.interval.count() / 2);
-    return announce::encode_response(*res, req->compact, req->no_peer_id);
+    return announce::encode_response(*res, req->compact, !req->peer_ids_asked);
   }
 
   std::string handle_scrape(std::string_view query, const whitelist* allowed_here) {
@@ -172,10 +197,14 @@ struct server::impl {
                           {"seeders", t.seeders},
                           {"leechers", t.leechers},
                           {"completed", t.completed},
+                          {"evicted", t.evicted},
+                          {"ignored", t.ignored},
                           {"announces", announces.load()},
                           {"announces_per_sec", announce_rate.load()},
                           {"scrapes", scrapes.load()},
                           {"connections", web->connections()},
+                          {"accept_errors", web->accept_errors()},
+                          {"connections_refused", web->refused()},
                           {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started).count()},
                           {"torrents", std::move(torrents)}};
     return boost::json::serialize(o);
@@ -188,7 +217,16 @@ struct server::impl {
     m.single("sta_tracker_scrapes_total", "counter", "Scrape requests received.", static_cast<double>(scrapes.load()));
     m.single("sta_tracker_completed_total", "counter", "Completed downloads reported.", static_cast<double>(t.completed));
     m.single("sta_tracker_swarms", "gauge", "Torrents with peers.", static_cast<double>(t.swarms));
+    m.single("sta_tracker_swarms_evicted_total", "counter", "Swarms dropped at the swarm cap to make room.",
+             static_cast<double>(t.evicted));
+    m.single("sta_tracker_announces_ignored_total", "counter",
+             "Announces naming a peer id registered from another address, without its key.",
+             static_cast<double>(t.ignored));
     m.single("sta_tracker_connections", "gauge", "Open HTTP connections.", static_cast<double>(web->connections()));
+    m.single("sta_tracker_accept_errors_total", "counter", "Connections the tracker could not accept (out of descriptors).",
+             static_cast<double>(web->accept_errors()));
+    m.single("sta_tracker_connections_refused_total", "counter",
+             "Connections closed at once: over the cap in all or per address.", static_cast<double>(web->refused()));
     m.family("sta_tracker_peers", "gauge", "Peers by state.");
     m.sample("sta_tracker_peers", {{"state", "seeder"}}, static_cast<double>(t.seeders));
     m.sample("sta_tracker_peers", {{"state", "leecher"}}, static_cast<double>(t.leechers));
@@ -206,7 +244,9 @@ struct server::impl {
     }
     const auto [path, query] = http::split_target(req.target());
     const whitelist* allowed_here = allowed[who.context].get();
-    if (path == "/announce") return http::reply(status::ok, handle_announce(query, allowed_here, who.remote), "text/plain");
+    if (path == "/announce")
+      return http::reply(status::ok, handle_announce(query, allowed_here, who.remote, client_of(req, who.remote)),
+                         "text/plain");
     if (path == "/scrape") return http::reply(status::ok, handle_scrape(query, allowed_here), "text/plain");
     if (path == "/") return http::reply(status::ok, std::string(dashboard_html()), "text/html; charset=utf-8");
     if (path == "/api/stats") return http::reply(status::ok, stats_json(), "application/json");
@@ -214,11 +254,19 @@ struct server::impl {
     return http::reply(status::not_found, "not found\n", "text/plain");
   }
 
+  // Every second, the store's next shards are swept (expired peers
+  // dropped, the largest swarms noted), a bounded number of swarms at a
+  // time: a small tracker is swept whole every second, a million swarms
+  // every minute or so.
   void schedule_sweep() {
-    sweep_timer->expires_after(std::max<std::chrono::seconds>(std::chrono::seconds(1), opts.interval / 2));
+    sweep_timer->expires_after(std::chrono::seconds(1));
     sweep_timer->async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      store.expire(opts.now());
+      constexpr std::uint64_t kSwarmsPerSecond = 20'000;
+      const auto before = store.swarms_visited();
+      const auto now = opts.now();
+      for (std::size_t k = 0; k < swarm_store::kShards && store.swarms_visited() - before < kSwarmsPerSecond; ++k)
+        store.expire_next(now);
       schedule_sweep();
     });
   }
@@ -255,6 +303,7 @@ result<std::unique_ptr<server>, std::string> server::start(options opts) {
   }
   so.threads = p->opts.threads ? p->opts.threads : std::max(1u, std::thread::hardware_concurrency());
   so.max_connections = p->opts.max_connections;
+  so.max_connections_per_ip = p->opts.max_connections_per_ip;
   so.idle_timeout = p->opts.idle_timeout;
   so.max_header_bytes = p->opts.max_header_bytes;
   // Every whitelist is in place before the first request can arrive.
@@ -277,6 +326,9 @@ result<std::unique_ptr<server>, std::string> server::start(options opts) {
 server::server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 server::~server() { stop(); }
+
+std::size_t server::max_connections() const { return impl_->web->max_connections(); }
+std::uint64_t server::descriptor_limit() const { return impl_->web->descriptor_limit(); }
 
 std::vector<std::string> server::endpoints() const {
   std::vector<std::string> out;

@@ -25,9 +25,12 @@ struct options {
   unsigned threads = 0;  // 0: one per core
   std::string whitelist_path;  // empty: every torrent is allowed
   bool full_scrape = false;
-  std::vector<std::string> trusted_proxies;  // may set ip=, like loopback
+  // Proxies whose requests may set ip=, and whose X-Forwarded-For names
+  // the client; no address is trusted unless listed (loopback neither).
+  std::vector<std::string> trusted_proxies;
   store_limits limits;
-  std::size_t max_connections = 10'000;
+  std::size_t max_connections = 10'000;  // lowered to what the descriptor limit allows
+  std::size_t max_connections_per_ip = 32;  // 0: no limit
   std::chrono::seconds idle_timeout{30};
   std::size_t max_header_bytes = 8192;
   std::function<clock::time_point()> now = [] { return clock::now(); };
@@ -42,6 +45,10 @@ class server {
 
   // The bound endpoints as ADDR:PORT (port 0 resolved).
   std::vector<std::string> endpoints() const;
+  // The connection cap in force and the descriptor limit it was checked
+  // against (0: none).
+  std::size_t max_connections() const;
+  std::uint64_t descriptor_limit() const;
   // Re-reads the whitelist file; false (with the reason) if it cannot.
   result<void, std::string> reload_whitelist();
   // Drops expired peers now (it also happens every interval / 2).

@@ -6,7 +6,12 @@
 
 namespace sta::tracker {
 
-swarm_store::swarm_store(store_limits limits, clock::duration peer_ttl) : limits_(limits), ttl_(peer_ttl) {}
+swarm_store::swarm_store(store_limits limits, clock::duration peer_ttl)
+    : limits_(limits),
+      ttl_(peer_ttl),
+      tick_(std::max<std::uint32_t>(1, (ttl_seconds() + 127) / 128)),
+      ttl_ticks_(ttl_seconds() / tick_),
+      seed_(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32)) {}
 
 namespace {
 
@@ -79,13 +84,110 @@ void swarm_store::swarm::remove(std::uint32_t index) {
   peers.pop_back();
 }
 
-void swarm_store::sweep(swarm& s, std::uint32_t now) {
+std::uint32_t swarm_store::ttl_seconds() const {
+  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count());
+}
+
+// The source of an announce for the per-source limits: an IPv4 address or
+// an IPv6 /64 (one host may hold a whole /64), hashed with the info-hash
+// (for the limit in one swarm) or alone, under the store's random seed.
+std::uint64_t swarm_store::source_key(const sha1_digest& h, const peer_address& from) const {
+  std::array<std::uint8_t, 29> buf{};
+  std::memcpy(buf.data(), h.bytes.data(), 20);
+  std::memcpy(buf.data() + 20, from.addr.data(), from.v6 ? 8 : 4);
+  buf[28] = from.v6 ? 6 : 4;
+  return XXH3_64bits_withSeed(buf.data(), buf.size(), seed_);
+}
+
+std::uint32_t swarm_store::key_hash(const std::string& key) const {
+  if (key.empty()) return 0;
+  const auto h = static_cast<std::uint32_t>(XXH3_64bits_withSeed(key.data(), key.size(), seed_ ^ 0x6b6579));
+  return h == 0 ? 1 : h;
+}
+
+bool swarm_store::new_swarm_allowed(const peer_address& from, std::uint32_t now) {
+  if (limits_.max_new_swarms_per_source == 0) return true;
+  const std::uint64_t source = source_key(sha1_digest{}, from);
+  std::lock_guard lock(new_swarms_mutex_);
+  if (now / 60 != new_swarms_minute_) {
+    new_swarms_minute_ = now / 60;
+    new_swarms_.clear();
+  }
+  auto it = new_swarms_.find(source);
+  if (it != new_swarms_.end() && it->second >= limits_.max_new_swarms_per_source) return false;
+  if (it == new_swarms_.end()) new_swarms_.emplace(source, 1);
+  else ++it->second;
+  return true;
+}
+
+void swarm_store::add_peer(shard& sh, const sha1_digest& h, swarm& s, const peer& p) {
+  s.insert(p);
+  ++(p.seed ? sh.seeders : sh.leechers);
+  if (limits_.max_peers_per_source != 0) ++sh.per_source[source_key(h, {p.addr, p.v6 != 0})];
+}
+
+void swarm_store::drop_peer(shard& sh, const sha1_digest& h, swarm& s, std::uint32_t index) {
+  const peer& p = s.peers[index];
+  --(p.seed ? sh.seeders : sh.leechers);
+  if (limits_.max_peers_per_source != 0) {
+    if (auto it = sh.per_source.find(source_key(h, {p.addr, p.v6 != 0})); it != sh.per_source.end() && --it->second == 0)
+      sh.per_source.erase(it);
+  }
+  s.remove(index);
+}
+
+void swarm_store::sweep(shard& sh, const sha1_digest& h, swarm& s, std::uint32_t now) {
   s.last_sweep = now;
-  const auto ttl = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count());
   for (std::uint32_t i = 0; i < s.peers.size();) {
-    if (now - s.peers[i].last_seen > ttl) s.remove(i);
+    if (expired(s.peers[i], now)) drop_peer(sh, h, s, i);
     else ++i;
   }
+}
+
+// Drops one swarm of this shard that is empty or whose peers all missed
+// their announce, looking at a bounded number from where the last search
+// stopped. The caller holds sh.mutex.
+bool swarm_store::evict_from(shard& sh, std::uint32_t now) {
+  constexpr std::size_t kLook = 32;
+  const std::uint32_t stale = ttl_seconds() / 2;
+  const std::size_t buckets = sh.swarms.bucket_count();
+  std::size_t looked = 0;
+  std::size_t k = 0;
+  for (; k < buckets && k < 8 * kLook && looked < kLook; ++k) {
+    const std::size_t b = (sh.evict_bucket + k) % buckets;
+    for (auto it = sh.swarms.begin(b); it != sh.swarms.end(b); ++it) {
+      ++looked;
+      swarm& s = it->second;
+      if (!s.peers.empty() && now - s.last_activity <= stale) continue;
+      const sha1_digest h = it->first;
+      while (!s.peers.empty()) drop_peer(sh, h, s, static_cast<std::uint32_t>(s.peers.size() - 1));
+      sh.swarms.erase(h);
+      sh.evict_bucket = (b + 1) % buckets;
+      swarm_count_.fetch_sub(1, std::memory_order_relaxed);
+      evicted_.fetch_add(1, std::memory_order_relaxed);
+      visited_.fetch_add(looked, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  if (buckets != 0) sh.evict_bucket = (sh.evict_bucket + k) % buckets;
+  visited_.fetch_add(looked, std::memory_order_relaxed);
+  return false;
+}
+
+// Room for one more swarm at the cap: from this shard, else from any other
+// that is not busy (try_lock: two shards never wait on each other). When
+// nothing can go, new swarms are refused for a second without searching.
+bool swarm_store::make_room(shard& sh, std::uint32_t now) {
+  if (now < full_until_.load(std::memory_order_relaxed)) return false;
+  if (evict_from(sh, now)) return true;
+  const auto mine = static_cast<std::size_t>(&sh - shards_.data());
+  for (std::size_t k = 1; k < kShards; ++k) {
+    shard& other = shards_[(mine + k) % kShards];
+    std::unique_lock lock(other.mutex, std::try_to_lock);
+    if (lock && evict_from(other, now)) return true;
+  }
+  full_until_.store(now + 1, std::memory_order_relaxed);
+  return false;
 }
 
 result<announce::response, std::string> swarm_store::announce(const announce::request& req,
@@ -97,38 +199,70 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
   if (it == sh.swarms.end()) {
     announce::response empty;
     if (req.ev == announce::event::stopped) return empty;
-    if (swarm_count_.load(std::memory_order_relaxed) >= limits_.max_swarms) {
+    if (!new_swarm_allowed(from, now)) {
+      return {boost::system::in_place_error, "too many new torrents from your address; try again in a minute"};
+    }
+    if (swarm_count_.load(std::memory_order_relaxed) >= limits_.max_swarms && !make_room(sh, now)) {
       return {boost::system::in_place_error, "tracker is full (too many torrents)"};
     }
     it = sh.swarms.emplace(req.info_hash, swarm{}).first;
     swarm_count_.fetch_add(1, std::memory_order_relaxed);
     it->second.last_sweep = now;
+    it->second.last_activity = now;
   }
+  const sha1_digest& h = it->first;
   swarm& s = it->second;
-  s.last_activity = now;
   // Expired peers are dropped as their swarm is touched, at most every
   // quarter TTL; expire() sweeps swarms nobody touches.
-  if (now - s.last_sweep > std::chrono::duration_cast<std::chrono::seconds>(ttl_).count() / 4) sweep(s, now);
+  if (now - s.last_sweep > ttl_seconds() / 4) sweep(sh, h, s, now);
 
   const bool seed = req.left == 0;
   const auto id = id_of(req.peer_id);
-  const std::size_t slot = s.find_slot(id);
-  const bool known = slot < s.slots.size();
-  if (req.ev == announce::event::stopped) {
-    if (known) s.remove(s.slots[slot] - 1);
-  } else if (known) {
-    peer& p = s.peers[s.slots[slot] - 1];
-    if (p.seed != seed) s.seeders += seed ? 1 : -1;
-    p.addr = from.addr;
-    p.v6 = from.v6;
-    p.port = req.port;
-    p.seed = seed;
-    p.last_seen = now;
-  } else {
-    if (s.peers.size() >= limits_.max_peers_per_swarm) return {boost::system::in_place_error, "swarm is full"};
-    s.insert({from.addr, id, now, req.port, from.v6, seed});
+  const std::uint32_t key = key_hash(req.key);
+  bool recorded = true;
+  std::size_t slot = s.find_slot(id);
+  if (slot < s.slots.size()) {
+    const std::uint32_t index = s.slots[slot] - 1;
+    const peer& p = s.peers[index];
+    const bool same_address = p.addr == from.addr && p.v6 == from.v6;
+    if (!same_address && (p.key == 0 || p.key != key)) {
+      // Someone else's peer id: the peer stays as it is.
+      recorded = false;
+      ignored_.fetch_add(1, std::memory_order_relaxed);
+    } else if (req.ev == announce::event::stopped || !same_address) {
+      // Gone, or moved (its key says so): the move is a new entry, under
+      // the limits of its new address.
+      drop_peer(sh, h, s, index);
+      slot = s.slots.size();
+    } else {
+      peer& q = s.peers[index];
+      if (q.seed != seed) {
+        s.seeders += seed ? 1 : -1;
+        ++(seed ? sh.seeders : sh.leechers);
+        --(seed ? sh.leechers : sh.seeders);
+      }
+      q.port = req.port;
+      q.seed = seed;
+      q.last_seen = tick_of(now);
+      if (key != 0 && q.key == 0) q.key = key;
+    }
   }
-  if (req.ev == announce::event::completed) ++s.completed;
+  if (recorded && slot == s.slots.size() && req.ev != announce::event::stopped) {
+    if (s.peers.size() >= limits_.max_peers_per_swarm) return {boost::system::in_place_error, "swarm is full"};
+    if (limits_.max_peers_per_source != 0) {
+      const auto n = sh.per_source.find(source_key(h, from));
+      if (n != sh.per_source.end() && n->second >= limits_.max_peers_per_source)
+        return {boost::system::in_place_error, "too many peers from your address in this torrent"};
+    }
+    add_peer(sh, h, s, {from.addr, id, key, req.port, tick_of(now), from.v6, seed});
+  }
+  if (recorded) {
+    s.last_activity = now;
+    if (req.ev == announce::event::completed) {
+      ++s.completed;
+      ++sh.completed;
+    }
+  }
 
   announce::response r;
   r.complete = s.seeders;
@@ -194,57 +328,81 @@ std::vector<announce::scrape_entry> swarm_store::scrape_all() const {
   return out;
 }
 
-void swarm_store::expire(clock::time_point when) {
-  const std::uint32_t now = seconds_of(when);
-  const auto ttl = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count());
-  for (auto& sh : shards_) {
+namespace {
+
+bool larger(const swarm_summary& a, const swarm_summary& b) {
+  return a.seeders + a.leechers > b.seeders + b.leechers;
+}
+
+void keep_largest(std::vector<swarm_summary>& v, std::size_t n) {
+  if (v.size() > n) {
+    std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(), larger);
+    v.resize(n);
+  } else {
+    std::sort(v.begin(), v.end(), larger);
+  }
+}
+
+}  // namespace
+
+void swarm_store::expire_shard(std::size_t i, std::uint32_t now) {
+  shard& sh = shards_[i];
+  const auto ttl = ttl_seconds();
+  std::vector<swarm_summary> largest;
+  {
     std::lock_guard lock(sh.mutex);
+    visited_.fetch_add(sh.swarms.size(), std::memory_order_relaxed);
     for (auto it = sh.swarms.begin(); it != sh.swarms.end();) {
-      sweep(it->second, now);
+      swarm& s = it->second;
+      sweep(sh, it->first, s, now);
       // Keep an empty swarm while its completed count is fresh.
-      if (it->second.peers.empty() && now - it->second.last_activity > ttl) {
+      if (s.peers.empty() && now - s.last_activity > ttl) {
         it = sh.swarms.erase(it);
         swarm_count_.fetch_sub(1, std::memory_order_relaxed);
-      } else {
-        ++it;
+        continue;
       }
+      if (!s.peers.empty()) {
+        largest.push_back({it->first, s.seeders, static_cast<std::int64_t>(s.peers.size()) - s.seeders, s.completed,
+                           clock::time_point(std::chrono::seconds(s.last_activity))});
+        if (largest.size() >= 4 * kTop) keep_largest(largest, kTop);
+      }
+      ++it;
     }
   }
+  keep_largest(largest, kTop);
+  std::lock_guard lock(top_mutex_);
+  shard_top_[i] = std::move(largest);
+  top_.clear();
+  for (const auto& t : shard_top_) top_.insert(top_.end(), t.begin(), t.end());
+  keep_largest(top_, kTop);
+}
+
+void swarm_store::expire(clock::time_point when) {
+  const std::uint32_t now = seconds_of(when);
+  for (std::size_t i = 0; i < kShards; ++i) expire_shard(i, now);
+}
+
+void swarm_store::expire_next(clock::time_point when) {
+  expire_shard(next_shard_.fetch_add(1, std::memory_order_relaxed) % kShards, seconds_of(when));
 }
 
 store_totals swarm_store::totals() const {
   store_totals t;
+  t.swarms = static_cast<std::int64_t>(swarm_count_.load(std::memory_order_relaxed));
   for (const auto& sh : shards_) {
     std::lock_guard lock(sh.mutex);
-    t.swarms += static_cast<std::int64_t>(sh.swarms.size());
-    for (const auto& [h, s] : sh.swarms) {
-      t.seeders += s.seeders;
-      t.leechers += static_cast<std::int64_t>(s.peers.size()) - s.seeders;
-      t.completed += s.completed;
-    }
+    t.seeders += sh.seeders;
+    t.leechers += sh.leechers;
+    t.completed += sh.completed;
   }
+  t.evicted = evicted_.load(std::memory_order_relaxed);
+  t.ignored = ignored_.load(std::memory_order_relaxed);
   return t;
 }
 
 std::vector<swarm_summary> swarm_store::top(std::size_t n) const {
-  std::vector<swarm_summary> all;
-  for (const auto& sh : shards_) {
-    std::lock_guard lock(sh.mutex);
-    for (const auto& [h, s] : sh.swarms) {
-      all.push_back({h, s.seeders, static_cast<std::int64_t>(s.peers.size()) - s.seeders, s.completed,
-                     clock::time_point(std::chrono::seconds(s.last_activity))});
-    }
-  }
-  const auto by_size = [](const swarm_summary& a, const swarm_summary& b) {
-    return a.seeders + a.leechers > b.seeders + b.leechers;
-  };
-  if (all.size() > n) {
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), by_size);
-    all.resize(n);
-  } else {
-    std::sort(all.begin(), all.end(), by_size);
-  }
-  return all;
+  std::lock_guard lock(top_mutex_);
+  return {top_.begin(), top_.begin() + static_cast<std::ptrdiff_t>(std::min(n, top_.size()))};
 }
 
 }  // namespace sta::tracker

@@ -91,6 +91,7 @@ result<request, failure> parse_announce(std::string_view query) {
       r.compact = v != "0";
     } else if (key == "no_peer_id") {
       r.no_peer_id = parse_flag(v);
+      r.peer_ids_asked = v == "0" || v == "false";
     } else if (key == "numwant") {
       std::int64_t n = 0;
       if (!parse_int(v, n) || n < 0) {

@@ -32,6 +32,7 @@ struct request {
   event ev = event::none;
   bool compact = true;
   bool no_peer_id = false;
+  bool peer_ids_asked = false;  // no_peer_id=0 said outright (the tracker hands ids out only then)
   int numwant = 50;
   std::string key;
   std::string tracker_id;

@@ -2,12 +2,14 @@
 script ran, shows the numbers of a swarm this test created by announcing.
 Exits 77 (skipped) when chromium is not installed."""
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 
@@ -24,6 +26,11 @@ def announce(url, info_hash, peer_id, port, left, event=""):
     with urllib.request.urlopen(f"{url}?{query}", timeout=10) as r:
         body = r.read()
     assert b"failure reason" not in body, body
+
+
+def stats(base_url):
+    with urllib.request.urlopen(f"{base_url}api/stats", timeout=10) as r:
+        return json.loads(r.read())
 
 
 def rendered_dom(url):
@@ -45,6 +52,12 @@ def test_dashboard_shows_a_live_swarm(binary):
         announce(tracker.announce_url, info_hash, b"A" * 20, 6881, 0, "completed")
         announce(tracker.announce_url, info_hash, b"B" * 20, 6882, 0)
         announce(tracker.announce_url, info_hash, b"C" * 20, 6883, 1000, "started")
+        # The largest swarms are noted as the sweep passes (every second on
+        # a tracker this small): wait for the API to list this one.
+        deadline = time.monotonic() + 30
+        while not any(t["info_hash"] == info_hash.hex() for t in stats(tracker.base_url)["torrents"]):
+            assert time.monotonic() < deadline, stats(tracker.base_url)
+            time.sleep(0.05)  # polling a condition, with a deadline
         dom = rendered_dom(tracker.base_url)
         row = re.search(r'<tr data-info-hash="%s">(.*?)</tr>' % info_hash.hex(), dom, re.S)
         assert row, f"no row for the swarm in the rendered page: {dom[:2000]}"

@@ -86,8 +86,10 @@ announce::response parse(const http::response<http::string_body>& res) {
   return *r;
 }
 
-TEST(TrackerServer, CompactIpv4PeersAndTrustedIpFromLoopback) {
-  auto t = start();
+TEST(TrackerServer, CompactIpv4PeersAndIpFromATrustedProxyOnly) {
+  options o;
+  o.trusted_proxies = {"127.0.0.1"};
+  auto t = start(o);
   client c(t.v4);
   parse(c.get(announce_target("swarm", 'a', 1111, 10, "&ip=127.0.0.11")));
   const auto r = parse(c.get(announce_target("swarm", 'b', 2222, 10, "&ip=127.0.0.12")));
@@ -96,6 +98,52 @@ TEST(TrackerServer, CompactIpv4PeersAndTrustedIpFromLoopback) {
   EXPECT_EQ(r.peers[0].port, 1111);
   EXPECT_EQ(r.incomplete, 2);
   EXPECT_EQ(r.interval, 1800);
+  // Loopback alone is not trusted: ip= is ignored.
+  auto plain = start();
+  client d(plain.v4);
+  parse(d.get(announce_target("swarm", 'a', 1111, 10, "&ip=203.0.113.5")));
+  const auto r2 = parse(d.get(announce_target("swarm", 'b', 2222, 10)));
+  ASSERT_EQ(r2.peers.size(), 1u);
+  EXPECT_EQ(r2.peers[0].address_text(), "127.0.0.1");
+}
+
+std::string get_with(client& c, const std::string& target, const std::string& headers) {
+  c.send_raw("GET " + target + " HTTP/1.1\r\nHost: t\r\n" + headers + "\r\n");
+  return c.read().body();
+}
+
+TEST(TrackerServer, XForwardedForIsBelievedFromATrustedProxyOnly) {
+  options o;
+  o.trusted_proxies = {"127.0.0.1", "10.0.0.2"};
+  auto t = start(o);
+  client c(t.v4);
+  // The last address that is not a trusted proxy is the client; what it
+  // wrote itself (further left) does not count.
+  get_with(c, announce_target("swarm", 'a', 1111, 10), "X-Forwarded-For: 198.51.100.66, 203.0.113.7, 10.0.0.2\r\n");
+  auto r = announce::parse_response(get_with(c, announce_target("swarm", 'b', 2222, 10), ""));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->peers.size(), 1u);
+  EXPECT_EQ(r->peers[0].address_text(), "203.0.113.7");
+  // From a connection that is not a trusted proxy the header means nothing.
+  auto plain = start();
+  client d(plain.v4);
+  get_with(d, announce_target("swarm", 'a', 1111, 10), "X-Forwarded-For: 203.0.113.7\r\n");
+  r = announce::parse_response(get_with(d, announce_target("swarm", 'b', 2222, 10), ""));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->peers.size(), 1u);
+  EXPECT_EQ(r->peers[0].address_text(), "127.0.0.1");
+}
+
+TEST(TrackerServer, PeerIdsOnlyWhenAskedFor) {
+  auto t = start();
+  client c(t.v4);
+  parse(c.get(announce_target("swarm", 'a', 1111, 10)));
+  const auto plain = parse(c.get(announce_target("swarm", 'b', 2222, 10, "&compact=0")));
+  ASSERT_EQ(plain.peers.size(), 1u);
+  EXPECT_TRUE(plain.peers[0].peer_id.empty());
+  const auto asked = parse(c.get(announce_target("swarm", 'b', 2222, 10, "&compact=0&no_peer_id=0")));
+  ASSERT_EQ(asked.peers.size(), 1u);
+  EXPECT_EQ(asked.peers[0].peer_id, std::string(20, 'a'));
 }
 
 TEST(TrackerServer, Ipv6PeersComeInPeers6) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -124,6 +125,8 @@ TEST(SwarmStore, TopAndTotals) {
   swarm_store s({}, 60s);
   ASSERT_TRUE(s.announce(req("small", 'a', 0), v4(1), t0));
   for (char id : {'a', 'b', 'c'}) ASSERT_TRUE(s.announce(req("large", id, 1), v4(1), t0));
+  EXPECT_TRUE(s.top(1).empty());  // known on the next sweep
+  s.expire(t0);
   const auto top = s.top(1);
   ASSERT_EQ(top.size(), 1u);
   EXPECT_EQ(top[0].info_hash, sha1("large"));
@@ -134,6 +137,133 @@ TEST(SwarmStore, TopAndTotals) {
   EXPECT_EQ(t.leechers, 3);
 }
 
+peer_address v6(std::uint8_t group, std::uint8_t last) {
+  peer_address a;
+  a.addr = {0x20, 0x01, 0x0d, 0xb8, 0, group, 0, 0, 0, 0, 0, 0, 0, 0, 0, last};
+  a.v6 = true;
+  return a;
+}
+
+announce::request keyed(announce::request r, std::string key) {
+  r.key = std::move(key);
+  return r;
+}
+
+TEST(SwarmStore, OnlyThePeersAddressOrItsKeyMayChangeOrRemoveIt) {
+  swarm_store s({}, 60s);
+  ASSERT_TRUE(s.announce(req("t", 'a', 10), v4(1), t0));
+  ASSERT_TRUE(s.announce(keyed(req("t", 'b', 10), "secret"), v4(2), t0));
+  // Someone else names a's and b's ids: stopped, and a re-announce that
+  // would point them elsewhere. Nothing changes.
+  ASSERT_TRUE(s.announce(req("t", 'a', 10, announce::event::stopped), v4(66), t0));
+  ASSERT_TRUE(s.announce(keyed(req("t", 'b', 0), "guess"), v4(66), t0));
+  ASSERT_TRUE(s.announce(req("t", 'b', 10, announce::event::stopped), v4(66), t0));
+  auto r = s.announce(req("t", 'c', 10), v4(3), t0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->incomplete, 3);
+  EXPECT_EQ(r->complete, 0);
+  for (const auto& p : r->peers) EXPECT_NE(p.addr[3], 66) << p.peer_id;
+  EXPECT_EQ(s.totals().ignored, 3);
+  // b's own key moves it (a new address), and removes it.
+  ASSERT_TRUE(s.announce(keyed(req("t", 'b', 10), "secret"), v4(7), t0));
+  r = s.announce(req("t", 'c', 10), v4(3), t0);
+  ASSERT_TRUE(r);
+  const auto b = std::find_if(r->peers.begin(), r->peers.end(), [](const auto& p) { return p.peer_id[0] == 'b'; });
+  ASSERT_NE(b, r->peers.end());
+  EXPECT_EQ(b->addr[3], 7);
+  ASSERT_TRUE(s.announce(keyed(req("t", 'b', 10, announce::event::stopped), "secret"), v4(8), t0));
+  // a's own address removes it.
+  ASSERT_TRUE(s.announce(req("t", 'a', 10, announce::event::stopped), v4(1), t0));
+  EXPECT_EQ(s.scrape({sha1("t")})[0].incomplete, 1);
+}
+
+TEST(SwarmStore, OneSourceCannotFillASwarm) {
+  store_limits lim;
+  lim.max_peers_per_source = 3;
+  swarm_store s(lim, 60s);
+  for (char id : {'a', 'b', 'c'}) ASSERT_TRUE(s.announce(req("t", id, 1), v4(1), t0));
+  auto refused = s.announce(req("t", 'd', 1), v4(1), t0);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), "too many peers from your address in this torrent");
+  EXPECT_TRUE(s.announce(req("t", 'a', 0), v4(1), t0));  // the ones it has still announce
+  EXPECT_TRUE(s.announce(req("other", 'd', 1), v4(1), t0));
+  EXPECT_TRUE(s.announce(req("t", 'd', 1), v4(2), t0));
+  ASSERT_TRUE(s.announce(req("t", 'b', 1, announce::event::stopped), v4(1), t0));
+  EXPECT_TRUE(s.announce(req("t", 'e', 1), v4(1), t0));
+  // An IPv6 /64 is one source; another /64 is another.
+  for (char id : {'f', 'g', 'h'}) ASSERT_TRUE(s.announce(req("t", id, 1), v6(1, static_cast<std::uint8_t>(id)), t0));
+  EXPECT_FALSE(s.announce(req("t", 'i', 1), v6(1, 99), t0));
+  EXPECT_TRUE(s.announce(req("t", 'i', 1), v6(2, 99), t0));
+  // Expired peers give their places back.
+  s.expire(t0 + 61s);
+  EXPECT_TRUE(s.announce(req("t", 'j', 1), v4(1), t0 + 61s));
+}
+
+TEST(SwarmStore, NewSwarmsFromOneSourceAreLimitedPerMinute) {
+  store_limits lim;
+  lim.max_new_swarms_per_source = 5;
+  swarm_store s(lim, 600s);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.announce(req("flood" + std::to_string(i), 'a', 1), v4(1), t0));
+  auto refused = s.announce(req("flood5", 'a', 1), v4(1), t0 + 30s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), "too many new torrents from your address; try again in a minute");
+  EXPECT_TRUE(s.announce(req("flood0", 'b', 1), v4(1), t0 + 30s));  // swarms it has: fine
+  EXPECT_TRUE(s.announce(req("real", 'a', 1), v4(2), t0 + 30s));
+  EXPECT_TRUE(s.announce(req("flood5", 'a', 1), v4(1), t0 + 60s));
+  EXPECT_EQ(s.totals().swarms, 7);
+}
+
+TEST(SwarmStore, AtTheCapSwarmsThatAreEmptyOrStaleMakeRoom) {
+  store_limits lim;
+  lim.max_swarms = 3;
+  swarm_store s(lim, 60s);  // stale: nobody announced for 30 s
+  ASSERT_TRUE(s.announce(req("real", 'a', 1), v4(1), t0));
+  ASSERT_TRUE(s.announce(req("junk1", 'a', 1), v4(2), t0));
+  ASSERT_TRUE(s.announce(req("junk2", 'a', 1), v4(3), t0));
+  auto full = s.announce(req("new", 'a', 1), v4(4), t0 + 10s);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error(), "tracker is full (too many torrents)");
+  // Within the same second, a refusal costs no search.
+  const auto visited = s.swarms_visited();
+  EXPECT_FALSE(s.announce(req("new2", 'a', 1), v4(4), t0 + 10s));
+  EXPECT_EQ(s.swarms_visited(), visited);
+  // The real swarm's peer announces on time; the junk's do not.
+  ASSERT_TRUE(s.announce(req("real", 'a', 1), v4(1), t0 + 25s));
+  ASSERT_TRUE(s.announce(req("new", 'a', 1), v4(4), t0 + 35s));
+  ASSERT_TRUE(s.announce(req("new2", 'a', 1), v4(4), t0 + 35s));
+  EXPECT_EQ(s.totals().evicted, 2);
+  EXPECT_EQ(s.totals().swarms, 3);
+  EXPECT_EQ(s.scrape({sha1("real")})[0].incomplete, 1);
+  EXPECT_EQ(s.scrape({sha1("junk1")})[0].incomplete + s.scrape({sha1("junk2")})[0].incomplete, 0);
+  // A swarm left empty goes first, however fresh.
+  ASSERT_TRUE(s.announce(req("new2", 'a', 1, announce::event::stopped), v4(4), t0 + 36s));
+  ASSERT_TRUE(s.announce(req("newest", 'a', 1), v4(5), t0 + 36s));
+  EXPECT_EQ(s.scrape({sha1("new")})[0].incomplete, 1);
+  EXPECT_EQ(s.totals().evicted, 3);
+}
+
+TEST(SwarmStore, PollingTotalsAndTopDoesNotScanSwarms) {
+  for (const int swarms : {10, 20'000}) {
+    store_limits lim;
+    lim.max_new_swarms_per_source = 0;
+    swarm_store s(lim, 600s);
+    for (int i = 0; i < swarms; ++i) {
+      auto r = req("swarm" + std::to_string(i), 'a', i % 2);
+      ASSERT_TRUE(s.announce(r, v4(static_cast<std::uint8_t>(i)), t0));
+    }
+    s.expire(t0);
+    const auto visited = s.swarms_visited();
+    for (int poll = 0; poll < 100; ++poll) {
+      const auto t = s.totals();
+      EXPECT_EQ(t.swarms, swarms);
+      EXPECT_EQ(t.seeders + t.leechers, swarms);
+      EXPECT_EQ(s.top(100).size(), std::min<std::size_t>(100, static_cast<std::size_t>(swarms)));
+    }
+    EXPECT_EQ(s.swarms_visited(), visited) << swarms << " swarms";
+    EXPECT_GE(visited, static_cast<std::uint64_t>(swarms));  // the sweep did look at each
+  }
+}
+
 }  // namespace
 }  // namespace sta::tracker
 
@@ -141,7 +271,9 @@ namespace sta::tracker {
 namespace {
 
 TEST(SwarmStore, PeerIndexMatchesAModelUnderRandomJoinsAndLeaves) {
-  swarm_store s({}, std::chrono::hours(1));
+  store_limits no_source_limits;
+  no_source_limits.max_peers_per_source = 0;
+  swarm_store s(no_source_limits, std::chrono::hours(1));
   std::set<std::string> model;
   std::mt19937 rng(99);
   for (int step = 0; step < 20'000; ++step) {

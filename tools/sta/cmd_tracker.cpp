@@ -1,5 +1,7 @@
 // sta tracker [--listen ADDR:PORT]... [--interval S] [--whitelist FILE]
 //             [--threads N] [--full-scrape] [--trusted-proxy ADDR]...
+//             [--max-swarms N] [--max-peers-per-ip N] [--max-new-swarms-per-ip N]
+//             [--max-connections N] [--max-connections-per-ip N]
 #include <signal.h>
 
 #include <iostream>
@@ -19,6 +21,9 @@ struct tracker_args {
   unsigned threads = 0;
   bool full_scrape = false;
   std::vector<std::string> trusted_proxies;
+  tracker::store_limits limits;
+  std::size_t max_connections = tracker::options{}.max_connections;
+  std::size_t max_connections_per_ip = tracker::options{}.max_connections_per_ip;
 };
 
 // A URL clients on this machine can use for a bound endpoint.
@@ -35,6 +40,9 @@ int run_tracker(const tracker_args& args) {
   opts.whitelist_path = args.whitelist;
   opts.full_scrape = args.full_scrape;
   opts.trusted_proxies = args.trusted_proxies;
+  opts.limits = args.limits;
+  opts.max_connections = args.max_connections;
+  opts.max_connections_per_ip = args.max_connections_per_ip;
 
   // Signals are taken by sigwait below: block them before any thread starts.
   sigset_t signals;
@@ -62,8 +70,15 @@ int run_tracker(const tracker_args& args) {
   std::string all;
   for (const auto& e : bound) all += (all.empty() ? "" : ", ") + e;
   const std::string base = "http://" + url_host(bound.front());
+  const auto limit = (*server)->descriptor_limit();
   std::cout << "sta tracker ready: announce " << base << "/announce, dashboard " << base << "/ (listening on "
-            << all << ")" << std::endl;
+            << all << "; at most " << (*server)->max_connections() << " connections"
+            << (limit ? ", descriptor limit " + std::to_string(limit) : std::string()) << ")" << std::endl;
+  if ((*server)->max_connections() < args.max_connections)
+    error("--max-connections " + std::to_string(args.max_connections) + " lowered to " +
+              std::to_string((*server)->max_connections()) + ": the descriptor limit (ulimit -n) is " +
+              std::to_string(limit),
+          0);
 
   for (;;) {
     int sig = 0;
@@ -86,7 +101,10 @@ command add_tracker(CLI::App& app) {
   sub->footer(
       "Routes: /announce, /scrape, / (dashboard), /api/stats (JSON), /metrics (Prometheus).\n"
       "By default listens on 0.0.0.0:6969 and [::]:6969. SIGHUP reloads the whitelist;\n"
-      "SIGINT and SIGTERM stop the tracker.");
+      "SIGINT and SIGTERM stop the tracker. A peer is changed or removed only by announces\n"
+      "from its own address (or with the key it registered with); peer ids are handed out\n"
+      "only to requests with no_peer_id=0. Load generators that simulate many peers from\n"
+      "one address turn the per-IP limits off (0).");
   sub->add_option("--listen", args->listen, "ADDR:PORT to listen on (repeatable; port 0 picks one)");
   sub->add_option("--interval", args->interval, "Seconds between announces asked of clients (default 1800)")
       ->check(CLI::Range(1u, 86400u));
@@ -95,7 +113,20 @@ command add_tracker(CLI::App& app) {
       ->check(CLI::Range(1u, 1024u));
   sub->add_flag("--full-scrape", args->full_scrape, "Answer /scrape without info_hash with every torrent");
   sub->add_option("--trusted-proxy", args->trusted_proxies,
-                  "Address whose requests may set ip= (loopback always may; repeatable)");
+                  "Proxy address whose requests may set ip= and whose X-Forwarded-For names the client "
+                  "(repeatable; nothing is trusted by default, loopback neither)");
+  sub->add_option("--max-swarms", args->limits.max_swarms,
+                  "Torrents tracked at once (default 1000000); when full, empty or stale ones make room")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+  sub->add_option("--max-peers-per-ip", args->limits.max_peers_per_source,
+                  "Peers one address (an IPv6 /64) may register in one torrent (default 8; 0: no limit)");
+  sub->add_option("--max-new-swarms-per-ip", args->limits.max_new_swarms_per_source,
+                  "Torrents one address (an IPv6 /64) may add a minute (default 30; 0: no limit)");
+  sub->add_option("--max-connections", args->max_connections,
+                  "Open HTTP connections (default 10000, lowered to what the descriptor limit allows)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  sub->add_option("--max-connections-per-ip", args->max_connections_per_ip,
+                  "Open HTTP connections from one address (default 32; 0: no limit)");
   return {sub, [args] { return run_tracker(*args); }};
 }
 
