@@ -1,6 +1,7 @@
 #include "tracker/server.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/endian/conversion.hpp>
 #include <boost/json.hpp>
 
 #include <atomic>
@@ -12,9 +13,14 @@
 #include <thread>
 #include <unordered_set>
 
+#include "announce/udp.hpp"
 #include "base/hex.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "reactor/datagrams.hpp"
+#include "reactor/reactor_group.hpp"
+#include "reactor/socket.hpp"
+#include "tracker/connection_ids.hpp"
 #include "tracker/dashboard.hpp"
 
 namespace sta::tracker {
@@ -62,6 +68,17 @@ asio::ip::address normalized(const asio::ip::address& a) {
   return a;
 }
 
+asio::ip::address address_of(const endpoint& e) {
+  boost::system::error_code ec;
+  return normalized(asio::ip::make_address(e.host_string(), ec));
+}
+
+std::uint64_t seconds_of(clock::time_point t) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+namespace udp = announce::udp;
+
 using http::status;
 
 }  // namespace
@@ -99,6 +116,15 @@ struct server::impl {
 
   std::atomic<std::int64_t> announces{0};
   std::atomic<std::int64_t> scrapes{0};
+  std::atomic<std::int64_t> udp_connects{0};
+  std::atomic<std::int64_t> udp_refused{0};  // a connection id that was not theirs, or too old
+
+  // UDP: one reactor per core; each keeps its own whitelist copy (a reload
+  // posts the new one), like the HTTP threads.
+  connection_ids ids = connection_ids::random();
+  std::unique_ptr<io::reactor_group> udp_group;
+  std::vector<std::shared_ptr<const whitelist>> udp_allowed;
+  std::vector<endpoint> udp_bound;
   std::atomic<std::int64_t> last_announces{0};
   std::atomic<double> announce_rate{0};
   std::mutex failures_mutex;  // failures are rare: bad requests only
@@ -181,6 +207,88 @@ struct server::impl {
     return announce::encode_scrape(store.scrape(*hashes));
   }
 
+  void udp_reply(io::datagram_socket& sock, const endpoint& to, const udp::response& r) {
+    const auto bytes = udp::encode(r);
+    sock.send(to, bytes);
+  }
+
+  // One datagram on reactor `index`'s socket `sock`. Only connect is
+  // answered without a valid connection id; malformed datagrams and
+  // requests with a bad id get an error only when they carry a transaction
+  // id, never more bytes than they sent.
+  void handle_udp(io::datagram_socket& sock, unsigned index, const endpoint& from, std::span<const std::byte> data) {
+    auto req = udp::decode_request(data);
+    if (!req) {
+      count_failure("malformed UDP request");
+      return;
+    }
+    const auto now = opts.now();
+    if (const auto* c = std::get_if<udp::connect_request>(&*req)) {
+      udp_connects.fetch_add(1, std::memory_order_relaxed);
+      udp_reply(sock, from, udp::connect_response{c->transaction, ids.make(from, seconds_of(now))});
+      return;
+    }
+    if (const auto* sc = std::get_if<udp::scrape_request>(&*req)) {
+      scrapes.fetch_add(1, std::memory_order_relaxed);
+      if (!ids.valid(sc->connection, from, seconds_of(now))) {
+        udp_refused.fetch_add(1, std::memory_order_relaxed);
+        udp_reply(sock, from, udp::error_response{sc->transaction, "connection id expired or not yours"});
+        return;
+      }
+      auto files = store.scrape(sc->info_hashes);
+      if (const auto* allowed_here = udp_allowed[index].get()) {
+        for (auto& f : files)
+          if (!allowed_here->contains(f.info_hash)) f = {f.info_hash, 0, 0, 0};
+      }
+      udp_reply(sock, from, udp::scrape_response{sc->transaction, std::move(files)});
+      return;
+    }
+    const auto& a = std::get<udp::announce_request>(*req);
+    announces.fetch_add(1, std::memory_order_relaxed);
+    if (!ids.valid(a.connection, from, seconds_of(now))) {
+      udp_refused.fetch_add(1, std::memory_order_relaxed);
+      udp_reply(sock, from, udp::error_response{a.transaction, "connection id expired or not yours"});
+      return;
+    }
+    if (const auto* allowed_here = udp_allowed[index].get(); allowed_here && !allowed_here->contains(a.info_hash)) {
+      count_failure("torrent not allowed");
+      udp_reply(sock, from, udp::error_response{a.transaction, "torrent not allowed on this tracker"});
+      return;
+    }
+    announce::request r;
+    r.info_hash = a.info_hash;
+    r.peer_id.assign(reinterpret_cast<const char*>(a.peer_id.data()), a.peer_id.size());
+    r.port = a.port;
+    r.uploaded = a.uploaded;
+    r.downloaded = a.downloaded;
+    r.left = a.left;
+    r.ev = a.ev;
+    r.numwant = a.numwant < 0 ? announce::kDefaultNumwant : std::min(a.numwant, announce::kMaxNumwant);
+    if (a.key != 0) r.key.assign(reinterpret_cast<const char*>(&a.key), sizeof a.key);
+    const auto remote = address_of(from);
+    peer_address who = to_peer_address(remote);
+    if (a.ip != 0 && trusted.contains(remote)) {
+      who = {};
+      boost::endian::store_big_u32(who.addr.data(), a.ip);
+    }
+    auto res = store.announce(r, who, now);
+    if (!res) {
+      count_failure(res.error());
+      udp_reply(sock, from, udp::error_response{a.transaction, res.error()});
+      return;
+    }
+    udp::announce_response out{a.transaction, static_cast<std::int32_t>(opts.interval.count()),
+                               static_cast<std::int32_t>(res->incomplete), static_cast<std::int32_t>(res->complete), {}};
+    // Peers of the socket's family only: BEP 15's reply has one form.
+    const bool v6 = from.family() == AF_INET6;
+    for (auto& p : res->peers) {
+      if (p.v6 != v6) continue;
+      p.peer_id.clear();
+      out.peers.push_back(std::move(p));
+    }
+    udp_reply(sock, from, out);
+  }
+
   std::string stats_json() {
     const auto t = store.totals();
     const auto now = opts.now();
@@ -200,6 +308,8 @@ struct server::impl {
                           {"evicted", t.evicted},
                           {"ignored", t.ignored},
                           {"announces", announces.load()},
+                          {"udp_connects", udp_connects.load()},
+                          {"udp_refused", udp_refused.load()},
                           {"announces_per_sec", announce_rate.load()},
                           {"scrapes", scrapes.load()},
                           {"connections", web->connections()},
@@ -215,6 +325,10 @@ struct server::impl {
     http::metrics_text m;
     m.single("sta_tracker_announces_total", "counter", "Announce requests received.", static_cast<double>(announces.load()));
     m.single("sta_tracker_scrapes_total", "counter", "Scrape requests received.", static_cast<double>(scrapes.load()));
+    m.single("sta_tracker_udp_connects_total", "counter", "UDP connect requests answered.",
+             static_cast<double>(udp_connects.load()));
+    m.single("sta_tracker_udp_refused_total", "counter", "UDP requests with a connection id that was not theirs or too old.",
+             static_cast<double>(udp_refused.load()));
     m.single("sta_tracker_completed_total", "counter", "Completed downloads reported.", static_cast<double>(t.completed));
     m.single("sta_tracker_swarms", "gauge", "Torrents with peers.", static_cast<double>(t.swarms));
     m.single("sta_tracker_swarms_evicted_total", "counter", "Swarms dropped at the swarm cap to make room.",
@@ -271,6 +385,43 @@ struct server::impl {
     });
   }
 
+  // A socket of reactor `index` on `at`: served until the reactor stops.
+  static io::task<void> udp_socket_task(impl& self, io::reactor& r, unsigned index, unique_fd fd) {
+    io::datagram_socket* me = nullptr;
+    io::datagram_socket sock(r, std::move(fd), {}, [&self, &me, index](const endpoint& from, std::span<const std::byte> d) {
+      self.handle_udp(*me, index, from, d);
+    });
+    me = &sock;
+    co_await sock.serve();
+  }
+
+  result<void, std::string> start_udp(unsigned threads) {
+    io::reactor_group::options o;
+    o.reactors = threads;
+    auto group = io::reactor_group::start(o);
+    if (!group) return "UDP: " + group.error();
+    udp_group = std::move(*group);
+    udp_allowed.assign(udp_group->size(), initial);
+    // Every reactor binds its own socket on each HTTP endpoint's address
+    // and port (SO_REUSEPORT); the kernel spreads clients over them.
+    std::vector<std::vector<unique_fd>> fds(udp_group->size());
+    for (const auto& at : web->endpoints()) {
+      for (unsigned i = 0; i < udp_group->size(); ++i) {
+        auto fd = io::bound_udp(at, true);
+        if (!fd) return "cannot listen on UDP " + at.to_string() + ": " + fd.error().message();
+        fds[i].push_back(std::move(*fd));
+      }
+      udp_bound.push_back(at);
+    }
+    for (unsigned i = 0; i < udp_group->size(); ++i) {
+      auto& r = udp_group->at(i);
+      for (auto& fd : fds[i]) {
+        r.post([this, &r, i, raw = fd.release()] { r.spawn(udp_socket_task(*this, r, i, unique_fd(raw))); });
+      }
+    }
+    return {};
+  }
+
   void schedule_rate() {
     rate_timer->expires_after(std::chrono::seconds(1));
     rate_timer->async_wait([this](boost::system::error_code ec) {
@@ -314,6 +465,9 @@ result<std::unique_ptr<server>, std::string> server::start(options opts) {
   });
   if (!web) return web.error();
   p->web = std::move(*web);
+  if (p->opts.udp) {
+    if (auto r = p->start_udp(p->web->contexts()); !r) return r.error() + " (--no-udp serves HTTP only)";
+  }
   p->sweep_timer = std::make_unique<asio::steady_timer>(p->web->context(0));
   p->rate_timer = std::make_unique<asio::steady_timer>(p->web->context(0));
   asio::post(p->web->context(0), [raw] {
@@ -330,6 +484,12 @@ server::~server() { stop(); }
 std::size_t server::max_connections() const { return impl_->web->max_connections(); }
 std::uint64_t server::descriptor_limit() const { return impl_->web->descriptor_limit(); }
 
+std::vector<std::string> server::udp_endpoints() const {
+  std::vector<std::string> out;
+  for (const auto& e : impl_->udp_bound) out.push_back(e.to_string());
+  return out;
+}
+
 std::vector<std::string> server::endpoints() const {
   std::vector<std::string> out;
   for (const auto& e : impl_->web->endpoints()) out.push_back(e.to_string());
@@ -343,6 +503,10 @@ result<void, std::string> server::reload_whitelist() {
   for (unsigned i = 0; i < impl_->web->contexts(); ++i) {
     asio::post(impl_->web->context(i), [p = impl_.get(), i, allowed = *wl] { p->allowed[i] = allowed; });
   }
+  if (impl_->udp_group) {
+    for (unsigned i = 0; i < impl_->udp_group->size(); ++i)
+      impl_->udp_group->at(i).post([p = impl_.get(), i, allowed = *wl] { p->udp_allowed[i] = allowed; });
+  }
   return {};
 }
 
@@ -351,6 +515,7 @@ void server::expire_now() { impl_->store.expire(impl_->opts.now()); }
 void server::stop() {
   if (!impl_ || !impl_->web) return;
   impl_->web->stop();
+  if (impl_->udp_group) impl_->udp_group->stop();
   // The timers belong to the stopped contexts; they go before the server.
   impl_->sweep_timer.reset();
   impl_->rate_timer.reset();

@@ -1,8 +1,12 @@
-// sta's HTTP tracker: Boost.Beast over Asio, one io_context thread per core.
-// Acceptors run on the first context and hand each connection to the
-// contexts in turn; a connection then lives on one thread. Swarms are in a
-// swarm_store sharded by info-hash. Routes: /announce, /scrape, / (the live
-// dashboard), /api/stats (JSON), /metrics (Prometheus text).
+// sta's tracker. HTTP: Boost.Beast over Asio, one io_context thread per
+// core; acceptors run on the first context and hand each connection to the
+// contexts in turn; a connection then lives on one thread. Routes:
+// /announce, /scrape, / (the live dashboard), /api/stats (JSON), /metrics
+// (Prometheus text). UDP (BEP 15): on the same addresses and ports, one
+// io_uring reactor per core, each with its own socket per address
+// (SO_REUSEPORT), receiving with multishot recvmsg into a buffer ring and
+// answering with stateless connection ids. Both share one swarm_store,
+// sharded by info-hash, and its limits.
 //
 // start() binds and starts the threads; stop() closes everything and joins.
 // reload_whitelist() may be called from any thread.
@@ -31,6 +35,7 @@ struct options {
   store_limits limits;
   std::size_t max_connections = 10'000;  // lowered to what the descriptor limit allows
   std::size_t max_connections_per_ip = 32;  // 0: no limit
+  bool udp = true;
   std::chrono::seconds idle_timeout{30};
   std::size_t max_header_bytes = 8192;
   std::function<clock::time_point()> now = [] { return clock::now(); };
@@ -43,8 +48,10 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // The bound endpoints as ADDR:PORT (port 0 resolved).
+  // The bound endpoints as ADDR:PORT (port 0 resolved); the UDP ones are
+  // the same (none without udp).
   std::vector<std::string> endpoints() const;
+  std::vector<std::string> udp_endpoints() const;
   // The connection cap in force and the descriptor limit it was checked
   // against (0: none).
   std::size_t max_connections() const;

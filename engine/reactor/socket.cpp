@@ -27,11 +27,12 @@ result<unique_fd> connected_udp(const endpoint& to, const endpoint* local) {
   return s;
 }
 
-result<unique_fd> bound_udp(const endpoint& local) {
+result<unique_fd> bound_udp(const endpoint& local, bool reuse_port) {
   unique_fd s(::socket(local.family(), SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
   if (!s) return last_sys_error();
   const int one = 1;
   if (local.family() == AF_INET6) ::setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (reuse_port && ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return last_sys_error();
   if (::bind(s.get(), local.addr(), local.length) != 0) return last_sys_error();
   return s;
 }

@@ -16,8 +16,10 @@ namespace sta::io {
 // to `local` when given.
 result<unique_fd> connected_udp(const endpoint& to, const endpoint* local = nullptr);
 
-// An unconnected UDP socket bound to `local` (IPv6 only for an IPv6 address).
-result<unique_fd> bound_udp(const endpoint& local);
+// An unconnected UDP socket bound to `local` (IPv6 only for an IPv6 address);
+// with reuse_port, one of several sockets on the port (SO_REUSEPORT: the
+// kernel spreads the senders over them).
+result<unique_fd> bound_udp(const endpoint& local, bool reuse_port = false);
 
 result<unique_fd> listen_tcp(const endpoint& local, int backlog = 1024);
 // An unconnected TCP socket of `family`, bound to `local` when given.

@@ -1,10 +1,13 @@
 """Two libtorrent sessions find each other through `sta tracker` and complete
-a transfer; libtorrent's scrape then sees the right counts. Run with
-Debian's /usr/bin/python3, which has the libtorrent module."""
+a transfer; libtorrent's scrape then sees the right counts. Over HTTP and
+over UDP (BEP 15). Run with Debian's /usr/bin/python3, which has the
+libtorrent module."""
 import filecmp
+import json
 import os
 import sys
 import time
+import urllib.request
 
 import libtorrent as lt
 
@@ -33,10 +36,12 @@ def pump(sessions, until, what):
     return alerts
 
 
-def test_libtorrent_peers_meet_through_sta_tracker(binary):
+def peers_meet(binary, udp):
     with TempDir() as d, Tracker(binary) as tracker:
         random_file(f"{d}/seed/payload.bin", 3 * 1024 * 1024 + 123, 1)
-        assert sta(binary, "create", f"{d}/seed/payload.bin", "-a", tracker.announce_url, "-p", "64KiB",
+        url = tracker.udp_url if udp else tracker.announce_url
+        assert url
+        assert sta(binary, "create", f"{d}/seed/payload.bin", "-a", url, "-p", "64KiB",
                    "-o", f"{d}/t.torrent").code == 0
         ti = lt.torrent_info(f"{d}/t.torrent")
         seeder, leecher = session(), session()
@@ -60,8 +65,19 @@ def test_libtorrent_peers_meet_through_sta_tracker(binary):
             return False
         hl.scrape_tracker()
         pump([leecher], lambda alerts: scraped(alerts), "a scrape with 2 seeds")
+        if udp:
+            stats = json.loads(urllib.request.urlopen(f"{tracker.base_url}api/stats", timeout=10).read())
+            assert stats["udp_connects"] >= 1 and stats["announces"] >= 3 and stats["udp_refused"] == 0, stats
         assert tracker.stop() == 0
 
 
+def test_libtorrent_peers_meet_through_sta_tracker(binary):
+    peers_meet(binary, udp=False)
+
+
+def test_libtorrent_peers_meet_through_sta_tracker_over_udp(binary):
+    peers_meet(binary, udp=True)
+
+
 if __name__ == "__main__":
-    main([test_libtorrent_peers_meet_through_sta_tracker])
+    main([test_libtorrent_peers_meet_through_sta_tracker, test_libtorrent_peers_meet_through_sta_tracker_over_udp])

@@ -8,12 +8,13 @@ class Tracker:
         self.proc = subprocess.Popen([binary, "tracker", "--listen", "127.0.0.1:0", "--threads", "2", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
-        m = re.search(r"announce (http://\S+/announce), dashboard (http://\S+/)", line)
+        m = re.search(r"announce (http://\S+/announce), (?:(udp://\S+/announce), )?dashboard (http://\S+/)", line)
         if not m:
             self.stop()
             raise AssertionError(f"tracker did not start: {line!r} {self.proc.stderr.read()!r}")
         self.announce_url = m.group(1)
-        self.base_url = m.group(2)
+        self.udp_url = m.group(2)  # None with --no-udp
+        self.base_url = m.group(3)
 
     def stop(self):
         if self.proc.poll() is None:

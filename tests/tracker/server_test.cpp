@@ -1,6 +1,8 @@
 #include "tracker/server.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -9,7 +11,9 @@
 
 #include "announce/announce.hpp"
 #include "base/hex.hpp"
+#include "announce/udp.hpp"
 #include "support/temp_dir.hpp"
+#include "tracker/connection_ids.hpp"
 
 namespace sta::tracker {
 namespace {
@@ -269,6 +273,113 @@ TEST(TrackerServer, ReportsBadListenAddresses) {
   auto s = server::start(opts);
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().find("not ADDR:PORT"), std::string::npos);
+}
+
+// A blocking UDP client bound to its own loopback address.
+class udp_client {
+ public:
+  udp_client(const std::string& from, const std::string& tracker) : to_(*parse_endpoint(tracker)) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const auto local = *parse_endpoint(from + ":0");
+    if (::bind(fd_, local.addr(), local.length) != 0) throw std::runtime_error("bind");
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~udp_client() { ::close(fd_); }
+  udp_client(const udp_client&) = delete;
+  udp_client& operator=(const udp_client&) = delete;
+
+  void send(const std::vector<std::byte>& bytes) {
+    if (::sendto(fd_, bytes.data(), bytes.size(), 0, to_.addr(), to_.length) != static_cast<ssize_t>(bytes.size()))
+      throw std::runtime_error("sendto");
+  }
+  announce::udp::response ask(const announce::udp::request& r) {
+    send(announce::udp::encode(r));
+    return receive();
+  }
+  announce::udp::response receive() {
+    std::array<std::byte, 4096> buf;
+    const auto n = ::recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) throw std::runtime_error("no answer");
+    auto r = announce::udp::decode_response(std::span(buf.data(), static_cast<std::size_t>(n)), false);
+    if (!r) throw std::runtime_error("bad answer");
+    return *r;
+  }
+  std::uint64_t connect() {
+    return std::get<announce::udp::connect_response>(ask(announce::udp::connect_request{7})).connection;
+  }
+
+ private:
+  endpoint to_;
+  int fd_ = -1;
+};
+
+announce::udp::announce_request udp_announce(std::uint64_t connection, const std::string& torrent, char id,
+                                             std::uint16_t port) {
+  announce::udp::announce_request a;
+  a.connection = connection;
+  a.transaction = 9;
+  a.info_hash = sha1(torrent);
+  a.peer_id.fill(static_cast<std::uint8_t>(id));
+  a.left = 10;
+  a.port = port;
+  return a;
+}
+
+TEST(ConnectionIds, GoodForOneToTwoMinutesFromTheirAddressOnly) {
+  const auto ids = connection_ids::random();
+  const auto a = *parse_endpoint("198.51.100.1:6881");
+  const auto id = ids.make(a, 600);
+  EXPECT_TRUE(ids.valid(id, a, 600));
+  EXPECT_TRUE(ids.valid(id, a.with_port(7000), 659));  // the address, whatever the port
+  EXPECT_TRUE(ids.valid(id, a, 719));
+  EXPECT_FALSE(ids.valid(id, a, 720));
+  EXPECT_FALSE(ids.valid(id, *parse_endpoint("198.51.100.2:6881"), 600));
+  EXPECT_FALSE(ids.valid(id ^ 1, a, 600));
+  EXPECT_FALSE(ids.valid(id + (std::uint64_t{1} << 32), a, 600));  // a minute of its own choosing
+  EXPECT_FALSE(connection_ids::random().valid(id, a, 600));        // another tracker's secret
+  const auto six = *parse_endpoint("[2001:db8::1]:6881");
+  EXPECT_TRUE(ids.valid(ids.make(six, 600), six, 600));
+  EXPECT_FALSE(ids.valid(ids.make(six, 600), *parse_endpoint("[2001:db8::2]:6881"), 600));
+}
+
+TEST(TrackerServer, UdpAnnounceAndScrapeWithConnectionIds) {
+  auto t = start();
+  const auto udp = t.srv->udp_endpoints();
+  ASSERT_EQ(udp.size(), 1u);
+  EXPECT_EQ(udp[0], t.v4);
+  udp_client a("127.0.0.41", udp[0]), b("127.0.0.42", udp[0]);
+  const auto ca = a.connect();
+  auto r = a.ask(udp_announce(ca, "udp swarm", 'a', 1111));
+  ASSERT_TRUE(std::holds_alternative<announce::udp::announce_response>(r));
+  const auto cb = b.connect();
+  r = b.ask(udp_announce(cb, "udp swarm", 'b', 2222));
+  const auto& got = std::get<announce::udp::announce_response>(r);
+  EXPECT_EQ(got.transaction, 9u);
+  EXPECT_EQ(got.interval, 1800);
+  EXPECT_EQ(got.leechers, 2);
+  ASSERT_EQ(got.peers.size(), 1u);
+  EXPECT_EQ(got.peers[0].address_text(), "127.0.0.41");
+  EXPECT_EQ(got.peers[0].port, 1111);
+  // a's id from b's address, and a made-up one: refused with a message.
+  for (auto id : {ca, ca ^ 0xdeadbeef}) {
+    r = b.ask(udp_announce(id, "udp swarm", 'b', 2222));
+    ASSERT_TRUE(std::holds_alternative<announce::udp::error_response>(r));
+    EXPECT_EQ(std::get<announce::udp::error_response>(r).message, "connection id expired or not yours");
+  }
+  // A malformed datagram gets nothing: the next answer is the scrape's.
+  a.send(std::vector<std::byte>(5, std::byte{0x41}));
+  announce::udp::scrape_request sc{ca, 11, {sha1("udp swarm"), sha1("unknown")}};
+  r = a.ask(sc);
+  const auto& files = std::get<announce::udp::scrape_response>(r).files;
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].incomplete, 2);
+  EXPECT_EQ(files[1].incomplete, 0);
+  // Two minutes on, the id is too old; a new connect works.
+  t.time.advance(3min);
+  EXPECT_TRUE(std::holds_alternative<announce::udp::error_response>(a.ask(udp_announce(ca, "udp swarm", 'a', 1111))));
+  EXPECT_TRUE(std::holds_alternative<announce::udp::announce_response>(
+      a.ask(udp_announce(a.connect(), "udp swarm", 'a', 1111))));
 }
 
 }  // namespace

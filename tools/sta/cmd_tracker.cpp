@@ -1,7 +1,7 @@
 // sta tracker [--listen ADDR:PORT]... [--interval S] [--whitelist FILE]
 //             [--threads N] [--full-scrape] [--trusted-proxy ADDR]...
 //             [--max-swarms N] [--max-peers-per-ip N] [--max-new-swarms-per-ip N]
-//             [--max-connections N] [--max-connections-per-ip N]
+//             [--max-connections N] [--max-connections-per-ip N] [--no-udp]
 #include <signal.h>
 
 #include <iostream>
@@ -24,6 +24,7 @@ struct tracker_args {
   tracker::store_limits limits;
   std::size_t max_connections = tracker::options{}.max_connections;
   std::size_t max_connections_per_ip = tracker::options{}.max_connections_per_ip;
+  bool no_udp = false;
 };
 
 // A URL clients on this machine can use for a bound endpoint.
@@ -43,6 +44,7 @@ int run_tracker(const tracker_args& args) {
   opts.limits = args.limits;
   opts.max_connections = args.max_connections;
   opts.max_connections_per_ip = args.max_connections_per_ip;
+  opts.udp = !args.no_udp;
 
   // Signals are taken by sigwait below: block them before any thread starts.
   sigset_t signals;
@@ -71,8 +73,10 @@ int run_tracker(const tracker_args& args) {
   for (const auto& e : bound) all += (all.empty() ? "" : ", ") + e;
   const std::string base = "http://" + url_host(bound.front());
   const auto limit = (*server)->descriptor_limit();
-  std::cout << "sta tracker ready: announce " << base << "/announce, dashboard " << base << "/ (listening on "
-            << all << "; at most " << (*server)->max_connections() << " connections"
+  const auto udp = (*server)->udp_endpoints();
+  const std::string udp_url = udp.empty() ? std::string() : ", udp://" + url_host(udp.front()) + "/announce";
+  std::cout << "sta tracker ready: announce " << base << "/announce" << udp_url << ", dashboard " << base
+            << "/ (listening on " << all << (udp.empty() ? "" : ", UDP too") << "; at most " << (*server)->max_connections() << " connections"
             << (limit ? ", descriptor limit " + std::to_string(limit) : std::string()) << ")" << std::endl;
   if ((*server)->max_connections() < args.max_connections)
     error("--max-connections " + std::to_string(args.max_connections) + " lowered to " +
@@ -97,7 +101,7 @@ int run_tracker(const tracker_args& args) {
 
 command add_tracker(CLI::App& app) {
   auto args = std::make_shared<tracker_args>();
-  auto* sub = app.add_subcommand("tracker", "Run an HTTP BitTorrent tracker with a live dashboard");
+  auto* sub = app.add_subcommand("tracker", "Run an HTTP and UDP BitTorrent tracker with a live dashboard");
   sub->footer(
       "Routes: /announce, /scrape, / (dashboard), /api/stats (JSON), /metrics (Prometheus).\n"
       "By default listens on 0.0.0.0:6969 and [::]:6969. SIGHUP reloads the whitelist;\n"
@@ -127,6 +131,7 @@ command add_tracker(CLI::App& app) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   sub->add_option("--max-connections-per-ip", args->max_connections_per_ip,
                   "Open HTTP connections from one address (default 32; 0: no limit)");
+  sub->add_flag("--no-udp", args->no_udp, "Serve HTTP only (UDP, BEP 15, listens on the same addresses and ports)");
   return {sub, [args] { return run_tracker(*args); }};
 }
 

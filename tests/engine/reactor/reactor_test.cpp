@@ -11,9 +11,11 @@
 #include <future>
 #include <latch>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "reactor/datagrams.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/reactor_group.hpp"
 #include "reactor/socket.hpp"
@@ -361,6 +363,82 @@ TEST(Ops, SendZeroCopyOverTcp) {
     have += static_cast<std::size_t>(n);
   }
   EXPECT_EQ(got, data.substr(0, *sent));
+}
+
+}  // namespace
+}  // namespace sta::io
+
+namespace sta::io {
+namespace {
+
+struct echo_state {
+  datagram_socket* socket = nullptr;
+  datagram_socket::counters counters;
+  bool multishot = false;
+};
+
+// Echoes every datagram until the reactor stops; what it counted is left
+// in `state` as the socket goes.
+task<void> echo_server(reactor& r, unique_fd fd, echo_state& state) {
+  datagram_socket::options o;
+  o.buffers = 64;
+  o.send_slots = 512;
+  datagram_socket s(r, std::move(fd), o, [&state](const endpoint& from, std::span<const std::byte> data) {
+    state.socket->send(from, data);
+  });
+  state.socket = &s;
+  state.multishot = s.multishot();
+  co_await s.serve();
+  state.counters = s.stats();
+  state.socket = nullptr;
+}
+
+TEST(Datagrams, ABurstLongerThanTheBufferRingIsEchoedWholeAndStopIsClean) {
+  echo_state state;
+  run_on_reactor([&](reactor& r) -> task<void> {
+    auto server_fd = bound_udp(*parse_endpoint("127.0.0.1:0"));
+    CO_ASSERT(server_fd, server_fd.error().message());
+    const auto at = *local_endpoint(server_fd->get());
+    r.spawn(echo_server(r, std::move(*server_fd), state));
+    auto client = bound_udp(*parse_endpoint("127.0.0.1:0"));
+    CO_ASSERT(client, client.error().message());
+    // 200 datagrams at once (what a socket's default receive buffer holds
+    // of small ones): the server's 64 buffers run out, its receive ends and
+    // starts again, and nothing is lost on loopback.
+    constexpr int kCount = 200;
+    for (int i = 0; i < kCount; ++i) {
+      const std::string text = "datagram " + std::to_string(i);
+      CO_ASSERT(::sendto(client->get(), text.data(), text.size(), 0, at.addr(), at.length) ==
+                    static_cast<ssize_t>(text.size()),
+                "sendto");
+    }
+    std::set<std::string> echoed;
+    std::string buf(4096, '\0');
+    for (int i = 0; i < kCount; ++i) {
+      endpoint from;
+      auto n = co_await recv_from(r, client->get(), bytes(buf), from).deadline(10s);
+      CO_ASSERT(n, n.error().message());
+      CO_ASSERT(from == at, from.to_string());
+      echoed.insert(buf.substr(0, *n));
+    }
+    EXPECT_EQ(echoed.size(), static_cast<std::size_t>(kCount));
+    EXPECT_TRUE(echoed.contains("datagram 199"));
+    // A datagram longer than a buffer is dropped and counted, not echoed cut.
+    const std::string big(3000, 'x');
+    CO_ASSERT(::sendto(client->get(), big.data(), big.size(), 0, at.addr(), at.length) == 3000, "sendto");
+    const std::string last = "last";
+    CO_ASSERT(::sendto(client->get(), last.data(), last.size(), 0, at.addr(), at.length) == 4, "sendto");
+    endpoint from;
+    auto n = co_await recv_from(r, client->get(), bytes(buf), from).deadline(10s);
+    CO_ASSERT(n, n.error().message());
+    EXPECT_EQ(buf.substr(0, *n), "last");
+    EXPECT_EQ(state.socket->stats().truncated, 1u);
+  });
+  EXPECT_EQ(state.socket, nullptr);  // served until the stop, then gone
+  EXPECT_TRUE(state.multishot);      // kernel 6.0 and later
+  EXPECT_EQ(state.counters.received, 201u);
+  EXPECT_EQ(state.counters.sent, 201u);
+  EXPECT_GE(state.counters.rearmed, 1u);
 }
 
 }  // namespace
