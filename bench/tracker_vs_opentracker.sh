@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sta tracker vs Debian's opentracker on loopback, loaded by the same
-# generator (sta-bench tracker) in one run, plus each tracker's memory after
-# 1,000 swarms x 1,000 peers. Debian builds opentracker in whitelist mode, so
+# generator (sta-bench tracker) in one run, over HTTP and over UDP (BEP 15),
+# plus each tracker's memory after 1,000 swarms x 1,000 peers. Debian builds opentracker in whitelist mode, so
 # both trackers get the same whitelist of the benchmark's swarms.
 # Usage: bench/tracker_vs_opentracker.sh BUILD_DIR [SECONDS] [CONNECTIONS]
 set -euo pipefail
@@ -38,6 +38,7 @@ start_sta() {  # OUT_FILE extra args...; the announce URL ends up in OUT_FILE
   done
 }
 url_in() { grep -o 'http://[^ ,]*/announce' "$1"; }
+udp_url_in() { grep -o 'udp://[^ ,]*/announce' "$1"; }
 field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -58,6 +59,19 @@ echo "sta tracker: $st"
 ot_rps=$(echo "$ot" | field requests_per_sec)
 st_rps=$(echo "$st" | field requests_per_sec)
 /usr/bin/python3 -c "print(f'ratio sta/opentracker: {$st_rps / $ot_rps:.2f}x (target >= 1.5)')"
+
+echo "== UDP announces: $connections sockets, one request in flight each, ${seconds}s each, same generator =="
+sta_udp=$(udp_url_in "$work/sta1.out")
+ot_udp="udp://127.0.0.1:$ot_port/announce"
+"$bench" tracker --udp --url "$ot_udp" --seconds 1 --connections "$connections" >/dev/null
+"$bench" tracker --udp --url "$sta_udp" --seconds 1 --connections "$connections" >/dev/null
+ot=$("$bench" tracker --udp --url "$ot_udp" --seconds "$seconds" --connections "$connections" --json)
+st=$("$bench" tracker --udp --url "$sta_udp" --seconds "$seconds" --connections "$connections" --json)
+echo "opentracker: $ot"
+echo "sta tracker: $st"
+ot_rps=$(echo "$ot" | field requests_per_sec)
+st_rps=$(echo "$st" | field requests_per_sec)
+/usr/bin/python3 -c "print(f'ratio sta/opentracker over UDP: {$st_rps / $ot_rps:.2f}x (target >= 1.5)')"
 kill "$ot_pid" "$sta_pid"
 
 echo "== memory after 1,000 swarms x 1,000 peers =="

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "base/endpoint.hpp"
 
@@ -23,7 +24,7 @@ class connection_ids {
   bool valid(std::uint64_t id, const endpoint& client, std::uint64_t now_seconds) const;
 
  private:
-  std::uint32_t mac(std::uint32_t minute, const endpoint& client) const;
+  std::optional<std::uint32_t> mac(std::uint32_t minute, const endpoint& client) const;
   std::array<std::uint8_t, 32> secret_;
 };
 

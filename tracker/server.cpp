@@ -179,7 +179,7 @@ struct server::impl {
       const auto claimed = asio::ip::make_address(req->ip, ec);
       if (!ec) from = to_peer_address(claimed);
     }
-    auto res = store.announce(*req, from, opts.now());
+    auto res = store.announce(*req, from, opts.now(), req->peer_ids_asked && !req->compact);
     if (!res) {
       count_failure(res.error());
       return announce::encode_failure(res.error());
@@ -265,9 +265,11 @@ struct server::impl {
     r.ev = a.ev;
     r.numwant = a.numwant < 0 ? announce::kDefaultNumwant : std::min(a.numwant, announce::kMaxNumwant);
     if (a.key != 0) r.key.assign(reinterpret_cast<const char*>(&a.key), sizeof a.key);
-    const auto remote = address_of(from);
-    peer_address who = to_peer_address(remote);
-    if (a.ip != 0 && trusted.contains(remote)) {
+    peer_address who;
+    const auto ip = from.ip();
+    std::copy(ip.begin(), ip.end(), who.addr.begin());
+    who.v6 = ip.size() == 16;
+    if (a.ip != 0 && !trusted.empty() && trusted.contains(address_of(from))) {
       who = {};
       boost::endian::store_big_u32(who.addr.data(), a.ip);
     }
@@ -281,11 +283,8 @@ struct server::impl {
                                static_cast<std::int32_t>(res->incomplete), static_cast<std::int32_t>(res->complete), {}};
     // Peers of the socket's family only: BEP 15's reply has one form.
     const bool v6 = from.family() == AF_INET6;
-    for (auto& p : res->peers) {
-      if (p.v6 != v6) continue;
-      p.peer_id.clear();
-      out.peers.push_back(std::move(p));
-    }
+    for (auto& p : res->peers)
+      if (p.v6 == v6) out.peers.push_back(std::move(p));
     udp_reply(sock, from, out);
   }
 

@@ -191,7 +191,8 @@ bool swarm_store::make_room(shard& sh, std::uint32_t now) {
 }
 
 result<announce::response, std::string> swarm_store::announce(const announce::request& req,
-                                                              const peer_address& from, clock::time_point when) {
+                                                              const peer_address& from, clock::time_point when,
+                                                              bool with_ids) {
   const std::uint32_t now = seconds_of(when);
   shard& sh = shard_for(req.info_hash);
   std::lock_guard lock(sh.mutex);
@@ -272,12 +273,13 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
   // Candidates: everyone but the announcer, and no seeds for a seed.
   auto eligible = [&](const peer& p) { return p.id != id && !(seed && p.seed); };
   const std::size_t want = static_cast<std::size_t>(req.numwant);
+  r.peers.reserve(std::min(want, s.peers.size()));
   auto add = [&](const peer& p) {
     announce::peer out;
     out.addr = p.addr;
     out.v6 = p.v6;
     out.port = p.port;
-    out.peer_id.assign(p.id.data(), p.id.size());
+    if (with_ids) out.peer_id.assign(p.id.data(), p.id.size());
     r.peers.push_back(std::move(out));
   };
   if (s.peers.size() <= want * 2) {
@@ -349,6 +351,7 @@ void swarm_store::expire_shard(std::size_t i, std::uint32_t now) {
   shard& sh = shards_[i];
   const auto ttl = ttl_seconds();
   std::vector<swarm_summary> largest;
+  largest.reserve(4 * kTop);
   {
     std::lock_guard lock(sh.mutex);
     visited_.fetch_add(sh.swarms.size(), std::memory_order_relaxed);
@@ -370,11 +373,26 @@ void swarm_store::expire_shard(std::size_t i, std::uint32_t now) {
     }
   }
   keep_largest(largest, kTop);
+  largest.shrink_to_fit();
   std::lock_guard lock(top_mutex_);
   shard_top_[i] = std::move(largest);
+  // The kTop largest of all shards' lists, through a heap of kTop: top_
+  // never holds more.
+  const auto smaller = [](const swarm_summary& a, const swarm_summary& b) { return larger(b, a); };
   top_.clear();
-  for (const auto& t : shard_top_) top_.insert(top_.end(), t.begin(), t.end());
-  keep_largest(top_, kTop);
+  for (const auto& list : shard_top_) {
+    for (const auto& t : list) {
+      if (top_.size() < kTop) {
+        top_.push_back(t);
+        std::push_heap(top_.begin(), top_.end(), larger);
+      } else if (smaller(top_.front(), t)) {
+        std::pop_heap(top_.begin(), top_.end(), larger);
+        top_.back() = t;
+        std::push_heap(top_.begin(), top_.end(), larger);
+      }
+    }
+  }
+  std::sort_heap(top_.begin(), top_.end(), larger);
 }
 
 void swarm_store::expire(clock::time_point when) {

@@ -71,10 +71,11 @@ class swarm_store {
 
   // Records the announce and returns counts and up to numwant other peers
   // (never the announcer, never seeds to a seed), chosen at random when
-  // there are more; or a failure reason. An announce that may not change
-  // the peer it names is answered without being recorded.
+  // there are more (with their peer ids only if with_ids); or a failure
+  // reason. An announce that may not change the peer it names is answered
+  // without being recorded.
   result<announce::response, std::string> announce(const announce::request& req, const peer_address& from,
-                                                   clock::time_point now);
+                                                   clock::time_point now, bool with_ids = false);
   std::vector<announce::scrape_entry> scrape(const std::vector<sha1_digest>& hashes) const;
   std::vector<announce::scrape_entry> scrape_all() const;
 

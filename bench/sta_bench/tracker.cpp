@@ -2,7 +2,9 @@
 // keep-alive connections driven by sta's io_uring reactors. Each request
 // names a random info-hash from K swarms and a random peer id. With --fill,
 // it instead sends exactly swarms x peers announces with distinct peer ids,
-// to size a tracker's memory.
+// to size a tracker's memory. With --udp (a udp:// URL), each "connection"
+// is a UDP socket that connects (BEP 15) and then announces, one request
+// in flight at a time, connecting again every minute.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -12,6 +14,8 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <cstring>
+#include <optional>
 #include <random>
 
 #include <boost/beast/http.hpp>
@@ -19,6 +23,7 @@
 #include <boost/url/parse.hpp>
 
 #include "announce/announce.hpp"
+#include "announce/udp.hpp"
 #include "commands.hpp"
 #include "reactor/ops.hpp"
 #include "reactor/reactor_group.hpp"
@@ -38,6 +43,7 @@ struct tracker_args {
   unsigned peers = 1000;
   unsigned reactors = 2;
   bool fill = false;
+  bool udp = false;
   bool list_swarms = false;
   bool json = false;
 };
@@ -170,14 +176,83 @@ io::task<void> client(io::reactor& r, load_state& s, unsigned seed) {
   s.done.count_down();
 }
 
+// One UDP "connection": connect, then announces until the end; a request
+// without an answer within a second counts as an error.
+io::task<void> udp_client(io::reactor& r, load_state& s, unsigned seed) {
+  namespace udp = announce::udp;
+  std::vector<std::uint32_t> latencies;
+  std::vector<std::byte> buf(4096);
+  std::mt19937_64 rng(seed);
+  auto sock = io::bound_udp(s.server.family() == AF_INET6 ? *parse_endpoint("[::]:0") : *parse_endpoint("0.0.0.0:0"));
+  if (sock && ::connect(sock->get(), s.server.addr(), s.server.length) != 0) sock = make_error_code(std::errc::io_error);
+  std::optional<std::uint64_t> connection;
+  clock_type::time_point connected;
+  while (sock && clock_type::now() < s.end) {
+    const auto start = clock_type::now();
+    udp::request req;
+    const auto transaction = static_cast<std::uint32_t>(rng());
+    const bool connecting = !connection || start - connected > std::chrono::seconds(60);
+    if (connecting) {
+      req = udp::connect_request{transaction};
+    } else {
+      udp::announce_request a;
+      a.connection = *connection;
+      a.transaction = transaction;
+      a.info_hash = s.hashes[rng() % s.hashes.size()];
+      const auto id = peer_id_for(rng());
+      std::memcpy(a.peer_id.data(), id.data(), a.peer_id.size());
+      a.left = rng() % 3 == 0 ? 0 : 1000;
+      a.ev = announce::event::started;
+      a.port = static_cast<std::uint16_t>(1024 + rng() % 60000);
+      a.key = static_cast<std::uint32_t>(rng());
+      req = a;
+    }
+    const auto bytes = udp::encode(req);
+    if (!co_await io::send(r, sock->get(), bytes)) break;
+    auto n = co_await io::recv(r, sock->get(), buf).deadline(std::chrono::seconds(1));
+    if (!n) {
+      if (r.stopping()) break;
+      s.errors.fetch_add(1);
+      continue;
+    }
+    auto res = udp::decode_response(std::span(buf.data(), *n), s.server.family() == AF_INET6);
+    if (!res) {
+      s.errors.fetch_add(1);
+      continue;
+    }
+    if (const auto* c = std::get_if<udp::connect_response>(&*res)) {
+      connection = c->connection;
+      connected = clock_type::now();
+      continue;
+    }
+    if (std::holds_alternative<udp::error_response>(*res)) {
+      s.errors.fetch_add(1);
+      connection.reset();
+      continue;
+    }
+    latencies.push_back(static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - start).count()));
+  }
+  {
+    std::lock_guard lock(s.latencies_mutex);
+    s.latencies_us.insert(s.latencies_us.end(), latencies.begin(), latencies.end());
+  }
+  s.done.count_down();
+}
+
 int run_tracker(const tracker_args& args) {
   if (args.list_swarms) {
     for (const auto& h : swarm_hashes(args.swarms)) std::cout << h.hex() << '\n';
     return 0;
   }
   auto url = boost::urls::parse_uri(args.url);
-  if (!url || url->scheme() != "http" || !url->has_port()) {
-    std::cerr << "sta-bench: --url must be http://ADDR:PORT/path\n";
+  const std::string scheme = args.udp ? "udp" : "http";
+  if (!url || url->scheme() != scheme || !url->has_port()) {
+    std::cerr << "sta-bench: --url must be " << scheme << "://ADDR:PORT/path\n";
+    return 2;
+  }
+  if (args.udp && args.fill) {
+    std::cerr << "sta-bench: --fill is for HTTP trackers\n";
     return 2;
   }
   std::string host(url->encoded_host());
@@ -203,7 +278,10 @@ int run_tracker(const tracker_args& args) {
   auto& g = **group;
   for (unsigned i = 0; i < args.connections; ++i) {
     io::reactor& r = g.at(i % g.size());
-    r.post([&r, &s, i] { r.spawn(client(r, s, i + 1)); });
+    if (args.udp)
+      r.post([&r, &s, i] { r.spawn(udp_client(r, s, i + 1)); });
+    else
+      r.post([&r, &s, i] { r.spawn(client(r, s, i + 1)); });
   }
   s.done.wait();
   const double secs = std::chrono::duration<double>(clock_type::now() - start).count();
@@ -230,9 +308,11 @@ int run_tracker(const tracker_args& args) {
 
 command add_tracker(CLI::App& app) {
   auto args = std::make_shared<tracker_args>();
-  auto* sub = app.add_subcommand("tracker", "Load an HTTP tracker with announces");
-  sub->add_option("--url", args->url, "Announce URL, http://ADDR:PORT/announce");
-  sub->add_option("--connections", args->connections, "Keep-alive connections (default 32)")
+  auto* sub = app.add_subcommand("tracker", "Load an HTTP or UDP tracker with announces");
+  sub->add_option("--url", args->url, "Announce URL, http://ADDR:PORT/announce (udp://... with --udp)");
+  sub->add_flag("--udp", args->udp, "A UDP tracker (BEP 15): connect, then announces");
+  sub->add_option("--connections", args->connections,
+                  "Keep-alive connections, or UDP sockets with one request in flight each (default 32)")
       ->check(CLI::Range(1u, 10000u));
   sub->add_option("--seconds", args->seconds, "How long to run (default 10)")->check(CLI::Range(0.1, 3600.0));
   sub->add_option("--swarms", args->swarms, "Distinct info-hashes (default 1000)")->check(CLI::Range(1u, 10000000u));

@@ -43,12 +43,15 @@ datagram_socket::datagram_socket(reactor& r, unique_fd fd, options o, handler h)
                             static_cast<int>(bid));
     io_uring_buf_ring_advance(ring_, static_cast<int>(opts_.buffers));
   }
+  // One block for every slot's bytes: its pages are touched only as
+  // slots are used.
+  send_bytes_ = std::make_unique_for_overwrite<std::byte[]>(opts_.send_slots * opts_.send_size);
   slots_.reserve(opts_.send_slots);
   for (unsigned i = 0; i < opts_.send_slots; ++i) {
     auto s = std::make_unique<send_slot>();
     s->owner = this;
     s->set_handler(&datagram_socket::on_sent);
-    s->bytes = std::make_unique_for_overwrite<std::byte[]>(opts_.send_size);
+    s->bytes = send_bytes_.get() + i * opts_.send_size;
     free_slots_.push_back(s.get());
     slots_.push_back(std::move(s));
   }
@@ -156,9 +159,9 @@ bool datagram_socket::send(const endpoint& to, std::span<const std::byte> data) 
   }
   send_slot* slot = free_slots_.back();
   free_slots_.pop_back();
-  std::memcpy(slot->bytes.get(), data.data(), data.size());
+  std::memcpy(slot->bytes, data.data(), data.size());
   slot->to = to;
-  slot->iov = {slot->bytes.get(), data.size()};
+  slot->iov = {slot->bytes, data.size()};
   slot->msg = {};
   slot->msg.msg_name = slot->to.addr();
   slot->msg.msg_namelen = slot->to.length;

@@ -79,7 +79,7 @@ class datagram_socket {
     endpoint to;
     iovec iov{};
     msghdr msg{};
-    std::unique_ptr<std::byte[]> bytes;
+    std::byte* bytes = nullptr;  // in send_bytes_
   };
 
   bool idle() const { return !receiving_ && sends_in_flight_ == 0; }
@@ -109,6 +109,7 @@ class datagram_socket {
   receive_completion receive_;
   bool receiving_ = false;
 
+  std::unique_ptr<std::byte[]> send_bytes_;
   std::vector<std::unique_ptr<send_slot>> slots_;
   std::vector<send_slot*> free_slots_;
   std::size_t sends_in_flight_ = 0;

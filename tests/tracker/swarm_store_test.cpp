@@ -31,9 +31,10 @@ peer_address v4(std::uint8_t last) {
 
 const clock::time_point t0{};
 
+// The peers' ids, by their ports (6000 + id; peer ids are not handed out).
 std::set<std::string> ids(const announce::response& r) {
   std::set<std::string> out;
-  for (const auto& p : r.peers) out.insert(p.peer_id.substr(0, 1));
+  for (const auto& p : r.peers) out.insert(std::string(1, static_cast<char>(p.port - 6000)));
   return out;
 }
 
@@ -63,6 +64,7 @@ TEST(SwarmStore, PicksARandomSubsetOfALargeSwarm) {
     auto r = req("big", 'x', 5);
     r.peer_id = "peer" + std::to_string(i);
     r.peer_id.resize(20, '.');
+    r.port = static_cast<std::uint16_t>(10000 + i);
     ASSERT_TRUE(s.announce(r, v4(static_cast<std::uint8_t>(i)), t0));
   }
   std::set<std::string> seen;
@@ -70,7 +72,7 @@ TEST(SwarmStore, PicksARandomSubsetOfALargeSwarm) {
     auto r = s.announce(req("big", 'q', 5, announce::event::none, 30), v4(250), t0);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->peers.size(), 30u);
-    for (const auto& p : r->peers) seen.insert(p.peer_id);
+    for (const auto& p : r->peers) seen.insert(p.address_text() + ":" + std::to_string(p.port));
   }
   EXPECT_GT(seen.size(), 100u);  // not the same 30 every time
 }
@@ -162,13 +164,18 @@ TEST(SwarmStore, OnlyThePeersAddressOrItsKeyMayChangeOrRemoveIt) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->incomplete, 3);
   EXPECT_EQ(r->complete, 0);
-  for (const auto& p : r->peers) EXPECT_NE(p.addr[3], 66) << p.peer_id;
+  for (const auto& p : r->peers) EXPECT_NE(p.addr[3], 66) << p.port;
+  EXPECT_TRUE(r->peers[0].peer_id.empty());  // not asked for
+  r = s.announce(req("t", 'c', 10), v4(3), t0, true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(ids(*r), (std::set<std::string>{"a", "b"}));
+  for (const auto& p : r->peers) EXPECT_EQ(p.peer_id, std::string(20, static_cast<char>(p.port - 6000)));
   EXPECT_EQ(s.totals().ignored, 3);
   // b's own key moves it (a new address), and removes it.
   ASSERT_TRUE(s.announce(keyed(req("t", 'b', 10), "secret"), v4(7), t0));
   r = s.announce(req("t", 'c', 10), v4(3), t0);
   ASSERT_TRUE(r);
-  const auto b = std::find_if(r->peers.begin(), r->peers.end(), [](const auto& p) { return p.peer_id[0] == 'b'; });
+  const auto b = std::find_if(r->peers.begin(), r->peers.end(), [](const auto& p) { return p.port == 6000 + 'b'; });
   ASSERT_NE(b, r->peers.end());
   EXPECT_EQ(b->addr[3], 7);
   ASSERT_TRUE(s.announce(keyed(req("t", 'b', 10, announce::event::stopped), "secret"), v4(8), t0));
