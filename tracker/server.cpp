@@ -273,19 +273,23 @@ struct server::impl {
       who = {};
       boost::endian::store_big_u32(who.addr.data(), a.ip);
     }
-    auto res = store.announce(r, who, now);
+    // The reply is written in place: BEP 15's header, then the peers of
+    // the socket's family straight from the store (one form per reply).
+    std::array<std::byte, 20 + announce::kMaxNumwant * 18> out;
+    compact_peers peers{std::span(out).subspan(20), from.family() == AF_INET6};
+    auto res = store.announce(r, who, now, false, &peers);
     if (!res) {
       count_failure(res.error());
       udp_reply(sock, from, udp::error_response{a.transaction, res.error()});
       return;
     }
-    udp::announce_response out{a.transaction, static_cast<std::int32_t>(opts.interval.count()),
-                               static_cast<std::int32_t>(res->incomplete), static_cast<std::int32_t>(res->complete), {}};
-    // Peers of the socket's family only: BEP 15's reply has one form.
-    const bool v6 = from.family() == AF_INET6;
-    for (auto& p : res->peers)
-      if (p.v6 == v6) out.peers.push_back(std::move(p));
-    udp_reply(sock, from, out);
+    const std::array<std::uint32_t, 5> header{static_cast<std::uint32_t>(udp::action::announce), a.transaction,
+                                              static_cast<std::uint32_t>(opts.interval.count()),
+                                              static_cast<std::uint32_t>(res->incomplete),
+                                              static_cast<std::uint32_t>(res->complete)};
+    for (std::size_t k = 0; k < header.size(); ++k)
+      boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(out.data() + 4 * k), header[k]);
+    sock.send(from, std::span(out).first(20 + peers.used));
   }
 
   std::string stats_json() {

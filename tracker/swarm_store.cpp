@@ -192,7 +192,7 @@ bool swarm_store::make_room(shard& sh, std::uint32_t now) {
 
 result<announce::response, std::string> swarm_store::announce(const announce::request& req,
                                                               const peer_address& from, clock::time_point when,
-                                                              bool with_ids) {
+                                                              bool with_ids, compact_peers* compact) {
   const std::uint32_t now = seconds_of(when);
   shard& sh = shard_for(req.info_hash);
   std::lock_guard lock(sh.mutex);
@@ -221,6 +221,9 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
   const auto id = id_of(req.peer_id);
   const std::uint32_t key = key_hash(req.key);
   bool recorded = true;
+  // The announcer's place in s.peers, if it has one now: the answer
+  // leaves it out by index (no id compared per candidate).
+  std::size_t self = s.peers.size();
   std::size_t slot = s.find_slot(id);
   if (slot < s.slots.size()) {
     const std::uint32_t index = s.slots[slot] - 1;
@@ -236,6 +239,7 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
       drop_peer(sh, h, s, index);
       slot = s.slots.size();
     } else {
+      self = index;
       peer& q = s.peers[index];
       if (q.seed != seed) {
         s.seeders += seed ? 1 : -1;
@@ -256,6 +260,7 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
         return {boost::system::in_place_error, "too many peers from your address in this torrent"};
     }
     add_peer(sh, h, s, {from.addr, id, key, req.port, tick_of(now), from.v6, seed});
+    self = s.peers.size() - 1;
   }
   if (recorded) {
     s.last_activity = now;
@@ -270,11 +275,28 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
   r.incomplete = static_cast<std::int64_t>(s.peers.size()) - s.seeders;
   if (req.ev == announce::event::stopped || req.numwant == 0) return r;
 
-  // Candidates: everyone but the announcer, and no seeds for a seed.
-  auto eligible = [&](const peer& p) { return p.id != id && !(seed && p.seed); };
+  // Candidates: everyone but the announcer (by place, or by id when it is
+  // not recorded), and no seeds for a seed.
+  const bool self_known = self < s.peers.size();
+  auto eligible = [&](const peer& p) {
+    if (seed && p.seed) return false;
+    return self_known ? &p != &s.peers[self] : p.id != id;
+  };
   const std::size_t want = static_cast<std::size_t>(req.numwant);
-  r.peers.reserve(std::min(want, s.peers.size()));
+  if (!compact) r.peers.reserve(std::min(want, s.peers.size()));
+  std::size_t added = 0;
   auto add = [&](const peer& p) {
+    ++added;
+    if (compact) {
+      const std::size_t len = p.v6 ? 16 : 4;
+      if (p.v6 != compact->v6 || compact->used + len + 2 > compact->buf.size()) return;
+      auto* at = compact->buf.data() + compact->used;
+      std::memcpy(at, p.addr.data(), len);
+      at[len] = static_cast<std::byte>(p.port >> 8);
+      at[len + 1] = static_cast<std::byte>(p.port & 0xff);
+      compact->used += len + 2;
+      return;
+    }
     announce::peer out;
     out.addr = p.addr;
     out.v6 = p.v6;
@@ -288,14 +310,14 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
       if (eligible(p)) all.push_back(&p);
     }
     std::shuffle(all.begin(), all.end(), sh.rng);
-    for (std::size_t i = 0; i < all.size() && i < want; ++i) add(*all[i]);
+    for (std::size_t i = 0; i < all.size() && added < want; ++i) add(*all[i]);
   } else {
     // Much larger swarm: the peers after a random start. Every peer is as
     // likely to be chosen as any other, at O(numwant) cost instead of a
     // shuffle of the whole swarm.
     const std::size_t n = s.peers.size();
     const std::size_t start = std::uniform_int_distribution<std::size_t>(0, n - 1)(sh.rng);
-    for (std::size_t k = 0; k < n && r.peers.size() < want; ++k) {
+    for (std::size_t k = 0; k < n && added < want; ++k) {
       const peer& p = s.peers[(start + k) % n];
       if (eligible(p)) add(p);
     }

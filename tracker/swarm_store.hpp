@@ -20,6 +20,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +55,15 @@ struct swarm_summary {
   clock::time_point last_activity;
 };
 
+// Where announce() may write the peers it picks as compact entries (BEP 15
+// and BEP 23: address and port, big-endian) of one family, instead of into
+// the response's list.
+struct compact_peers {
+  std::span<std::byte> buf;
+  bool v6 = false;
+  std::size_t used = 0;
+};
+
 struct store_totals {
   std::int64_t swarms = 0;
   std::int64_t seeders = 0;
@@ -75,7 +85,8 @@ class swarm_store {
   // reason. An announce that may not change the peer it names is answered
   // without being recorded.
   result<announce::response, std::string> announce(const announce::request& req, const peer_address& from,
-                                                   clock::time_point now, bool with_ids = false);
+                                                   clock::time_point now, bool with_ids = false,
+                                                   compact_peers* compact = nullptr);
   std::vector<announce::scrape_entry> scrape(const std::vector<sha1_digest>& hashes) const;
   std::vector<announce::scrape_entry> scrape_all() const;
 

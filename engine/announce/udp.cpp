@@ -78,6 +78,7 @@ std::vector<std::byte> encode(const response& r) {
   if (const auto* c = std::get_if<connect_response>(&r)) {
     o.num(static_cast<std::uint32_t>(action::connect)).num(c->transaction).num(c->connection);
   } else if (const auto* a = std::get_if<announce_response>(&r)) {
+    o.bytes.reserve(20 + a->peers.size() * 18);
     o.num(static_cast<std::uint32_t>(action::announce)).num(a->transaction);
     o.num(a->interval).num(a->leechers).num(a->seeders);
     for (const auto& p : a->peers) o.raw(std::span(p.addr).first(p.v6 ? 16 : 4)).num(p.port);
