@@ -279,8 +279,8 @@ TEST(TrackerServer, ReportsBadListenAddresses) {
 class udp_client {
  public:
   udp_client(const std::string& from, const std::string& tracker) : to_(*parse_endpoint(tracker)) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const auto local = *parse_endpoint(from + ":0");
+    fd_ = ::socket(to_.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const auto local = *parse_endpoint(to_.family() == AF_INET6 ? "[" + from + "]:0" : from + ":0");
     if (::bind(fd_, local.addr(), local.length) != 0) throw std::runtime_error("bind");
     timeval tv{10, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -301,7 +301,7 @@ class udp_client {
     std::array<std::byte, 4096> buf;
     const auto n = ::recv(fd_, buf.data(), buf.size(), 0);
     if (n < 0) throw std::runtime_error("no answer");
-    auto r = announce::udp::decode_response(std::span(buf.data(), static_cast<std::size_t>(n)), false);
+    auto r = announce::udp::decode_response(std::span(buf.data(), static_cast<std::size_t>(n)), to_.family() == AF_INET6);
     if (!r) throw std::runtime_error("bad answer");
     return *r;
   }
@@ -341,6 +341,25 @@ TEST(ConnectionIds, GoodForOneToTwoMinutesFromTheirAddressOnly) {
   const auto six = *parse_endpoint("[2001:db8::1]:6881");
   EXPECT_TRUE(ids.valid(ids.make(six, 600), six, 600));
   EXPECT_FALSE(ids.valid(ids.make(six, 600), *parse_endpoint("[2001:db8::2]:6881"), 600));
+}
+
+TEST(TrackerServer, UdpOverIpv6AnswersWithIpv6Peers) {
+  manual_clock time;
+  options opts;
+  opts.listen = {"[::1]:0"};
+  opts.threads = 1;
+  opts.now = time;
+  auto s = server::start(opts);
+  if (!s) GTEST_SKIP() << "no IPv6 loopback here: " << s.error();
+  const auto at = (*s)->udp_endpoints().front();
+  udp_client a("::1", at), b("::1", at);
+  a.ask(udp_announce(a.connect(), "six", 'a', 1111));
+  const auto r = b.ask(udp_announce(b.connect(), "six", 'b', 2222));
+  const auto& got = std::get<announce::udp::announce_response>(r);
+  ASSERT_EQ(got.peers.size(), 1u);
+  EXPECT_TRUE(got.peers[0].v6);
+  EXPECT_EQ(got.peers[0].address_text(), "::1");
+  EXPECT_EQ(got.peers[0].port, 1111);
 }
 
 TEST(TrackerServer, UdpAnnounceAndScrapeWithConnectionIds) {
