@@ -34,11 +34,8 @@ asio::ip::address normalized(const asio::ip::address& a) {
 struct server::impl {
   server_options opts;
   handler handle;
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<endpoint> bound;
-  std::vector<std::jthread> threads;
+  // Declared before the contexts, so they outlive the session frames the
+  // contexts destroy (a frame gives its counts back as it goes).
   std::atomic<std::size_t> next_context{0};
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> accept_errors{0};
@@ -46,22 +43,47 @@ struct server::impl {
   std::uint64_t descriptor_limit = 0;
   std::mutex per_ip_mutex;
   std::unordered_map<asio::ip::address, std::size_t> per_ip;  // only with max_connections_per_ip
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<endpoint> bound;
+  std::vector<std::jthread> threads;
 
+  // The per-address count's key: the address, or an IPv6 address's /64.
+  static asio::ip::address source_of(const asio::ip::address& a) {
+    if (!a.is_v6()) return a;
+    auto bytes = a.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes);
+  }
+  bool limited(const asio::ip::address& a) const {
+    return opts.max_connections_per_ip != 0 &&
+           std::find(opts.unlimited.begin(), opts.unlimited.end(), a) == opts.unlimited.end();
+  }
   bool admit(const asio::ip::address& a) {
-    if (opts.max_connections_per_ip == 0) return true;
+    if (!limited(a)) return true;
     std::lock_guard lock(per_ip_mutex);
-    auto& n = per_ip[a];
+    auto& n = per_ip[source_of(a)];
     if (n >= opts.max_connections_per_ip) return false;
     ++n;
     return true;
   }
   void release(const asio::ip::address& a) {
-    if (opts.max_connections_per_ip == 0) return;
+    if (!limited(a)) return;
     std::lock_guard lock(per_ip_mutex);
-    if (auto it = per_ip.find(a); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    if (auto it = per_ip.find(source_of(a)); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
   }
 
   asio::awaitable<void> session(unsigned index, tcp::socket socket, asio::ip::address remote) {
+    // The connection's counts go back however the session ends.
+    struct admitted {
+      impl& self;
+      asio::ip::address remote;
+      ~admitted() {
+        self.release(remote);
+        self.connections.fetch_sub(1, std::memory_order_relaxed);
+      }
+    } slot{*this, remote};
     boost::system::error_code ec;
     const client who{remote, index};
     beast::tcp_stream stream(std::move(socket));
@@ -104,8 +126,6 @@ struct server::impl {
       if (ec || !res.keep_alive()) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    release(remote);
-    connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
@@ -154,8 +174,9 @@ result<std::unique_ptr<server>, std::string> server::start(server_options opts, 
     p->acceptors.push_back(std::make_unique<tcp::acceptor>(*p->contexts[0], protocol, fd->release()));
   }
   // Every connection takes a descriptor: the cap leaves room for those
-  // open now and a few more (files, resolvers).
-  constexpr std::size_t kSpareDescriptors = 32;
+  // open now and a few more (files, resolvers, and what the server's user
+  // opens after it: the tracker's UDP reactors take a few per thread).
+  const std::size_t kSpareDescriptors = 32 + 8 * std::size_t{n};
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
     p->descriptor_limit = lim.rlim_cur;

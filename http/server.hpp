@@ -39,7 +39,8 @@ struct server_options {
   std::vector<endpoint> listen;
   unsigned threads = 1;
   std::size_t max_connections = 10'000;
-  std::size_t max_connections_per_ip = 0;  // 0: no limit
+  std::size_t max_connections_per_ip = 0;  // 0: no limit; an IPv6 /64 counts as one address
+  std::vector<boost::asio::ip::address> unlimited;  // not held to it (proxies, say)
   std::chrono::seconds idle_timeout{30};
   std::size_t max_header_bytes = 8192;
   std::size_t max_body_bytes = 0;  // requests with a longer body get 413

@@ -73,7 +73,7 @@ asio::ip::address address_of(const endpoint& e) {
   return normalized(asio::ip::make_address(e.host_string(), ec));
 }
 
-std::uint64_t seconds_of(clock::time_point t) {
+std::uint64_t clock_seconds(clock::time_point t) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
 }
 
@@ -118,6 +118,7 @@ struct server::impl {
   std::atomic<std::int64_t> scrapes{0};
   std::atomic<std::int64_t> udp_connects{0};
   std::atomic<std::int64_t> udp_refused{0};  // a connection id that was not theirs, or too old
+  std::atomic<std::int64_t> udp_malformed{0};
 
   // UDP: one reactor per core; each keeps its own whitelist copy (a reload
   // posts the new one), like the HTTP threads.
@@ -213,26 +214,26 @@ struct server::impl {
   }
 
   // One datagram on reactor `index`'s socket `sock`. Only connect is
-  // answered without a valid connection id; malformed datagrams and
-  // requests with a bad id get an error only when they carry a transaction
-  // id, never more bytes than they sent.
+  // answered without a valid connection id (16 bytes for 16); malformed
+  // datagrams get nothing, and a request with a bad id a 25-byte error,
+  // fewer bytes than any such request (36 or more).
   void handle_udp(io::datagram_socket& sock, unsigned index, const endpoint& from, std::span<const std::byte> data) {
     auto req = udp::decode_request(data);
     if (!req) {
-      count_failure("malformed UDP request");
+      udp_malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     const auto now = opts.now();
     if (const auto* c = std::get_if<udp::connect_request>(&*req)) {
       udp_connects.fetch_add(1, std::memory_order_relaxed);
-      udp_reply(sock, from, udp::connect_response{c->transaction, ids.make(from, seconds_of(now))});
+      udp_reply(sock, from, udp::connect_response{c->transaction, ids.make(from, clock_seconds(now))});
       return;
     }
     if (const auto* sc = std::get_if<udp::scrape_request>(&*req)) {
       scrapes.fetch_add(1, std::memory_order_relaxed);
-      if (!ids.valid(sc->connection, from, seconds_of(now))) {
+      if (!ids.valid(sc->connection, from, clock_seconds(now))) {
         udp_refused.fetch_add(1, std::memory_order_relaxed);
-        udp_reply(sock, from, udp::error_response{sc->transaction, "connection id expired or not yours"});
+        udp_reply(sock, from, udp::error_response{sc->transaction, "bad connection id"});
         return;
       }
       auto files = store.scrape(sc->info_hashes);
@@ -245,9 +246,9 @@ struct server::impl {
     }
     const auto& a = std::get<udp::announce_request>(*req);
     announces.fetch_add(1, std::memory_order_relaxed);
-    if (!ids.valid(a.connection, from, seconds_of(now))) {
+    if (!ids.valid(a.connection, from, clock_seconds(now))) {
       udp_refused.fetch_add(1, std::memory_order_relaxed);
-      udp_reply(sock, from, udp::error_response{a.transaction, "connection id expired or not yours"});
+      udp_reply(sock, from, udp::error_response{a.transaction, "bad connection id"});
       return;
     }
     if (const auto* allowed_here = udp_allowed[index].get(); allowed_here && !allowed_here->contains(a.info_hash)) {
@@ -264,7 +265,12 @@ struct server::impl {
     r.left = a.left;
     r.ev = a.ev;
     r.numwant = a.numwant < 0 ? announce::kDefaultNumwant : std::min(a.numwant, announce::kMaxNumwant);
-    if (a.key != 0) r.key.assign(reinterpret_cast<const char*>(&a.key), sizeof a.key);
+    // As HTTP clients send it (8 hex digits), so a key works over both.
+    if (a.key != 0) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      r.key.resize(8);
+      for (int k = 0; k < 8; ++k) r.key[static_cast<std::size_t>(k)] = kHex[(a.key >> (28 - 4 * k)) & 0xf];
+    }
     peer_address who;
     const auto ip = from.ip();
     std::copy(ip.begin(), ip.end(), who.addr.begin());
@@ -313,6 +319,7 @@ struct server::impl {
                           {"announces", announces.load()},
                           {"udp_connects", udp_connects.load()},
                           {"udp_refused", udp_refused.load()},
+                          {"udp_malformed", udp_malformed.load()},
                           {"announces_per_sec", announce_rate.load()},
                           {"scrapes", scrapes.load()},
                           {"connections", web->connections()},
@@ -332,6 +339,8 @@ struct server::impl {
              static_cast<double>(udp_connects.load()));
     m.single("sta_tracker_udp_refused_total", "counter", "UDP requests with a connection id that was not theirs or too old.",
              static_cast<double>(udp_refused.load()));
+    m.single("sta_tracker_udp_malformed_total", "counter", "UDP datagrams that were not BEP 15 requests (not answered).",
+             static_cast<double>(udp_malformed.load()));
     m.single("sta_tracker_completed_total", "counter", "Completed downloads reported.", static_cast<double>(t.completed));
     m.single("sta_tracker_swarms", "gauge", "Torrents with peers.", static_cast<double>(t.swarms));
     m.single("sta_tracker_swarms_evicted_total", "counter", "Swarms dropped at the swarm cap to make room.",
@@ -458,6 +467,7 @@ result<std::unique_ptr<server>, std::string> server::start(options opts) {
   so.threads = p->opts.threads ? p->opts.threads : std::max(1u, std::thread::hardware_concurrency());
   so.max_connections = p->opts.max_connections;
   so.max_connections_per_ip = p->opts.max_connections_per_ip;
+  so.unlimited.assign(p->trusted.begin(), p->trusted.end());  // a proxy carries many clients
   so.idle_timeout = p->opts.idle_timeout;
   so.max_header_bytes = p->opts.max_header_bytes;
   // Every whitelist is in place before the first request can arrive.

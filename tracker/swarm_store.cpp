@@ -9,7 +9,7 @@ namespace sta::tracker {
 swarm_store::swarm_store(store_limits limits, clock::duration peer_ttl)
     : limits_(limits),
       ttl_(peer_ttl),
-      tick_(std::max<std::uint32_t>(1, (ttl_seconds() + 127) / 128)),
+      tick_(std::max<std::uint32_t>(1, (ttl_seconds() + 119) / 120)),
       ttl_ticks_(ttl_seconds() / tick_),
       seed_(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32)) {}
 
@@ -158,7 +158,7 @@ bool swarm_store::evict_from(shard& sh, std::uint32_t now) {
     for (auto it = sh.swarms.begin(b); it != sh.swarms.end(b); ++it) {
       ++looked;
       swarm& s = it->second;
-      if (!s.peers.empty() && now - s.last_activity <= stale) continue;
+      if (!s.peers.empty() && age(now, s.last_activity) <= stale) continue;
       const sha1_digest h = it->first;
       while (!s.peers.empty()) drop_peer(sh, h, s, static_cast<std::uint32_t>(s.peers.size() - 1));
       sh.swarms.erase(h);
@@ -215,12 +215,13 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
   swarm& s = it->second;
   // Expired peers are dropped as their swarm is touched, at most every
   // quarter TTL; expire() sweeps swarms nobody touches.
-  if (now - s.last_sweep > ttl_seconds() / 4) sweep(sh, h, s, now);
+  if (age(now, s.last_sweep) > ttl_seconds() / 4) sweep(sh, h, s, now);
 
   const bool seed = req.left == 0;
   const auto id = id_of(req.peer_id);
   const std::uint32_t key = key_hash(req.key);
   bool recorded = true;
+  bool changed = false;  // a peer added, changed or removed
   // The announcer's place in s.peers, if it has one now: the answer
   // leaves it out by index (no id compared per candidate).
   std::size_t self = s.peers.size();
@@ -238,8 +239,10 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
       // the limits of its new address.
       drop_peer(sh, h, s, index);
       slot = s.slots.size();
+      changed = true;
     } else {
       self = index;
+      changed = true;
       peer& q = s.peers[index];
       if (q.seed != seed) {
         s.seeders += seed ? 1 : -1;
@@ -261,9 +264,10 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
     }
     add_peer(sh, h, s, {from.addr, id, key, req.port, tick_of(now), from.v6, seed});
     self = s.peers.size() - 1;
+    changed = true;
   }
-  if (recorded) {
-    s.last_activity = now;
+  if (changed) {
+    s.last_activity = std::max(s.last_activity, now);
     if (req.ev == announce::event::completed) {
       ++s.completed;
       ++sh.completed;
@@ -280,23 +284,25 @@ result<announce::response, std::string> swarm_store::announce(const announce::re
   const bool self_known = self < s.peers.size();
   auto eligible = [&](const peer& p) {
     if (seed && p.seed) return false;
+    if (compact && p.v6 != compact->v6) return false;  // the reply's one form
     return self_known ? &p != &s.peers[self] : p.id != id;
   };
   const std::size_t want = static_cast<std::size_t>(req.numwant);
   if (!compact) r.peers.reserve(std::min(want, s.peers.size()));
   std::size_t added = 0;
   auto add = [&](const peer& p) {
-    ++added;
     if (compact) {
       const std::size_t len = p.v6 ? 16 : 4;
-      if (p.v6 != compact->v6 || compact->used + len + 2 > compact->buf.size()) return;
+      if (compact->used + len + 2 > compact->buf.size()) return;
       auto* at = compact->buf.data() + compact->used;
       std::memcpy(at, p.addr.data(), len);
       at[len] = static_cast<std::byte>(p.port >> 8);
       at[len + 1] = static_cast<std::byte>(p.port & 0xff);
       compact->used += len + 2;
+      ++added;
       return;
     }
+    ++added;
     announce::peer out;
     out.addr = p.addr;
     out.v6 = p.v6;
@@ -381,7 +387,7 @@ void swarm_store::expire_shard(std::size_t i, std::uint32_t now) {
       swarm& s = it->second;
       sweep(sh, it->first, s, now);
       // Keep an empty swarm while its completed count is fresh.
-      if (s.peers.empty() && now - s.last_activity > ttl) {
+      if (s.peers.empty() && age(now, s.last_activity) > ttl) {
         it = sh.swarms.erase(it);
         swarm_count_.fetch_sub(1, std::memory_order_relaxed);
         continue;

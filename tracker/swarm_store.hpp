@@ -108,8 +108,11 @@ class swarm_store {
  private:
   // 44 bytes a peer: a million peers take ~50 MB, not the ~200 MB that a
   // std::string id and a node-based index per peer cost. Its time is a
-  // byte: ticks of 1/128 of the peer lifetime (at least a second), read
-  // modulo 256; a sweep reaches every swarm long before a tick wraps.
+  // byte: ticks of 1/120 of the peer lifetime (at least a second), read
+  // modulo 256. A difference of the last few ticks below 256 is a peer
+  // another thread recorded just "after" a sweep's clock (fresh); up to
+  // 249 ticks (twice the lifetime) are ages, and a sweep reaches every
+  // swarm long before that.
   struct peer {
     std::array<std::uint8_t, 16> addr;
     std::array<char, 20> id;
@@ -169,13 +172,17 @@ class swarm_store {
   std::uint32_t ttl_seconds() const;
   std::uint8_t tick_of(std::uint32_t now) const { return static_cast<std::uint8_t>(now / tick_); }
   bool expired(const peer& p, std::uint32_t now) const {
-    return static_cast<std::uint8_t>(tick_of(now) - p.last_seen) > ttl_ticks_;
+    const auto ticks = static_cast<std::uint8_t>(tick_of(now) - p.last_seen);
+    return ticks > ttl_ticks_ && ticks < 250;
   }
+  // Seconds from `then` to `now`; 0 when another thread recorded `then`
+  // after `now` was read.
+  static std::uint32_t age(std::uint32_t now, std::uint32_t then) { return now > then ? now - then : 0; }
 
   store_limits limits_;
   clock::duration ttl_;
   std::uint32_t tick_;       // seconds
-  std::uint32_t ttl_ticks_;  // at most 128
+  std::uint32_t ttl_ticks_;  // at most 120
   std::uint64_t seed_;
   std::atomic<std::size_t> swarm_count_{0};
   std::atomic<std::int64_t> evicted_{0};

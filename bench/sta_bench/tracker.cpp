@@ -209,14 +209,21 @@ io::task<void> udp_client(io::reactor& r, load_state& s, unsigned seed) {
     }
     const auto bytes = udp::encode(req);
     if (!co_await io::send(r, sock->get(), bytes)) break;
-    auto n = co_await io::recv(r, sock->get(), buf).deadline(std::chrono::seconds(1));
-    if (!n) {
-      if (r.stopping()) break;
-      s.errors.fetch_add(1);
-      continue;
+    // The answer to this request: a late answer to an earlier one (its
+    // transaction id says so) is skipped.
+    result<udp::response> res = make_error_code(std::errc::timed_out);
+    const auto deadline = start + std::chrono::seconds(1);
+    while (clock_type::now() < deadline) {
+      auto n = co_await io::recv(r, sock->get(), buf).deadline(deadline - clock_type::now());
+      if (!n) break;
+      res = udp::decode_response(std::span(buf.data(), *n), s.server.family() == AF_INET6);
+      if (!res) break;
+      const auto tx = std::visit([](const auto& m) { return m.transaction; }, *res);
+      if (tx == transaction) break;
+      res = make_error_code(std::errc::timed_out);
     }
-    auto res = udp::decode_response(std::span(buf.data(), *n), s.server.family() == AF_INET6);
     if (!res) {
+      if (r.stopping()) break;
       s.errors.fetch_add(1);
       continue;
     }

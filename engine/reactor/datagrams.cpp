@@ -139,12 +139,20 @@ void datagram_socket::on_receive(completion* self, std::int32_t res, std::uint32
                     static_cast<std::size_t>(res));
       s.recycle(bid);
     }
-  } else if (res == -EINVAL && s.multishot_ && s.stats_.received == 0) {
+  }
+  bool fell_back = false;
+  if (res == -EINVAL && s.multishot_ && s.stats_.received == 0) {
     // Buffer rings but no multishot recvmsg (a kernel before 6.0).
     s.multishot_ = false;
+    fell_back = true;
   }
   if (s.receiving_) return;
-  if (s.reactor_.stopping() || res == -ECANCELED) {
+  // Started again after a datagram, a ring that ran dry or an interrupted
+  // wait; any other error would only come back at once (a socket that is
+  // gone): the socket stops receiving, counted, rather than spin.
+  const bool again = res >= 0 || res == -ENOBUFS || res == -EINTR || fell_back;
+  if (s.reactor_.stopping() || !again) {
+    if (!s.reactor_.stopping() && res != -ECANCELED) ++s.stats_.failed;
     s.maybe_finish();
     return;
   }

@@ -46,6 +46,7 @@ class datagram_socket {
     std::uint64_t sent = 0;
     std::uint64_t send_dropped = 0;  // every slot busy, too long, or the send failed
     std::uint64_t rearmed = 0;       // the multishot receive ended (out of buffers) and was started again
+    std::uint64_t failed = 0;        // receiving stopped on an error that would only repeat
   };
 
   datagram_socket(reactor& r, unique_fd fd, options o, handler h);

@@ -78,6 +78,19 @@ TEST(HttpServer, ConnectionsPerAddressAreCapped) {
   EXPECT_TRUE(d.ok());
 }
 
+TEST(HttpServer, AnAddressListedAsUnlimitedIsNotCapped) {
+  server_options o;
+  o.max_connections_per_ip = 1;
+  o.unlimited = {asio::ip::make_address("127.0.0.3")};
+  auto s = start(o);
+  const auto at = s->endpoints().front();
+  conn a(at, "127.0.0.3"), b(at, "127.0.0.3"), c(at, "127.0.0.3");
+  EXPECT_TRUE(a.ok() && b.ok() && c.ok());
+  conn d(at, "127.0.0.4"), e(at, "127.0.0.4");
+  EXPECT_TRUE(d.ok());
+  EXPECT_FALSE(e.ok());
+}
+
 double process_cpu_seconds() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);

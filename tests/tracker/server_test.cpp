@@ -384,7 +384,7 @@ TEST(TrackerServer, UdpAnnounceAndScrapeWithConnectionIds) {
   for (auto id : {ca, ca ^ 0xdeadbeef}) {
     r = b.ask(udp_announce(id, "udp swarm", 'b', 2222));
     ASSERT_TRUE(std::holds_alternative<announce::udp::error_response>(r));
-    EXPECT_EQ(std::get<announce::udp::error_response>(r).message, "connection id expired or not yours");
+    EXPECT_EQ(std::get<announce::udp::error_response>(r).message, "bad connection id");
   }
   // A malformed datagram gets nothing: the next answer is the scrape's.
   a.send(std::vector<std::byte>(5, std::byte{0x41}));

@@ -234,8 +234,10 @@ TEST(SwarmStore, AtTheCapSwarmsThatAreEmptyOrStaleMakeRoom) {
   const auto visited = s.swarms_visited();
   EXPECT_FALSE(s.announce(req("new2", 'a', 1), v4(4), t0 + 10s));
   EXPECT_EQ(s.swarms_visited(), visited);
-  // The real swarm's peer announces on time; the junk's do not.
+  // The real swarm's peer announces on time; the junk's do not (a
+  // "stopped" for an id nobody has does not keep a swarm fresh).
   ASSERT_TRUE(s.announce(req("real", 'a', 1), v4(1), t0 + 25s));
+  ASSERT_TRUE(s.announce(req("junk1", 'z', 1, announce::event::stopped), v4(9), t0 + 25s));
   ASSERT_TRUE(s.announce(req("new", 'a', 1), v4(4), t0 + 35s));
   ASSERT_TRUE(s.announce(req("new2", 'a', 1), v4(4), t0 + 35s));
   EXPECT_EQ(s.totals().evicted, 2);
@@ -247,6 +249,29 @@ TEST(SwarmStore, AtTheCapSwarmsThatAreEmptyOrStaleMakeRoom) {
   ASSERT_TRUE(s.announce(req("newest", 'a', 1), v4(5), t0 + 36s));
   EXPECT_EQ(s.scrape({sha1("new")})[0].incomplete, 1);
   EXPECT_EQ(s.totals().evicted, 3);
+}
+
+TEST(SwarmStore, APeerRecordedJustAfterASweepsClockIsFresh) {
+  swarm_store s({}, 60s);
+  ASSERT_TRUE(s.announce(req("t", 'a', 1), v4(1), t0 + 10s));
+  s.expire(t0 + 9s);  // another thread read the clock a moment earlier
+  EXPECT_EQ(s.scrape({sha1("t")})[0].incomplete, 1);
+  s.expire(t0 + 71s);
+  EXPECT_EQ(s.scrape({sha1("t")})[0].incomplete, 0);
+}
+
+TEST(SwarmStore, CompactPeersOfOneFamilyFillTheWantedNumber) {
+  store_limits lim;
+  lim.max_peers_per_source = 0;
+  swarm_store s(lim, 600s);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(s.announce(req("mixed", static_cast<char>('A' + i), 1), v6(1, 1), t0));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.announce(req("mixed", static_cast<char>('a' + i), 1), v4(1), t0));
+  for (int k = 0; k < 20; ++k) {
+    std::array<std::byte, 200> buf;
+    compact_peers out{buf, false};
+    ASSERT_TRUE(s.announce(req("mixed", 'q', 1, announce::event::none, 4), v4(2), t0, false, &out));
+    EXPECT_EQ(out.used, 4u * 6) << "round " << k;
+  }
 }
 
 TEST(SwarmStore, PollingTotalsAndTopDoesNotScanSwarms) {

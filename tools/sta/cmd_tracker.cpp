@@ -123,14 +123,16 @@ command add_tracker(CLI::App& app) {
                   "Torrents tracked at once (default 1000000); when full, empty or stale ones make room")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   sub->add_option("--max-peers-per-ip", args->limits.max_peers_per_source,
-                  "Peers one address (an IPv6 /64) may register in one torrent (default 8; 0: no limit)");
+                  "Peers one address (an IPv6 /64) may register in one torrent (default 8; 0: no limit)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{65535}));
   sub->add_option("--max-new-swarms-per-ip", args->limits.max_new_swarms_per_source,
-                  "Torrents one address (an IPv6 /64) may add a minute (default 30; 0: no limit)");
+                  "Torrents one address (an IPv6 /64) may add a minute (default 30; 0: no limit)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{65535}));
   sub->add_option("--max-connections", args->max_connections,
                   "Open HTTP connections (default 10000, lowered to what the descriptor limit allows)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   sub->add_option("--max-connections-per-ip", args->max_connections_per_ip,
-                  "Open HTTP connections from one address (default 32; 0: no limit)");
+                  "Open HTTP connections from one address or IPv6 /64, trusted proxies exempt (default 32; 0: no limit)");
   sub->add_flag("--no-udp", args->no_udp, "Serve HTTP only (UDP, BEP 15, listens on the same addresses and ports)");
   return {sub, [args] { return run_tracker(*args); }};
 }
