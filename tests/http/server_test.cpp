@@ -98,6 +98,11 @@ double process_cpu_seconds() {
 }
 
 TEST(HttpServer, OutOfDescriptorsTheAcceptorWaitsInsteadOfSpinning) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizers' runtime opens pipes of its own (to check that memory
+  // is readable): with no descriptor left it reports errors that are not.
+  GTEST_SKIP() << "needs every descriptor of the process; runs in the plain build";
+#endif
   auto s = start({});
   asio::io_context ctx;
   tcp::socket client(ctx);
