@@ -150,13 +150,17 @@ TEST(TrackerServer, PeerIdsOnlyWhenAskedFor) {
   EXPECT_EQ(asked.peers[0].peer_id, std::string(20, 'a'));
 }
 
-TEST(TrackerServer, Ipv6PeersComeInPeers6) {
-  manual_clock time;
+// A one-thread tracker on [::1], or why there is none.
+result<std::unique_ptr<server>, std::string> start_on_ipv6_loopback() {
   options opts;
   opts.listen = {"[::1]:0"};
   opts.threads = 1;
-  opts.now = time;
-  auto s = server::start(opts);
+  opts.now = manual_clock{};
+  return server::start(opts);
+}
+
+TEST(TrackerServer, Ipv6PeersComeInPeers6) {
+  auto s = start_on_ipv6_loopback();
   if (!s) GTEST_SKIP() << "no IPv6 loopback here: " << s.error();
   client c((*s)->endpoints().front());
   parse(c.get(announce_target("six", 'a', 1111, 10)));
@@ -344,12 +348,7 @@ TEST(ConnectionIds, GoodForOneToTwoMinutesFromTheirAddressOnly) {
 }
 
 TEST(TrackerServer, UdpOverIpv6AnswersWithIpv6Peers) {
-  manual_clock time;
-  options opts;
-  opts.listen = {"[::1]:0"};
-  opts.threads = 1;
-  opts.now = time;
-  auto s = server::start(opts);
+  auto s = start_on_ipv6_loopback();
   if (!s) GTEST_SKIP() << "no IPv6 loopback here: " << s.error();
   const auto at = (*s)->udp_endpoints().front();
   udp_client a("::1", at), b("::1", at);
