@@ -347,6 +347,21 @@ TEST(ConnectionIds, GoodForOneToTwoMinutesFromTheirAddressOnly) {
   EXPECT_FALSE(ids.valid(ids.make(six, 600), *parse_endpoint("[2001:db8::2]:6881"), 600));
 }
 
+TEST(TrackerServer, UdpAnnouncesKeepToTheWhitelist) {
+  test::temp_dir dir;
+  const auto path = (dir / "allowed.txt").string();
+  std::ofstream(path) << sha1("good").hex() << "\n";
+  options opts;
+  opts.whitelist_path = path;
+  auto t = start(opts);
+  udp_client a("127.0.0.43", t.srv->udp_endpoints().front());
+  const auto id = a.connect();
+  const auto refused = a.ask(udp_announce(id, "bad", 'a', 1111));
+  ASSERT_TRUE(std::holds_alternative<announce::udp::error_response>(refused));
+  EXPECT_EQ(std::get<announce::udp::error_response>(refused).message, "torrent not allowed on this tracker");
+  EXPECT_TRUE(std::holds_alternative<announce::udp::announce_response>(a.ask(udp_announce(id, "good", 'a', 1111))));
+}
+
 TEST(TrackerServer, UdpOverIpv6AnswersWithIpv6Peers) {
   auto s = start_on_ipv6_loopback();
   if (!s) GTEST_SKIP() << "no IPv6 loopback here: " << s.error();

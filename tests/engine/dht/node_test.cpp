@@ -67,16 +67,27 @@ struct network {
 
 std::string addr_of(int i) { return "10.0." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1) + ":6881"; }
 
-// A network of n nodes that each bootstrapped from the first.
-network make_network(int n, config cfg = {}) {
+// A network of n nodes (at address(i)) that each bootstrapped from the first.
+network make_network(int n, config cfg = {}, std::string (*address)(int) = addr_of) {
   network net;
-  for (int i = 0; i < n; ++i) net.add(addr_of(i), cfg);
+  for (int i = 0; i < n; ++i) net.add(address(i), cfg);
   for (int i = 1; i < n; ++i) {
-    net.at(addr_of(i)).bootstrap({ep(addr_of(0))}, net.now);
+    net.at(address(i)).bootstrap({ep(address(0))}, net.now);
     net.deliver();
   }
   net.run(30s);
   return net;
+}
+
+// `announcer` looks up info_hash and announces itself with `port`; then
+// `seeker` looks it up: the peers it found.
+std::vector<node::found> announce_then_find(network& net, const std::string& announcer, const std::string& seeker,
+                                            const node_id& info_hash, std::uint16_t port) {
+  net.at(announcer).get_peers(info_hash, port, net.now);
+  net.run(10s);
+  net.at(seeker).get_peers(info_hash, std::nullopt, net.now);
+  net.run(10s);
+  return net.at(seeker).take_found();
 }
 
 // The k ids of the network closest to target.
@@ -127,22 +138,11 @@ TEST(DhtNode, IPv6NodesFindEachOtherThroughNodes6) {
   config six;
   six.ipv4 = false;
   six.ipv6 = true;
-  network net;
   // Each in a /64 of its own (the rate limits count a /64 as one source).
-  const auto addr6 = [](int i) { return "[fd00:" + std::to_string(i + 1) + "::1]:6881"; };
-  for (int i = 0; i < 16; ++i) net.add(addr6(i), six);
-  for (int i = 1; i < 16; ++i) {
-    net.at(addr6(i)).bootstrap({ep(addr6(0))}, net.now);
-    net.deliver();
-  }
-  net.run(30s);
+  constexpr auto addr6 = [](int i) { return "[fd00:" + std::to_string(i + 1) + "::1]:6881"; };
+  auto net = make_network(16, six, +addr6);
   for (auto& [addr, n] : net.nodes) EXPECT_GE(n->table().size(), kBucketSize) << addr;
-  const node_id info_hash = random_id(net.rng);
-  net.at(addr6(4)).get_peers(info_hash, 6882, net.now);
-  net.run(10s);
-  net.at(addr6(11)).get_peers(info_hash, std::nullopt, net.now);
-  net.run(10s);
-  auto found = net.at(addr6(11)).take_found();
+  const auto found = announce_then_find(net, addr6(4), addr6(11), random_id(net.rng), 6882);
   ASSERT_FALSE(found.empty());
   EXPECT_EQ(found[0].peers[0], ep("[fd00:5::1]:6882"));
   // An IPv4 address is never asked by an IPv6-only node.
@@ -151,12 +151,7 @@ TEST(DhtNode, IPv6NodesFindEachOtherThroughNodes6) {
 
 TEST(DhtNode, ImpliedPortAnnouncesTheSourcePort) {
   auto net = make_network(12);
-  const node_id info_hash = random_id(net.rng);
-  net.at(addr_of(3)).get_peers(info_hash, 0, net.now);
-  net.run(10s);
-  net.at(addr_of(5)).get_peers(info_hash, std::nullopt, net.now);
-  net.run(10s);
-  auto found = net.at(addr_of(5)).take_found();
+  const auto found = announce_then_find(net, addr_of(3), addr_of(5), random_id(net.rng), 0);
   ASSERT_FALSE(found.empty());
   EXPECT_EQ(found[0].peers[0], ep(addr_of(3)));
 }
