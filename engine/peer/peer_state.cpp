@@ -217,6 +217,7 @@ result<std::optional<block_in>> peer_state::on_piece(const wire::message& m, tim
   }
   in_flight_.erase(it);
   refill_due_ = true;
+  if (!rate_known_) ++slow_start_;
   down_bytes_ += static_cast<std::int64_t>(m.payload_size());
   if (t_.picker->on_block(ref) == picker::piece_picker::receipt::duplicate) {
     t_.counters->wasted.fetch_add(static_cast<std::int64_t>(m.payload_size()), std::memory_order_relaxed);
@@ -384,6 +385,7 @@ void peer_state::tick(time_point now) {
   const double dt = std::chrono::duration<double>(now - last_tick_).count();
   last_tick_ = now;
   send_pex(now);
+  if (down_bytes_ > 0) rate_known_ = true;
   // A short moving average: half the last second, half the past.
   down_rate_ = (down_rate_ + static_cast<std::int64_t>(static_cast<double>(down_bytes_) / dt)) / 2;
   up_rate_ = (up_rate_ + static_cast<std::int64_t>(static_cast<double>(up_bytes_) / dt)) / 2;
@@ -522,6 +524,10 @@ void peer_state::top_up(time_point now) {
   const auto& lim = *t_.lim;
   const std::size_t most = std::min(lim.max_pipeline, peer_reqq_);
   std::size_t target = static_cast<std::size_t>(down_rate_ * kSecondsOfRequests / kBlockSize);
+  // Until a tick has measured the peer's rate, one more request for each
+  // block it sent: the pipeline doubles every round trip (TCP's slow
+  // start), so a fast peer is not held to min_pipeline for its first second.
+  if (!rate_known_) target = std::max(target, lim.min_pipeline + slow_start_);
   target = std::clamp(target, std::min(lim.min_pipeline, most), most);
   if (slot_.snubbed.load(std::memory_order_relaxed)) target = 1;
   // Refill when a quarter of the pipeline has drained, so the picker runs

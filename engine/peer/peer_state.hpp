@@ -214,6 +214,8 @@ class peer_state {
   std::int64_t up_bytes_ = 0;
   std::int64_t down_rate_ = 0;
   std::int64_t up_rate_ = 0;
+  bool rate_known_ = false;      // a tick has seen blocks from the peer
+  std::size_t slow_start_ = 0;   // blocks received before that
 };
 
 }  // namespace sta::peer

@@ -113,11 +113,12 @@ TEST(PeerState, UnchokeBringsRequestsUpToThePipelineTarget) {
   EXPECT_EQ(s.out(), "interested");
   ASSERT_TRUE(s.in("unchoke"));
   EXPECT_EQ(s.out(), "request 0:0; request 0:1; request 0:2; request 0:3");
-  // One block back: the quarter of the pipeline that drained is refilled.
+  // One block back before any rate is known: the pipeline grows by one
+  // (slow start) and what drained is refilled.
   ASSERT_TRUE(s.in("piece 0 0"));
   EXPECT_EQ(s.blocks.size(), 1u);
-  EXPECT_EQ(s.out(), "request 1:0");
-  EXPECT_EQ(s.state->requests_in_flight(), 4u);
+  EXPECT_EQ(s.out(), "request 1:0; request 1:1");
+  EXPECT_EQ(s.state->requests_in_flight(), 5u);
 }
 
 TEST(PeerState, ThePeersReqqCapsOurRequests) {
@@ -162,6 +163,37 @@ TEST(PeerState, NumbersFromTheExtendedHandshakeAreClamped) {
   peer_script malformed("....");
   malformed.start();
   EXPECT_TRUE(malformed.in("ext 0 6c6c"));  // not a dictionary: extensions off, connection on
+}
+
+// Answers every request the state has sent so far; false if there were none.
+bool answer_requests(peer_script& s) {
+  std::string script;
+  for (const auto& r : requests_in(s.out())) {
+    const auto pb = test::split(std::string_view(r).substr(8), ':');
+    script += "piece " + std::string(pb[0]) + " " + std::to_string(test::number(pb[1]) * kBlockSize) + ";";
+  }
+  return !script.empty() && s.in(script);
+}
+
+TEST(PeerState, BeforeTheRateIsKnownThePipelineDoublesEveryRoundTrip) {
+  peer::limits lim;
+  lim.min_pipeline = 2;
+  peer_script s(std::string(64, '.'), 16 * kBlockSize, lim);
+  s.picker.set_sequential(true);
+  s.start();
+  ASSERT_TRUE(s.in("have_all; unchoke"));
+  EXPECT_EQ(s.state->requests_in_flight(), 2u);
+  for (const std::size_t expected : {4u, 8u, 16u, 32u}) {
+    ASSERT_TRUE(answer_requests(s));
+    EXPECT_EQ(s.state->requests_in_flight(), expected);
+  }
+  // A tick measures the rate, 30 blocks in the second (averaged with
+  // nothing: 15 a second), and 3 s of that is 45 requests. From then on the
+  // rate sets the pipeline: 45 blocks more do not grow it to 2 + 75.
+  ASSERT_TRUE(s.wait(1s));
+  EXPECT_EQ(s.state->requests_in_flight(), 45u);
+  ASSERT_TRUE(answer_requests(s));
+  EXPECT_EQ(s.state->requests_in_flight(), 45u);
 }
 
 TEST(PeerState, PipelineGrowsWithTheRate) {
