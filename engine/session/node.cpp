@@ -279,6 +279,7 @@ struct node::core {
     params.intent = e.opts.mode == torrent_mode::seed ? storage::open_intent::seed : storage::open_intent::download;
     params.selected = e.opts.selected;
     params.allow_truncate = e.opts.allow_truncate;
+    params.direct_writes = e.opts.direct_writes;
     params.cancel = &cancel_checks;
     params.on_check_progress = [progress = e.progress, user = e.opts.on_check_progress](std::int64_t done,
                                                                                         std::int64_t total) {

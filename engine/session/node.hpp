@@ -70,6 +70,8 @@ struct torrent_options {
   // An existing file larger than the torrent's that verifies no piece is
   // cut to size only when set; otherwise the check fails (file_larger).
   bool allow_truncate = false;
+  // Whole pages of a piece written with O_DIRECT (storage::open_params).
+  bool direct_writes = true;
   // Where the data lives; empty: files in save_dir (storage::open_disk).
   storage::factory storage;
   // While checking existing data: bytes hashed so far and total (called

@@ -19,6 +19,7 @@ detailed_result<std::unique_ptr<session>> session::start(const meta::metainfo& m
   to.selected = std::move(opts.selected);
   to.sequential = opts.sequential;
   to.allow_truncate = opts.allow_truncate;
+  to.direct_writes = opts.direct_writes;
   to.storage = std::move(opts.storage);
   to.on_check_progress = std::move(opts.on_check_progress);
 

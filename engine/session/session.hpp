@@ -29,6 +29,7 @@ struct session_options {
   std::vector<bool> selected;          // one flag per file; empty: all
   bool sequential = false;
   bool allow_truncate = false;
+  bool direct_writes = true;           // whole pages of a piece written with O_DIRECT
   storage::factory storage;            // empty: files in save_dir
   std::function<void(std::int64_t, std::int64_t)> on_check_progress;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "base/page_buffer.hpp"
 #include "base/sha1.hpp"
 #include "base/sys_error.hpp"
 #include "meta/file_map.hpp"
@@ -55,12 +56,32 @@ class disk_storage final : public storage {
       const auto src = data.subspan(at, static_cast<std::size_t>(s.length));
       at += src.size();
       if (where.fd < 0) continue;
-      for (std::size_t done = 0; done < src.size();) {
-        auto n = co_await io::write(r, where.fd, src.subspan(done), static_cast<std::uint64_t>(where.offset) + done);
-        if (!n) co_return detailed_error{n.error(), shown(s.file)};
-        if (*n == 0) co_return detailed_error{make_error_code(std::errc::no_space_on_device), shown(s.file)};
-        done += *n;
+      // The pages the slice covers whole, at a page boundary in the file
+      // and in memory alike, go to the disk with O_DIRECT (no copy into
+      // the page cache); the bytes before and after them are buffered.
+      const std::size_t head = (kPageSize - static_cast<std::size_t>(where.offset) % kPageSize) % kPageSize;
+      std::size_t middle = 0;
+      if (where.direct_fd >= 0 && direct_.load(std::memory_order_relaxed) && head < src.size() &&
+          reinterpret_cast<std::uintptr_t>(src.data() + head) % kPageSize == 0)
+        middle = (src.size() - head) / kPageSize * kPageSize;
+      if (middle > 0) {
+        auto d = co_await write_all(r, where.direct_fd, src.subspan(head, middle), where.offset + static_cast<std::int64_t>(head), s.file);
+        if (!d && d.error().code != std::errc::invalid_argument) co_return d.error();
+        if (!d) {
+          // The file system wants another alignment: buffered from now on.
+          direct_.store(false, std::memory_order_relaxed);
+          middle = 0;
+        }
       }
+      if (middle == 0) {
+        auto w = co_await write_all(r, where.fd, src, where.offset, s.file);
+        if (!w) co_return w.error();
+        continue;
+      }
+      if (auto w = co_await write_all(r, where.fd, src.first(head), where.offset, s.file); !w) co_return w.error();
+      const std::size_t tail = head + middle;
+      if (auto w = co_await write_all(r, where.fd, src.subspan(tail), where.offset + static_cast<std::int64_t>(tail), s.file); !w)
+        co_return w.error();
     }
     co_return detailed_result<void>{};
   }
@@ -91,6 +112,17 @@ class disk_storage final : public storage {
   }
 
  private:
+  io::task<detailed_result<void>> write_all(io::reactor& r, int fd, std::span<const std::byte> src, std::int64_t offset,
+                                            std::size_t file) {
+    for (std::size_t done = 0; done < src.size();) {
+      auto n = co_await io::write(r, fd, src.subspan(done), static_cast<std::uint64_t>(offset) + done);
+      if (!n) co_return detailed_error{n.error(), shown(file)};
+      if (*n == 0) co_return detailed_error{make_error_code(std::errc::no_space_on_device), shown(file)};
+      done += *n;
+    }
+    co_return detailed_result<void>{};
+  }
+
   std::string shown(std::size_t file) const {
     return files_.in_parts(file) ? root_.shown_state(parts_name(meta_.info_hash))
                                  : root_.shown(meta_.relative_path(file));
@@ -100,11 +132,19 @@ class disk_storage final : public storage {
   meta::file_map map_;
   root_dir root_;
   file_set files_;
+  std::atomic<bool> direct_{true};  // off after a file system refused an O_DIRECT write
 };
 
 // Whether a file's bytes would live in the parts file under this selection.
 bool parts_backed(const meta::metainfo& m, const std::vector<bool>& selected, std::size_t file) {
   return !selected.empty() && !selected[file] && !m.files[file].pad && m.files[file].size > 0;
+}
+
+// RLIMIT_NOFILE's soft limit; none if unlimited.
+std::optional<std::int64_t> descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  return static_cast<std::int64_t>(lim.rlim_cur);
 }
 
 bool any_file_exists(const meta::metainfo& m, const root_dir& root) {
@@ -113,22 +153,22 @@ bool any_file_exists(const meta::metainfo& m, const root_dir& root) {
   return false;
 }
 
-detailed_result<void> check_descriptor_limit(const meta::metainfo& m, const std::vector<bool>& selected) {
+// Files the torrent keeps open at once (one more for the parts file, if
+// any), or an error if the descriptor limit leaves too few for the rest.
+detailed_result<std::int64_t> check_descriptor_limit(const meta::metainfo& m, const std::vector<bool>& selected) {
   std::int64_t needed = 0;
-  bool parts = false;  // one more for the parts file, if any
+  bool parts = false;
   for (std::size_t i = 0; i < m.files.size(); ++i) {
     if (m.files[i].pad || m.files[i].size == 0) continue;
     if (parts_backed(m, selected, i)) parts = true;
     else ++needed;
   }
   needed += parts ? 1 : 0;
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return {};
-  const auto allowed = static_cast<std::int64_t>(lim.rlim_cur);
-  if (needed + kReservedDescriptors <= allowed) return {};
+  const auto allowed = descriptor_limit();
+  if (!allowed || needed + kReservedDescriptors <= *allowed) return needed;
   return fail(errc::too_many_files, std::to_string(needed) + " files open at once, " +
                                         std::to_string(kReservedDescriptors) + " descriptors more for the network, " +
-                                        "and the limit is " + std::to_string(allowed) + " (ulimit -n)");
+                                        "and the limit is " + std::to_string(*allowed) + " (ulimit -n)");
 }
 
 // Whether a piece holds bytes of a selected file (all are, without a
@@ -333,13 +373,17 @@ detailed_result<void> settle_moved(const open_params& p, const root_dir& root, c
 detailed_result<opened> open_disk(const open_params& p) {
   const meta::metainfo& m = *p.meta;
   if (m.name == kStateDir && p.state_dir.empty()) return fail(errc::reserved_name, m.name);
-  if (auto d = check_descriptor_limit(m, p.selected); !d) return d.error();
+  const auto needed = check_descriptor_limit(m, p.selected);
+  if (!needed) return needed.error();
+  // Twins opened with O_DIRECT only while the limit leaves room for them.
+  const auto allowed = descriptor_limit();
+  const bool direct = p.direct_writes && (!allowed || 2 * *needed + kReservedDescriptors <= *allowed);
   auto root = root_dir::open(p.save_dir, p.intent == open_intent::download, p.state_dir);
   if (!root) return root.error();
   auto found = check_existing(p, *root);
   if (!found) return found.error();
   auto files = file_set::open(m, *root, p.intent == open_intent::seed ? open_mode::existing : open_mode::create,
-                              p.selected);
+                              p.selected, direct);
   if (!files) return files.error();
   if (auto moved = settle_moved(p, *root, *files, *found); !moved) return moved.error();
   return opened{std::make_unique<disk_storage>(m, std::move(*root), std::move(*files)), std::move(found->have)};

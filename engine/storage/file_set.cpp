@@ -23,9 +23,10 @@ detailed_result<void> preallocate(int fd, std::int64_t size, const std::string& 
 }  // namespace
 
 detailed_result<file_set> file_set::open(const meta::metainfo& m, const root_dir& root, open_mode mode,
-                                         const std::vector<bool>& selected) {
+                                         const std::vector<bool>& selected, bool direct) {
   file_set set;
   set.fds_.resize(m.files.size());
+  set.direct_fds_.resize(m.files.size());
   set.parts_offsets_.assign(m.files.size(), -1);
   std::int64_t offset = 0;
   bool need_parts = false;
@@ -54,6 +55,10 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const root_dir
     }
     if (mode == open_mode::create) {
       if (auto r = preallocate(fd->get(), f.size, shown); !r) return r.error();
+      // A file system without O_DIRECT (tmpfs) refuses it: buffered writes then.
+      if (direct && f.size >= kDirectMin) {
+        if (auto d = root.open_file(rel, O_WRONLY | O_DIRECT)) set.direct_fds_[i] = std::move(*d);
+      }
     } else {
       struct stat st {};
       if (::fstat(fd->get(), &st) != 0) return detailed_error{last_sys_error(), shown};

@@ -28,6 +28,7 @@ enum class open_mode {
 struct location {
   int fd = -1;              // -1: nowhere (padding): reads as zeros, writes are dropped
   std::int64_t offset = 0;  // in fd
+  int direct_fd = -1;       // the same file opened with O_DIRECT, for aligned writes; -1: none
 };
 
 class file_set {
@@ -38,8 +39,12 @@ class file_set {
   // the parts file SAVE_DIR/.sta/<info-hash>.parts, at their offset in the
   // torrent (a sparse file). Only with open_mode::create, which also removes
   // a parts file that the selection no longer needs.
+  // `direct`: files of at least kDirectMin bytes are also opened with
+  // O_DIRECT (create only), where the file system allows it, so aligned
+  // writes skip the page cache (disk_storage).
   static detailed_result<file_set> open(const meta::metainfo& m, const root_dir& root, open_mode mode,
-                                        const std::vector<bool>& selected = {});
+                                        const std::vector<bool>& selected = {}, bool direct = false);
+  static constexpr std::int64_t kDirectMin = 1 << 20;
 
   // The fd of file i, or -1 for zero-length and BEP 47 padding files, which
   // hold no bytes on disk.
@@ -52,12 +57,13 @@ class file_set {
 
   location locate(const meta::file_slice& s) const {
     if (parts_offsets_[s.file] >= 0) return {parts_fd_.get(), parts_offsets_[s.file] + s.offset};
-    return {fds_[s.file].get(), s.offset};
+    return {fds_[s.file].get(), s.offset, direct_fds_[s.file].get()};
   }
 
  private:
   file_set() = default;
   std::vector<unique_fd> fds_;
+  std::vector<unique_fd> direct_fds_;
   std::vector<std::int64_t> parts_offsets_;  // the file's offset in the torrent, or -1
   unique_fd parts_fd_;
 };

@@ -62,6 +62,10 @@ struct open_params {
   // Download: an existing file larger than the torrent's that verifies no
   // piece is cut to size only when this is set; otherwise opening fails.
   bool allow_truncate = false;
+  // Download: whole pages of a piece are written with O_DIRECT where the
+  // file system allows it (no copy into the page cache); off, every write
+  // is buffered.
+  bool direct_writes = true;
   // While hashing existing data: bytes hashed so far and total.
   std::function<void(std::int64_t, std::int64_t)> on_check_progress;
   // Set by another thread to give up a check (the node stops): the result

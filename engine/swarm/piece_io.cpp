@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "base/page_buffer.hpp"
 #include "base/sha1.hpp"
 #include "storage/block_cache.hpp"
 
@@ -92,7 +93,7 @@ io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batc
   for (const run& x : runs) {
     const std::uint32_t offset = x.first * kBlockSize;
     const std::size_t size = std::min<std::size_t>(std::size_t{x.count} * kBlockSize, geo_.piece_size(x.piece) - offset);
-    auto data = std::make_shared<std::byte[]>(size);
+    auto data = std::make_shared_for_overwrite<std::byte[]>(size);
     auto got = co_await store_->read(r, x.piece, offset, std::span(data.get(), size));
     if (!got) {
       lost_piece(r, *this, x.piece, got.error());
@@ -138,27 +139,26 @@ io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, torrent::
     // Reported before the piece is free again, so the home reactor sees this
     // failure before any later pass of it.
     if (t.on_verdict) t.on_verdict(std::move(v));
-    t.take_buffer(p);
+    page_pool::for_this_thread().give(t.take_buffer(p), size);
     t.picker().on_hash_failed(p.value());
     co_return;
   }
   if (auto w = co_await t.store().write(r, p, std::span(data, size)); !w) {
     // Stopping cancels writes: the piece simply stays unverified.
     if (!r.stopping()) t.fail("cannot write piece " + std::to_string(p.value()) + ": " + w.error().message());
-    t.take_buffer(p);
+    page_pool::for_this_thread().give(t.take_buffer(p), size);
     co_return;
   }
   if (t.take_suspect(p) && t.on_verdict) t.on_verdict(verdict_of(t, p, data, true));
   t.picker().on_hash_passed(p.value());
   t.log_verified(p);
-  std::shared_ptr<const std::byte[]> bytes(t.take_buffer(p).release(), std::default_delete<std::byte[]>());
   storage::block_cache::for_this_thread().insert(t.uid(), p, *t.geo().block(p, 0), t.geo().blocks_in(p),
-                                                 std::move(bytes), size);
+                                                 page_pool::share(t.take_buffer(p), size), size);
 }
 
 io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {
   const std::uint32_t size = t.geo().piece_size(p);
-  auto data = std::make_unique<std::byte[]>(size);
+  auto data = std::make_unique_for_overwrite<std::byte[]>(size);
   auto got = co_await t.store().read(r, p, 0, std::span(data.get(), size));
   const bool passed = got && sha1(std::span(data.get(), size)) == t.meta().piece_hash(p.value());
   t.picker().on_rechecked(p.value(), passed, t.wanted(p.value()));

@@ -47,7 +47,7 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
 }
 
 torrent::~torrent() {
-  for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) delete[] buffers_[p].load(std::memory_order_relaxed);
+  for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) page_free{}(buffers_[p].load(std::memory_order_relaxed));
 }
 
 std::int64_t torrent::have_bytes() const {
@@ -64,7 +64,7 @@ std::int64_t torrent::have_bytes() const {
 std::byte* torrent::buffer(piece_index p) {
   std::byte* b = buffers_[p.value()].load(std::memory_order_acquire);
   if (b != nullptr) return b;
-  auto fresh = std::make_unique<std::byte[]>(geo_.piece_size(p));
+  auto fresh = page_pool::for_this_thread().take(geo_.piece_size(p));
   if (buffers_[p.value()].compare_exchange_strong(b, fresh.get(), std::memory_order_acq_rel)) return fresh.release();
   return b;  // another reactor installed one first
 }
@@ -73,8 +73,8 @@ bool torrent::block_written(piece_index p) {
   return written_[p.value()].fetch_add(1, std::memory_order_acq_rel) + 1 == geo_.blocks_in(p);
 }
 
-std::unique_ptr<std::byte[]> torrent::take_buffer(piece_index p) {
-  std::unique_ptr<std::byte[]> b(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel));
+page_buffer torrent::take_buffer(piece_index p) {
+  page_buffer b(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel));
   written_[p.value()].store(0, std::memory_order_release);
   return b;
 }

@@ -38,6 +38,7 @@
 
 #include "base/bitfield.hpp"
 #include "base/endpoint.hpp"
+#include "base/page_buffer.hpp"
 #include "base/piece_geometry.hpp"
 #include "base/rate_limiter.hpp"
 #include "base/sha1.hpp"
@@ -126,6 +127,7 @@ class torrent final : public peer::torrent_io {
     on_dht_node = std::move(on_node);
   }
   std::uint16_t dht_port() const { return meta_.is_private ? 0 : dht_port_; }
+
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
   rate_limits upload_limits() override { return {up_limiter_, process_.upload}; }
   // Its own limits (bytes/s, 0: none), changed while it runs (any thread).
@@ -159,13 +161,15 @@ class torrent final : public peer::torrent_io {
   // Every piece verified (not just the selected ones).
   bool seed() const { return picker_.have_count() == geo_.piece_count(); }
 
-  // Piece assembly. buffer() installs one on first use.
+  // Piece assembly. buffer() installs one on first use: page-aligned, so
+  // the storage may write it with O_DIRECT, and not zeroed, as every block
+  // is copied in before the piece is read.
   std::byte* buffer(piece_index p);
   // The caller has copied one block into the piece's buffer; true for
   // exactly one caller per piece: the one whose block was the last.
   bool block_written(piece_index p);
   // Frees the buffer (and the written count) of a finished piece.
-  std::unique_ptr<std::byte[]> take_buffer(piece_index p);
+  page_buffer take_buffer(piece_index p);
   // After a piece is written: 'have' for it goes out.
   void log_verified(piece_index p) { log_.append(p.value()); }
   // The connection that sent a block (0: none yet).

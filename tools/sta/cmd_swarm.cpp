@@ -75,6 +75,7 @@ struct swarm_args {
   std::vector<std::string> exclude_globs;
   bool sequential = false;
   bool allow_truncate = false;
+  bool buffered_writes = false;
   bool metadata_only = false;
   bool tracker_no_verify = false;
   bool no_dht = false;
@@ -349,6 +350,7 @@ std::optional<run_setup> setup_of(const swarm_args& args, torrent_mode mode, con
   s.torrent.use_trackers = !args.no_tracker;
   s.torrent.sequential = args.sequential;
   s.torrent.allow_truncate = args.allow_truncate;
+  s.torrent.direct_writes = !args.buffered_writes;
   s.torrent.limits.max_peers = args.max_peers;
   s.torrent.limits.max_per_host = args.max_per_ip;
   if (!endpoints("--peer", "IP:PORT", args.peers, s.torrent.peers)) return std::nullopt;
@@ -1007,6 +1009,9 @@ void add_common(CLI::App* sub, swarm_args& args) {
       ->check(CLI::Range(1u, 256u));
   sub->add_flag("--no-tracker", args.no_tracker, "Do not announce to trackers or the DHT; use --peer only");
   sub->add_flag("--no-dht", args.no_dht, "Do not join the Mainline DHT (it is off for private torrents anyway)");
+  sub->add_flag("--buffered-writes", args.buffered_writes,
+                "Write downloaded pieces through the page cache. Default: a piece's whole pages\n"
+                "go to the disk with O_DIRECT where the file system allows it (no copy)");
   sub->add_option("--dht-bootstrap", args.dht_bootstrap,
                   "Join the DHT through this node (HOST:PORT); repeatable. Default: the public\n"
                   "routers (router.bittorrent.com:6881, router.utorrent.com:6881,\n"

@@ -1,0 +1,53 @@
+// page_buffer: bytes aligned to a page and not zeroed, for what is filled
+// before it is read (a piece being assembled) and may be written with
+// O_DIRECT, which needs the memory, the file offset and the length aligned.
+//
+// page_pool keeps the buffers a thread frees for the next piece of the same
+// size, so that a download does not map, fault in and unmap a fresh buffer
+// for every piece. One per thread (for_this_thread()), bounded in bytes.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <utility>
+#include <vector>
+
+namespace sta {
+
+inline constexpr std::size_t kPageSize = 4096;
+
+struct page_free {
+  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{kPageSize}); }
+};
+using page_buffer = std::unique_ptr<std::byte[], page_free>;
+
+inline page_buffer make_page_buffer(std::size_t size) {
+  return page_buffer(static_cast<std::byte*>(::operator new[](size, std::align_val_t{kPageSize})));
+}
+
+class page_pool {
+ public:
+  static constexpr std::size_t kMaxBytes = 8u << 20;
+
+  page_pool();
+  ~page_pool();
+  page_pool(const page_pool&) = delete;
+  page_pool& operator=(const page_pool&) = delete;
+  // A kept buffer of `size` bytes, else a new one.
+  page_buffer take(std::size_t size);
+  // Keeps `b` (of `size` bytes) while the pool has room, else frees it.
+  void give(page_buffer b, std::size_t size);
+  std::size_t bytes() const { return bytes_; }
+
+  static page_pool& for_this_thread();
+  // Shared ownership of `b` that gives it to the pool of the thread that
+  // drops it last (frees it if that thread has no pool, or no longer).
+  static std::shared_ptr<const std::byte[]> share(page_buffer b, std::size_t size);
+
+ private:
+  std::vector<std::pair<std::size_t, page_buffer>> kept_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace sta
