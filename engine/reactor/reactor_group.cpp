@@ -11,7 +11,7 @@ result<std::unique_ptr<reactor_group>, std::string> reactor_group::start(const o
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned n = opts.reactors ? opts.reactors : cores;
   std::unique_ptr<reactor_group> group(new reactor_group());
-  std::string first_error;
+  group->jobs_ = std::make_unique<std::atomic<unsigned>[]>(n);
   for (unsigned i = 0; i < n; ++i) {
     std::promise<result<std::unique_ptr<reactor>, std::string>> ready;
     auto started = ready.get_future();
@@ -44,6 +44,20 @@ result<std::unique_ptr<reactor_group>, std::string> reactor_group::start(const o
     group->cpu_clocks_.push_back(cpu);
   }
   return group;
+}
+
+reactor_group::lease reactor_group::least_busy(reactor& current) {
+  std::size_t best = 0;
+  unsigned best_jobs = ~0u;
+  for (std::size_t i = 0; i < reactors_.size(); ++i) {
+    const unsigned jobs = jobs_[i].load(std::memory_order_relaxed);
+    if (jobs < best_jobs || (jobs == best_jobs && reactors_[best].get() == &current)) {
+      best = i;
+      best_jobs = jobs;
+    }
+  }
+  jobs_[best].fetch_add(1, std::memory_order_relaxed);
+  return lease(jobs_[best], *reactors_[best]);
 }
 
 std::chrono::nanoseconds reactor_group::cpu_time(unsigned i) const {

@@ -8,9 +8,11 @@
 #include <time.h>
 
 #include <chrono>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -39,6 +41,27 @@ class reactor_group {
   std::chrono::nanoseconds cpu_time(unsigned i) const;
   void stop();
 
+  // CPU work that any reactor may do (hashing a large piece) goes to the
+  // reactor with the fewest such jobs in hand, another than `current` on a
+  // tie, so that the one receiving keeps receiving while another hashes.
+  // The job counts against its reactor while the lease lives. Any reactor
+  // thread, while the group runs.
+  class lease {
+   public:
+    lease(std::atomic<unsigned>& count, reactor& target) : count_(&count), target_(&target) {}
+    lease(lease&& o) noexcept : count_(std::exchange(o.count_, nullptr)), target_(o.target_) {}
+    lease& operator=(lease&&) = delete;
+    ~lease() {
+      if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
+    }
+    reactor& target() const { return *target_; }
+
+   private:
+    std::atomic<unsigned>* count_;
+    reactor* target_;
+  };
+  lease least_busy(reactor& current);
+
  private:
   reactor_group() = default;
   // Owned here, not by their threads, so that stop() may post to a reactor
@@ -46,6 +69,7 @@ class reactor_group {
   std::vector<std::unique_ptr<reactor>> reactors_;
   std::vector<std::jthread> threads_;
   std::vector<clockid_t> cpu_clocks_;  // one per thread
+  std::unique_ptr<std::atomic<unsigned>[]> jobs_;  // per reactor: leases held
 };
 
 }  // namespace sta::io

@@ -374,6 +374,7 @@ struct node::core {
         ++e.unselected_have_pieces;
       }
     t.picker().set_sequential(e.opts.sequential);
+    t.set_hashers(group.get());
     swarm::control_options co;
     co.peers = e.opts.peers;
     if (e.opts.use_trackers) co.tiers = m.trackers;

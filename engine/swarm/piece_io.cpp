@@ -8,6 +8,7 @@
 
 #include "base/page_buffer.hpp"
 #include "base/sha1.hpp"
+#include "reactor/reactor_group.hpp"
 #include "storage/block_cache.hpp"
 
 namespace sta::swarm {
@@ -15,6 +16,9 @@ namespace {
 
 // Consecutive missing blocks are read together, up to this many.
 constexpr std::uint32_t kMaxRun = 16;
+// Smaller pieces are hashed where they arrive: the hop to another reactor
+// and back would cost more than it saves.
+constexpr std::size_t kOffloadMin = 256 * 1024;
 
 piece_verdict verdict_of(torrent& t, piece_index p, const std::byte* data, bool passed) {
   const piece_geometry& g = t.geo();
@@ -125,10 +129,31 @@ io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batc
   }
 }
 
+namespace {
+
+// Whether piece p's bytes match its hash. A piece of kOffloadMin bytes or
+// more is hashed on the torrent's least busy reactor (when that is another
+// one), so that receiving and hashing overlap on two cores.
+io::task<bool> hash_matches(io::reactor& r, torrent& t, piece_index p) {
+  const std::span<const std::byte> data(t.buffer(p), t.geo().piece_size(p));
+  const sha1_digest& want = t.meta().piece_hash(p.value());
+  io::reactor_group* group = t.hashers();
+  // Not while stopping: the reactors stop one after another.
+  if (group == nullptr || data.size() < kOffloadMin || t.stopping()) co_return sha1(data) == want;
+  const auto lease = group->least_busy(r);
+  if (&lease.target() == &r) co_return sha1(data) == want;
+  co_await io::switch_to(lease.target());
+  const bool ok = sha1(data) == want;
+  co_await io::switch_to(r);
+  co_return ok;
+}
+
+}  // namespace
+
 io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {
   const std::uint32_t size = t.geo().piece_size(p);
   const std::byte* data = t.buffer(p);
-  if (sha1(std::span(data, size)) != t.meta().piece_hash(p.value())) {
+  if (!co_await hash_matches(r, t, p)) {
     t.counters().wasted.fetch_add(size, std::memory_order_relaxed);
     t.hash_failures.fetch_add(1, std::memory_order_relaxed);
     piece_verdict v = verdict_of(t, p, data, false);

@@ -53,6 +53,10 @@
 #include "storage/storage.hpp"
 #include "wire/codec.hpp"
 
+namespace sta::io {
+class reactor_group;
+}
+
 namespace sta::swarm {
 
 struct limits {
@@ -127,7 +131,10 @@ class torrent final : public peer::torrent_io {
     on_dht_node = std::move(on_node);
   }
   std::uint16_t dht_port() const { return meta_.is_private ? 0 : dht_port_; }
-
+  // Before it starts: the reactors that may hash its large pieces (null:
+  // each piece is hashed where its last block arrived).
+  void set_hashers(io::reactor_group* group) { hashers_ = group; }
+  io::reactor_group* hashers() const { return hashers_; }
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
   rate_limits upload_limits() override { return {up_limiter_, process_.upload}; }
   // Its own limits (bytes/s, 0: none), changed while it runs (any thread).
@@ -257,6 +264,7 @@ class torrent final : public peer::torrent_io {
   shared_limits& process_;
   std::atomic<int> work_{0};
 
+  io::reactor_group* hashers_ = nullptr;
   std::unique_ptr<std::atomic<std::byte*>[]> buffers_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> written_;
   std::unique_ptr<std::atomic<picker::owner_id>[]> senders_;

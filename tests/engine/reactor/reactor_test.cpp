@@ -264,6 +264,27 @@ TEST(ReactorGroup, CrossReactorPingPong) {
   g.stop();
 }
 
+TEST(ReactorGroup, LeastBusyPrefersAnotherReactorOnATieAndCountsItsLeases) {
+  auto group = reactor_group::start(reactors(2));
+  ASSERT_TRUE(group) << group.error();
+  auto& g = **group;
+  reactor& r0 = g.at(0);
+  reactor& r1 = g.at(1);
+  {
+    const auto first = g.least_busy(r0);
+    EXPECT_EQ(&first.target(), &r1);  // a tie: not the caller's own
+    const auto second = g.least_busy(r0);
+    EXPECT_EQ(&second.target(), &r0);  // r1 has one job in hand
+    const auto third = g.least_busy(r1);
+    EXPECT_EQ(&third.target(), &r0);  // a tie again: not r1
+    const auto fourth = g.least_busy(r0);
+    EXPECT_EQ(&fourth.target(), &r1);  // r0 has two
+  }
+  // Every lease gone: a tie again.
+  EXPECT_EQ(&g.least_busy(r1).target(), &r0);
+  g.stop();
+}
+
 task<void> echo_session(reactor& r, unique_fd sock) {
   std::array<std::byte, 8192> buf{};
   for (;;) {
