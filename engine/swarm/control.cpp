@@ -243,6 +243,8 @@ io::task<void> announce_loop(control& c, torrent::work_guard) {
         c.announced = true;
         ev = announce::event::none;
         for (const auto& p : r->peers) c.add_candidate(to_endpoint(p));
+        // Connected now, not at the next control tick up to a second later.
+        connect_more(c, clock::now());
         next = clock::now() + std::chrono::seconds(announce::next_interval(*r));
         retry = 30;
       } else {
