@@ -8,8 +8,8 @@ here=$(dirname "$0")
 "$build/bench/sta_reactor_bench" --benchmark_min_time=0.2
 "$here/create_vs_openssl.sh" "$build"
 "$here/loopback_vs_iperf3.sh" "$build"
-"$build/bench/sta-bench" network --size 1GiB
+"$build/bench/sta-bench" swarm --size 1GiB
 "$here/tracker_vs_opentracker.sh" "$build"
-/usr/bin/python3 "$here/swarm_vs_libtorrent.py" "$build/tools/sta"
+for client in libtorrent aria2 transmission; do "$build/bench/sta-bench" swarm --against "$client"; done
 /usr/bin/python3 "$here/node_many_torrents.py" "$build/tools/sta"
 python3 "$here/rate_limit_accuracy.py" "$build/tools/sta"

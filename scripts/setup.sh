@@ -4,8 +4,8 @@
 #   scripts/setup.sh test    build + what the tests use (libtorrent, clang
 #                            for fuzzing, chromium for the dashboard test,
 #                            dpkg-dev for the package test)
-#   scripts/setup.sh bench   build + iperf3, opentracker and transmission-daemon to
-#                            compare with
+#   scripts/setup.sh bench   build + iperf3, opentracker, libtorrent, aria2,
+#                            transmission-cli and transmission-daemon to compare with
 set -euo pipefail
 
 profile=${1:-build}
@@ -15,7 +15,7 @@ packages=(g++ cmake ninja-build pkg-config liburing-dev libboost1.81-dev libboos
 case "$profile" in
   build) ;;
   test) packages+=(python3 python3-libtorrent clang libclang-rt-14-dev chromium dpkg-dev opentracker openssl) ;;
-  bench) packages+=(python3 python3-libtorrent iperf3 opentracker openssl transmission-daemon) ;;
+  bench) packages+=(python3 python3-libtorrent iperf3 opentracker openssl transmission-daemon aria2 transmission-cli) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   const std::vector<command> commands{
       add_hash(app),
       add_loopback(app),
-      add_network(app),
+      add_swarm(app),
       add_tracker(app),
   };
   try {
