@@ -31,6 +31,14 @@ io::task<result<void>> send_all(io::reactor& r, int sock, std::span<const std::b
   co_return result<void>{};
 }
 
+class connection;
+
+// This reactor thread's live connections, for wake_stopping().
+std::vector<connection*>& live_connections() {
+  thread_local std::vector<connection*> live;
+  return live;
+}
+
 class connection {
  public:
   connection(io::reactor& r, torrent_io& t, peer_slot& slot, picker::owner_id owner, connection_start s)
@@ -45,9 +53,18 @@ class connection {
         owner_(owner),
         frame_limits_{.max_frame = std::max(kMaxFrame, view_.geo->piece_count() / 8 + 64)},
         wake_(r),
-        writer_done_(r) {}
+        writer_done_(r) {
+    live_connections().push_back(this);
+  }
+  ~connection() { std::erase(live_connections(), this); }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
 
   io::task<error_code> run();
+  // Its torrent stopped: the receive (or its rate-limit wait) ends now.
+  void wake_if_stopping(const torrent_io* t) {
+    if (&t_ == t && t_.stopping()) recv_cancel_.cancel();
+  }
   io::task<void> write_loop();
   void writer_finished() { writer_done_.notify(); }
 
@@ -238,6 +255,10 @@ io::task<result<wire::handshake>> recv_handshake(io::reactor& r, int sock, clock
   if (!theirs) co_return theirs.error();
   buf.consume(wire::kHandshakeSize);
   co_return *theirs;
+}
+
+void wake_stopping(const torrent_io* t) {
+  for (connection* c : live_connections()) c->wake_if_stopping(t);
 }
 
 io::task<error_code> run_peer(torrent_io& t, peer_slot& slot, picker::owner_id owner, connection_start start) {

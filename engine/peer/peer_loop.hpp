@@ -69,4 +69,9 @@ struct connection_start {
 // the torrent's to release afterwards. Returns why it ended.
 io::task<error_code> run_peer(torrent_io& t, peer_slot& slot, picker::owner_id owner, connection_start start);
 
+// On a reactor thread: the connections of `t` on this reactor, if `t` is
+// stopping, end now instead of at their next receive deadline (up to a
+// second later, which a shutdown would wait for).
+void wake_stopping(const torrent_io* t);
+
 }  // namespace sta::peer

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include "reactor/reactor_group.hpp"
+
 namespace sta::swarm {
 namespace {
 
@@ -113,6 +115,15 @@ void torrent::release_slot(peer::peer_slot& s) {
   s.generation.fetch_add(1, std::memory_order_relaxed);
   s.state.store(peer::peer_slot::free, std::memory_order_release);
   process_.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void torrent::stop() {
+  stopping_.store(true, std::memory_order_release);
+  if (hashers_ == nullptr) return;
+  // Only compared with each connection's torrent, never followed: a
+  // torrent freed meanwhile matches no connection that is stopping.
+  const peer::torrent_io* self = this;
+  for (unsigned i = 0; i < hashers_->size(); ++i) hashers_->at(i).post([self] { peer::wake_stopping(self); });
 }
 
 void torrent::fail(std::string why) {

@@ -131,8 +131,10 @@ class torrent final : public peer::torrent_io {
     on_dht_node = std::move(on_node);
   }
   std::uint16_t dht_port() const { return meta_.is_private ? 0 : dht_port_; }
-  // Before it starts: the reactors that may hash its large pieces (null:
-  // each piece is hashed where its last block arrived).
+  // Before it starts: the reactors its connections run on, which may also
+  // hash its large pieces and are told when it stops (null: each piece is
+  // hashed where its last block arrived; connections notice a stop at
+  // their next receive deadline).
   void set_hashers(io::reactor_group* group) { hashers_ = group; }
   io::reactor_group* hashers() const { return hashers_; }
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
@@ -230,7 +232,8 @@ class torrent final : public peer::torrent_io {
 
   std::atomic<std::int64_t> hash_failures{0};
   std::atomic<std::int64_t> read_errors{0};
-  void stop() { stopping_.store(true, std::memory_order_release); }
+  // Its connections end at once (on every reactor of set_hashers' group).
+  void stop();
   // After a pause, once drained: connections may start again.
   void restart() { stopping_.store(false, std::memory_order_release); }
 
