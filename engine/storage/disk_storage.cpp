@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "base/page_buffer.hpp"
@@ -56,16 +57,22 @@ class disk_storage final : public storage {
       const auto src = data.subspan(at, static_cast<std::size_t>(s.length));
       at += src.size();
       if (where.fd < 0) continue;
-      // The pages the slice covers whole, at a page boundary in the file
-      // and in memory alike, go to the disk with O_DIRECT (no copy into
-      // the page cache); the bytes before and after them are buffered.
+      // The pages the slice covers whole go to the disk with O_DIRECT (no
+      // copy into the page cache), through a reused aligned buffer when the
+      // slice is not at a page boundary in memory (a file that starts
+      // within a piece); the bytes before and after them are buffered.
       const std::size_t head = (kPageSize - static_cast<std::size_t>(where.offset) % kPageSize) % kPageSize;
       std::size_t middle = 0;
-      if (where.direct_fd >= 0 && direct_.load(std::memory_order_relaxed) && head < src.size() &&
-          reinterpret_cast<std::uintptr_t>(src.data() + head) % kPageSize == 0)
+      if (where.direct_fd >= 0 && direct_.load(std::memory_order_relaxed) && head < src.size())
         middle = (src.size() - head) / kPageSize * kPageSize;
       if (middle > 0) {
-        auto d = co_await write_all(r, where.direct_fd, src.subspan(head, middle), where.offset + static_cast<std::int64_t>(head), s.file);
+        const auto pages = src.subspan(head, middle);
+        const std::int64_t offset = where.offset + static_cast<std::int64_t>(head);
+        detailed_result<void> d;
+        if (reinterpret_cast<std::uintptr_t>(pages.data()) % kPageSize == 0)
+          d = co_await write_all(r, where.direct_fd, pages, offset, s.file);
+        else
+          d = co_await write_bounced(r, where.direct_fd, pages, offset, s.file);
         if (!d && d.error().code != std::errc::invalid_argument) co_return d.error();
         if (!d) {
           // The file system wants another alignment: buffered from now on.
@@ -121,6 +128,22 @@ class disk_storage final : public storage {
       done += *n;
     }
     co_return detailed_result<void>{};
+  }
+
+  // O_DIRECT of bytes not page-aligned in memory: copied 1 MiB at a time
+  // into a pooled aligned buffer, cheaper than a copy into the page cache.
+  io::task<detailed_result<void>> write_bounced(io::reactor& r, int fd, std::span<const std::byte> src,
+                                                std::int64_t offset, std::size_t file) {
+    constexpr std::size_t kChunk = 1 << 20;
+    page_buffer buf = page_pool::for_this_thread().take(kChunk);
+    detailed_result<void> out;
+    for (std::size_t done = 0; done < src.size() && out; done += kChunk) {
+      const std::size_t n = std::min(kChunk, src.size() - done);
+      std::memcpy(buf.get(), src.data() + done, n);
+      out = co_await write_all(r, fd, std::span<const std::byte>(buf.get(), n), offset + static_cast<std::int64_t>(done), file);
+    }
+    page_pool::for_this_thread().give(std::move(buf), kChunk);
+    co_return out;
   }
 
   std::string shown(std::size_t file) const {
