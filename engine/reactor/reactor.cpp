@@ -201,7 +201,9 @@ void reactor::run() {
       for (auto h : running) h.resume();
       running.clear();
     }
-    if (stopping_ && live_tasks_ == 0 && inflight_ == 0) {
+    std::int64_t no_guests = 0;
+    if (stopping_ && live_tasks_ == 0 && inflight_ == 0 &&
+        guests_.compare_exchange_strong(no_guests, kEnded, std::memory_order_acq_rel)) {
       // A task may have just hopped to another reactor (switch_to): its
       // message must leave before this ring goes quiet.
       io_uring_submit(&ring_);
@@ -223,15 +225,20 @@ void reactor::run() {
   current_reactor = nullptr;
 }
 
-void switch_to::await_suspend(std::coroutine_handle<> h) {
+bool switch_to::await_suspend(std::coroutine_handle<> h) {
   handle_ = h;
   source_ = reactor::current();
   if (source_ == nullptr) {
     // Not on a reactor thread: fall back to the locked queue.
     target_.post([h] { h.resume(); });
-    return;
+    return true;
+  }
+  if (target_.guests_.fetch_add(1, std::memory_order_acq_rel) < 0) {
+    target_.guests_.fetch_sub(1, std::memory_order_relaxed);
+    return false;  // it has ended: go on here
   }
   send();
+  return true;
 }
 
 void switch_to::send() {
@@ -250,6 +257,7 @@ void switch_to::send() {
 void switch_to::on_message(completion* self, std::int32_t res, std::uint32_t, bool tagged) {
   auto* s = static_cast<switch_to*>(self);
   if (!tagged) {
+    s->target_.guests_.fetch_sub(1, std::memory_order_release);
     s->handle_.resume();  // on the target's thread
     return;
   }

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -113,12 +114,18 @@ class reactor {
   static void on_wakeup(completion* self, std::int32_t res, std::uint32_t flags, bool tagged);
 
   friend struct spawn_wrapper;
+  friend class switch_to;
 
   io_uring ring_{};
   bool defer_taskrun_ = false;
   bool stopping_ = false;
   std::size_t live_tasks_ = 0;
   std::int64_t inflight_ = 0;
+  // Coroutines on their way here from another reactor (switch_to): a
+  // stopping reactor runs until they have arrived, so none is lost; once it
+  // has ended (kEnded), a switch_to it goes on where it is instead.
+  static constexpr std::int64_t kEnded = std::numeric_limits<std::int64_t>::min() / 2;
+  std::atomic<std::int64_t> guests_{0};
   std::vector<std::coroutine_handle<>> ready_;
 
   // post(): other threads push under the lock and write the eventfd.
@@ -134,12 +141,14 @@ class reactor {
 
 // Resumes the awaiting coroutine on `target`'s thread, by an
 // IORING_OP_MSG_RING from the current reactor's ring (no lock, batched with
-// the ring's other submissions). Must be awaited on a reactor thread.
+// the ring's other submissions). Must be awaited on a reactor thread. A
+// target that has stopped and ended already leaves the coroutine where it
+// is (only shutdown races meet one).
 class switch_to : completion {
  public:
   explicit switch_to(reactor& target) : target_(target) {}
   bool await_ready() const noexcept { return reactor::current() == &target_; }
-  void await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h);
   void await_resume() const noexcept {}
 
  private:

@@ -169,6 +169,19 @@ TEST(Reactor, NewOperationsFailOnceStopping) {
   });
 }
 
+TEST(Reactor, ASwitchToAReactorThatHasEndedGoesOnWhereItIs) {
+  auto ended = make_reactor();
+  ended->stop();
+  ended->run();  // nothing to wait for: it ends at once
+  reactor* landed = nullptr;
+  run_on_reactor([&](reactor& r) -> task<void> {
+    co_await switch_to(*ended);
+    landed = reactor::current();
+    EXPECT_EQ(landed, &r);
+  });
+  EXPECT_NE(landed, nullptr);
+}
+
 TEST(Ops, RegisteredBufferWriteThenReadRoundTrips) {
   test::temp_dir dir;
   const auto path = (dir / "fixed.bin").string();
