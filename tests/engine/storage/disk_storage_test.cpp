@@ -75,8 +75,9 @@ opened open_for_download(const meta::metainfo& m, const fs::path& dir, bool dire
 }
 
 // Writes every piece of `data` from page-aligned buffers (piece 0 from one
-// that is not), then reads each back through the storage.
-void write_and_read_back(storage& store, const std::string& data) {
+// that is not), reads each back through the storage, and checks each file
+// of odd_files() in `dir` byte for byte.
+void write_and_read_back(storage& store, const std::string& data, const fs::path& dir) {
   const piece_geometry geo(static_cast<std::int64_t>(data.size()), kPiece);
   const std::uint32_t pieces = geo.piece_count();
   test::run_on_reactor([&](io::reactor& r) -> io::task<void> {
@@ -97,6 +98,11 @@ void write_and_read_back(storage& store, const std::string& data) {
       EXPECT_TRUE(back == data.substr(at, back.size())) << "piece " << p;
     }
   });
+  const std::size_t a = (1 << 20) + 1000;
+  const std::size_t b = (3 << 20) - 123;
+  EXPECT_TRUE(contents(dir / "root/a.bin") == data.substr(0, a));
+  EXPECT_TRUE(contents(dir / "root/b.bin") == data.substr(a, b));
+  EXPECT_TRUE(contents(dir / "root/c.bin") == data.substr(a + b));
 }
 
 TEST(DiskStorage, WholePagesGoDirectTheRestThroughThePageCacheAndEveryByteLands) {
@@ -107,12 +113,7 @@ TEST(DiskStorage, WholePagesGoDirectTheRestThroughThePageCacheAndEveryByteLands)
   EXPECT_EQ(descriptors_on(dir / "root/a.bin"), std::make_pair(2, 1));
   EXPECT_EQ(descriptors_on(dir / "root/b.bin"), std::make_pair(2, 1));
   EXPECT_EQ(descriptors_on(dir / "root/c.bin"), std::make_pair(1, 0));
-  write_and_read_back(*o.store, data);
-  const std::size_t a = (1 << 20) + 1000;
-  const std::size_t b = (3 << 20) - 123;
-  EXPECT_TRUE(contents(dir / "root/a.bin") == data.substr(0, a));
-  EXPECT_TRUE(contents(dir / "root/b.bin") == data.substr(a, b));
-  EXPECT_TRUE(contents(dir / "root/c.bin") == data.substr(a + b));
+  write_and_read_back(*o.store, data, dir.path());
 }
 
 TEST(DiskStorage, BufferedWritesOpenNoDirectDescriptor) {
@@ -121,8 +122,7 @@ TEST(DiskStorage, BufferedWritesOpenNoDirectDescriptor) {
   const std::string data = pattern(static_cast<std::size_t>(m.total_size));
   auto o = open_for_download(m, dir.path(), false);
   EXPECT_EQ(descriptors_on(dir / "root/a.bin"), std::make_pair(1, 0));
-  write_and_read_back(*o.store, data);
-  EXPECT_TRUE(contents(dir / "root/a.bin") == data.substr(0, (1 << 20) + 1000));
+  write_and_read_back(*o.store, data, dir.path());
 }
 
 }  // namespace
