@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -64,6 +66,12 @@ const std::vector<scenario> kScenarios{
 
 // --- child processes -------------------------------------------------------
 
+// Set by SIGINT or SIGTERM: every wait gives up, the clients are stopped
+// and the work directory removed on the way out.
+volatile std::sig_atomic_t interrupted = 0;
+
+void on_signal(int) { interrupted = 1; }
+
 class child {
  public:
   child() = default;
@@ -79,17 +87,25 @@ class child {
   // argv[0] is looked up on PATH. stdout goes to a pipe (read_line) when
   // `capture`, else with stderr to `log`.
   static result<child, std::string> spawn(const std::vector<std::string>& argv, const fs::path& log, bool capture) {
-    int fds[2] = {-1, -1};
-    if (capture && ::pipe2(fds, O_CLOEXEC) != 0) return std::string("pipe failed");
     const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log_fd < 0) return "cannot write " + log.string();
+    int fds[2] = {-1, -1};
+    if (capture && ::pipe2(fds, O_CLOEXEC) != 0) {
+      ::close(log_fd);
+      return std::string("pipe failed");
+    }
+    const pid_t parent = ::getpid();
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::setpgid(0, 0);  // its own group: stop() reaches helpers it starts
-      const int null_fd = ::open("/dev/null", O_RDONLY);
+      // Out of the terminal's group, Ctrl-C reaches sta-bench alone: the
+      // clients go when it does.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       ::dup2(null_fd, 0);
       ::dup2(capture ? fds[1] : log_fd, 1);
       ::dup2(log_fd, 2);
@@ -98,6 +114,7 @@ class child {
     }
     ::close(log_fd);
     if (capture) ::close(fds[1]);
+    if (pid > 0) ::setpgid(pid, pid);  // as the child does: whoever is first
     if (pid < 0) {
       if (capture) ::close(fds[0]);
       return std::string("fork failed");
@@ -113,7 +130,7 @@ class child {
     const auto deadline = clock_type::now() + limit;
     std::string line;
     char c = 0;
-    while (clock_type::now() < deadline) {
+    while (clock_type::now() < deadline && !interrupted) {
       pollfd p{out_.get(), POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
       if (::read(out_.get(), &c, 1) != 1) return std::nullopt;
@@ -130,7 +147,7 @@ class child {
   // Waits for it to end on its own, within `limit`.
   std::optional<exit_info> wait(std::chrono::nanoseconds limit) {
     const auto deadline = clock_type::now() + limit;
-    while (clock_type::now() < deadline) {
+    while (clock_type::now() < deadline && !interrupted) {
       exit_info e;
       const pid_t got = ::wait4(pid_, &e.status, WNOHANG, &e.usage);
       if (got == pid_) {
@@ -146,9 +163,14 @@ class child {
   void stop() {
     if (pid_ <= 0) return;
     ::kill(-pid_, SIGTERM);
-    if (!wait(5s)) {
-      ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
+    const auto deadline = clock_type::now() + 5s;
+    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
+      if (clock_type::now() > deadline) {
+        ::kill(-pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(2ms);
     }
     pid_ = -1;
   }
@@ -169,7 +191,11 @@ bool runs(const std::vector<std::string>& argv) {
 
 std::optional<std::string> http_get(const endpoint& server, const std::string& path) {
   unique_fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock || ::connect(sock.get(), server.addr(), server.length) != 0) return std::nullopt;
+  if (!sock) return std::nullopt;
+  const timeval limit{2, 0};  // a tracker that accepts and stalls costs one try
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  if (::connect(sock.get(), server.addr(), server.length) != 0) return std::nullopt;
   const std::string req = "GET " + path + " HTTP/1.0\r\nHost: bench\r\n\r\n";
   if (::send(sock.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return std::nullopt;
   std::string reply;
@@ -183,13 +209,12 @@ std::optional<std::string> http_get(const endpoint& server, const std::string& p
 // Waits until the tracker counts `n` seeders.
 bool seeders_announced(const endpoint& tracker, unsigned n) {
   const auto deadline = clock_type::now() + kStartLimit;
-  while (clock_type::now() < deadline) {
+  while (clock_type::now() < deadline && !interrupted) {
     if (auto body = http_get(tracker, "/api/stats")) {
       boost::system::error_code ec;
       const auto v = boost::json::parse(*body, ec);
-      if (!ec && v.is_object() && v.as_object().contains("seeders") &&
-          v.as_object().at("seeders").to_number<std::int64_t>() >= n)
-        return true;
+      const auto* seeders = !ec && v.is_object() ? v.as_object().if_contains("seeders") : nullptr;
+      if (seeders != nullptr && seeders->is_int64() && seeders->as_int64() >= n) return true;
     }
     std::this_thread::sleep_for(20ms);
   }
@@ -412,6 +437,8 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
   for (auto& l : leechers) {
     auto e = l.wait(kTransferLimit - (clock_type::now() - t0));
     if (!e) return c.name + "'s download did not finish in time (logs in " + run.string() + ")";
+    if (!WIFEXITED(e->status) || WEXITSTATUS(e->status) != 0)
+      return c.name + "'s downloader failed (logs in " + run.string() + ")";
     m.cpu_seconds += cpu_of(e->usage);
     m.peak_rss_kib = std::max(m.peak_rss_kib, e->usage.ru_maxrss);
   }
@@ -500,6 +527,11 @@ int run_against(const swarm_args& args) {
     }
   } clean{s.work};
 
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+
   const std::string why_not = missing(args.against);
   std::vector<client> clients{sta_client(s.sta)};
   if (why_not.empty()) {
@@ -536,6 +568,10 @@ int run_against(const swarm_args& args) {
       for (std::size_t i = 0; i < clients.size(); ++i) {
         if (!tallies[i].skipped.empty()) continue;
         auto m = transfer(s, sc, clients[i], torrent, seed_dir, data);
+        if (interrupted) {
+          std::cerr << "sta-bench: interrupted\n";
+          return 130;
+        }
         if (!m) {
           if (i == 0) {
             std::cerr << "sta-bench: " << sc.name << ": " << m.error() << '\n';
