@@ -29,7 +29,7 @@ page_buffer page_pool::take(std::size_t size) {
 
 void page_pool::give(page_buffer b, std::size_t size) {
   size = rounded(size);
-  if (bytes_ + size > kMaxBytes) return;
+  if (!b || bytes_ + size > kMaxBytes) return;
   bytes_ += size;
   kept_.emplace_back(size, std::move(b));
 }

@@ -137,6 +137,12 @@ io::task<error_code> connection::run() {
   // Bytes that followed the handshake are decoded first.
   bool have_data = buf_.size() > 0;
   while (!closing_) {
+    // Also before the first receive: a connection made after its torrent
+    // stopped missed the wake (wake_stopping).
+    if (t_.stopping()) {
+      close(make_error_code(std::errc::operation_canceled));
+      break;
+    }
     if (!have_data) {
       rate_limits limit = t_.download_limits();
       auto room = buf_.room(frame_size_ > buf_.size() ? frame_size_ - buf_.size() : 1);

@@ -261,7 +261,10 @@ void switch_to::on_message(completion* self, std::int32_t res, std::uint32_t, bo
     s->handle_.resume();  // on the target's thread
     return;
   }
-  if (res < 0) s->send();  // the message did not arrive (e.g. target CQ full)
+  // The message did not arrive (the target's CQ was full): sent again. Were
+  // the source to end before this CQE, the target would wait for a guest
+  // that never comes; a full CQ during a shutdown is the only way there.
+  if (res < 0) s->send();
 }
 
 }  // namespace sta::io

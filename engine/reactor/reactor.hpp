@@ -125,7 +125,9 @@ class reactor {
   // stopping reactor runs until they have arrived, so none is lost; once it
   // has ended (kEnded), a switch_to it goes on where it is instead.
   static constexpr std::int64_t kEnded = std::numeric_limits<std::int64_t>::min() / 2;
-  std::atomic<std::int64_t> guests_{0};
+  // Apart from the fields this thread writes per operation: other threads
+  // change it on every hop here.
+  alignas(64) std::atomic<std::int64_t> guests_{0};
   std::vector<std::coroutine_handle<>> ready_;
 
   // post(): other threads push under the lock and write the eventfd.

@@ -398,9 +398,12 @@ detailed_result<opened> open_disk(const open_params& p) {
   if (m.name == kStateDir && p.state_dir.empty()) return fail(errc::reserved_name, m.name);
   const auto needed = check_descriptor_limit(m, p.selected);
   if (!needed) return needed.error();
-  // Twins opened with O_DIRECT only while the limit leaves room for them.
+  // Twins opened with O_DIRECT only while the limit leaves room for them,
+  // and where kernel pages are the 4 KiB the writes align to (a larger
+  // page would hold direct and buffered bytes of neighbouring pieces).
   const auto allowed = descriptor_limit();
-  const bool direct = p.direct_writes && (!allowed || 2 * *needed + kReservedDescriptors <= *allowed);
+  const bool direct = p.direct_writes && ::sysconf(_SC_PAGESIZE) == static_cast<long>(kPageSize) &&
+                      (!allowed || 2 * *needed + kReservedDescriptors <= *allowed);
   auto root = root_dir::open(p.save_dir, p.intent == open_intent::download, p.state_dir);
   if (!root) return root.error();
   auto found = check_existing(p, *root);
