@@ -7,8 +7,8 @@
 
 #include <time.h>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
