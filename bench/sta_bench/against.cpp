@@ -13,7 +13,10 @@
 // client: MB/s (bytes delivered to all downloaders / that time), the
 // downloaders' CPU-seconds (user + system) per GiB received, and the
 // largest downloader peak RSS.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -187,6 +190,17 @@ bool runs(const std::vector<std::string>& argv) {
   return e && WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0;
 }
 
+// A free TCP port on the address `any` (ADDR:0) names, as an endpoint.
+std::optional<endpoint> free_port(const std::string& any) {
+  endpoint e = *parse_endpoint(any);
+  unique_fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock || ::bind(sock.get(), e.addr(), e.length) != 0) return std::nullopt;
+  socklen_t len = sizeof e.storage;
+  if (::getsockname(sock.get(), e.addr(), &len) != 0) return std::nullopt;
+  e.length = len;
+  return e;
+}
+
 // --- a tiny HTTP GET for the tracker's /api/stats --------------------------
 
 std::optional<std::string> http_get(const endpoint& server, const std::string& path) {
@@ -223,20 +237,30 @@ bool seeders_announced(const endpoint& tracker, unsigned n) {
 
 // --- the clients -----------------------------------------------------------
 
+// Where one peer listens: its address, and a port for clients that cannot
+// pick a free one themselves.
+struct place {
+  std::string ip;
+  std::uint16_t port;
+};
+
 // How one client seeds and downloads: argv for a seeder of `torrent` whose
 // data is in `dir`, and for a downloader into `dir` that exits once it has
-// everything. `scratch` is a directory of that peer's own.
+// everything. `scratch` is a directory of that peer's own. `loopback`:
+// whether it takes peers on 127.0.0.0/8 (each peer then gets its own
+// 127.0.0.x; otherwise they all share the machine's own address).
 struct client {
   std::string name;
-  std::function<std::vector<std::string>(const fs::path& torrent, const fs::path& dir, const std::string& ip,
+  std::function<std::vector<std::string>(const fs::path& torrent, const fs::path& dir, const place& at,
                                          const fs::path& scratch)>
       seed, get;
+  bool loopback = true;
 };
 
 // python3-libtorrent, with everything but TCP and the tracker off.
 constexpr const char* kLibtorrentPeer = R"(import sys, libtorrent as lt
 mode, torrent, save, ip = sys.argv[1:5]
-s = lt.session({"listen_interfaces": ip + ":0", "outgoing_interfaces": ip, "enable_dht": False,
+s = lt.session({"listen_interfaces": at.ip + ":0", "outgoing_interfaces": ip, "enable_dht": False,
                 "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
                 "enable_outgoing_utp": False, "enable_incoming_utp": False, "ssrf_mitigation": False,
                 "allow_multiple_connections_per_ip": True,
@@ -250,13 +274,13 @@ del s
 
 client sta_client(const std::string& sta) {
   return {"sta",
-          [sta](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path& scratch) {
+          [sta](const fs::path& t, const fs::path& dir, const place& at, const fs::path& scratch) {
             return std::vector<std::string>{sta,         "serve",     t.string(), dir.string(), "--listen",
-                                            ip + ":0",   "--no-dht",  "--state-dir", scratch.string()};
+                                            at.ip + ":0",   "--no-dht",  "--state-dir", scratch.string()};
           },
-          [sta](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path& scratch) {
+          [sta](const fs::path& t, const fs::path& dir, const place& at, const fs::path& scratch) {
             return std::vector<std::string>{sta,       "get",    t.string(), "-o",          dir.string(), "--listen",
-                                            ip + ":0", "-e",     "--no-dht", "--state-dir", scratch.string()};
+                                            at.ip + ":0", "-e",     "--no-dht", "--state-dir", scratch.string()};
           }};
 }
 
@@ -264,11 +288,11 @@ client libtorrent_client(const fs::path& script) {
   auto argv = [script](const char* mode, const fs::path& t, const fs::path& dir, const std::string& ip) {
     return std::vector<std::string>{"/usr/bin/python3", script.string(), mode, t.string(), dir.string(), ip};
   };
-  return {"libtorrent", [argv](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path&) {
-            return argv("seed", t, dir, ip);
+  return {"libtorrent", [argv](const fs::path& t, const fs::path& dir, const place& at, const fs::path&) {
+            return argv("seed", t, dir, at.ip);
           },
-          [argv](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path&) {
-            return argv("get", t, dir, ip);
+          [argv](const fs::path& t, const fs::path& dir, const place& at, const fs::path&) {
+            return argv("get", t, dir, at.ip);
           }};
 }
 
@@ -281,24 +305,27 @@ std::vector<std::string> aria2_common(const fs::path& t, const fs::path& dir, co
 
 client aria2_client() {
   return {"aria2",
-          [](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path&) {
-            auto a = aria2_common(t, dir, ip);
+          [](const fs::path& t, const fs::path& dir, const place& at, const fs::path&) {
+            auto a = aria2_common(t, dir, at.ip);
             a.insert(a.end(), {"--check-integrity=true", "--seed-ratio=0.0"});
             return a;
           },
-          [](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path&) {
-            auto a = aria2_common(t, dir, ip);
+          [](const fs::path& t, const fs::path& dir, const place& at, const fs::path&) {
+            auto a = aria2_common(t, dir, at.ip);
             a.push_back("--seed-time=0");
             return a;
           }};
 }
 
 // transmission-cli seeds forever; a downloader's finish script (-f) ends it
-// with SIGINT once it has verified everything.
-void transmission_config(const fs::path& scratch, const std::string& ip) {
+// with SIGINT once it has verified everything. Transmission 3 takes no peer
+// on 127.0.0.0/8 from a tracker (a "martian" address to it), so its peers
+// share the machine's own address, each on its own port.
+void transmission_config(const fs::path& scratch, const place& at) {
   fs::create_directories(scratch / "config");
   std::ofstream(scratch / "config" / "settings.json")
-      << boost::json::serialize(boost::json::object{{"bind-address-ipv4", ip},
+      << boost::json::serialize(boost::json::object{{"bind-address-ipv4", at.ip},
+                                                    {"peer-port", at.port},
                                                     {"dht-enabled", false},
                                                     {"lpd-enabled", false},
                                                     {"pex-enabled", false},
@@ -313,18 +340,19 @@ void transmission_config(const fs::path& scratch, const std::string& ip) {
 
 client transmission_client() {
   return {"transmission",
-          [](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path& scratch) {
-            transmission_config(scratch, ip);
+          [](const fs::path& t, const fs::path& dir, const place& at, const fs::path& scratch) {
+            transmission_config(scratch, at);
             return std::vector<std::string>{"transmission-cli", "-g", (scratch / "config").string(), "-w",
                                             dir.string(),       "-v", t.string()};
           },
-          [](const fs::path& t, const fs::path& dir, const std::string& ip, const fs::path& scratch) {
-            transmission_config(scratch, ip);
+          [](const fs::path& t, const fs::path& dir, const place& at, const fs::path& scratch) {
+            transmission_config(scratch, at);
             return std::vector<std::string>{"transmission-cli", "-g", (scratch / "config").string(),
                                             "-w",               dir.string(),
                                             "-f",               (scratch / "finished.sh").string(),
                                             t.string()};
-          }};
+          },
+          false};
 }
 
 // --- data --------------------------------------------------------------------
@@ -394,7 +422,8 @@ struct measured {
 struct setup {
   fs::path work;
   std::string sta;
-  endpoint tracker;
+  endpoint tracker;                     // on 127.0.0.60
+  std::optional<endpoint> host_tracker;  // on the machine's own address, if it has one
   std::int64_t size = 0;
 };
 
@@ -403,12 +432,25 @@ double cpu_of(const rusage& u) {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-result<measured, std::string> transfer(const setup& s, const scenario& sc, const client& c, const fs::path& torrent,
-                                       const fs::path& seed_dir, const fs::path& data) {
+// `torrents`: the scenario's torrent announcing to s.tracker, and the same
+// announcing to s.host_tracker.
+result<measured, std::string> transfer(const setup& s, const scenario& sc, const client& c,
+                                       const std::pair<fs::path, fs::path>& torrents, const fs::path& seed_dir,
+                                       const fs::path& data) {
+  if (!c.loopback && !s.host_tracker)
+    return c.name + " takes no peers on 127.0.0.0/8 and this machine has no other IPv4 address";
+  const endpoint& tracker_at = c.loopback ? s.tracker : *s.host_tracker;
+  const fs::path& torrent = c.loopback ? torrents.first : torrents.second;
+  // Peer n: its own 127.0.0.x, or the machine's address with a port of its own.
+  auto place_of = [&](unsigned n) -> place {
+    if (c.loopback) return {"127.0.0." + std::to_string(70 + n), 0};
+    const auto free = free_port(tracker_at.host_string() + ":0");
+    return {tracker_at.host_string(), free ? free->port() : std::uint16_t{0}};
+  };
   const fs::path run = s.work / "run";
   fs::remove_all(run);
   fs::create_directories(run);
-  auto tracker = child::spawn({s.sta, "tracker", "--listen", s.tracker.to_string(), "--no-udp"}, run / "tracker.log", true);
+  auto tracker = child::spawn({s.sta, "tracker", "--listen", tracker_at.to_string(), "--no-udp"}, run / "tracker.log", true);
   if (!tracker) return tracker.error();
   if (!tracker->read_line(kStartLimit)) return std::string("sta tracker did not start (") + (run / "tracker.log").string() + ")";
 
@@ -416,11 +458,11 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
   for (unsigned i = 0; i < sc.seeders; ++i) {
     const fs::path scratch = run / ("seed" + std::to_string(i));
     fs::create_directories(scratch);
-    auto p = child::spawn(c.seed(torrent, seed_dir, "127.0.0." + std::to_string(70 + i), scratch), scratch / "log", false);
+    auto p = child::spawn(c.seed(torrent, seed_dir, place_of(i), scratch), scratch / "log", false);
     if (!p) return p.error();
     seeders.push_back(std::move(*p));
   }
-  if (!seeders_announced(s.tracker, sc.seeders)) return c.name + "'s seeders did not announce (logs in " + run.string() + ")";
+  if (!seeders_announced(tracker_at, sc.seeders)) return c.name + "'s seeders did not announce (logs in " + run.string() + ")";
 
   std::vector<child> leechers;
   std::vector<fs::path> dirs;
@@ -429,7 +471,7 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
     const fs::path scratch = run / ("get" + std::to_string(i));
     dirs.push_back(scratch / "data");
     fs::create_directories(dirs.back());
-    auto p = child::spawn(c.get(torrent, dirs.back(), "127.0.0." + std::to_string(80 + i), scratch), scratch / "log", false);
+    auto p = child::spawn(c.get(torrent, dirs.back(), place_of(10 + i), scratch), scratch / "log", false);
     if (!p) return p.error();
     leechers.push_back(std::move(*p));
   }
@@ -465,15 +507,21 @@ boost::json::value to_json(const tally& t, double bytes) {
           {"peak_rss_bytes", t.peak_rss_kib * 1024}};
 }
 
-// A free TCP port on the address `any` (ADDR:0) names, as an endpoint.
-std::optional<endpoint> free_port(const std::string& any) {
-  endpoint e = *parse_endpoint(any);
-  unique_fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock || ::bind(sock.get(), e.addr(), e.length) != 0) return std::nullopt;
-  socklen_t len = sizeof e.storage;
-  if (::getsockname(sock.get(), e.addr(), &len) != 0) return std::nullopt;
-  e.length = len;
-  return e;
+// The machine's first IPv4 address that is up and not loopback.
+std::optional<std::string> host_ipv4() {
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return std::nullopt;
+  std::optional<std::string> found;
+  for (ifaddrs* i = all; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
+        (i->ifa_flags & IFF_LOOPBACK))
+      continue;
+    char text[INET_ADDRSTRLEN];
+    const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) found = text;
+  }
+  ::freeifaddrs(all);
+  return found;
 }
 
 std::string default_sta() {
@@ -513,6 +561,7 @@ int run_against(const swarm_args& args) {
     std::cerr << "sta-bench: no free port on 127.0.0.60\n";
     return 1;
   }
+  if (const auto ip = host_ipv4()) s.host_tracker = free_port(*ip + ":0");
   char tmpl[] = "/tmp/sta-bench-swarm-XXXXXX";
   if (!::mkdtemp(tmpl)) {
     std::cerr << "sta-bench: cannot make a directory in /tmp\n";
@@ -556,18 +605,22 @@ int run_against(const swarm_args& args) {
     fs::create_directories(seed_dir);
     const fs::path data = seed_dir / (sc.files == 1 ? "data.bin" : "files");
     write_data(data, *size, sc.files);
-    const fs::path torrent = s.work / (sc.name + ".torrent");
-    if (!runs({s.sta, "create", data.string(), "-p", args.piece_length, "-a",
-               "http://" + s.tracker.to_string() + "/announce", "-o", torrent.string()})) {
-      std::cerr << "sta-bench: sta create failed for " << sc.name << '\n';
-      return 1;
+    // The same torrent twice, announcing to each tracker (the info-hash is the same).
+    const std::pair<fs::path, fs::path> torrents{s.work / (sc.name + ".torrent"), s.work / (sc.name + "-host.torrent")};
+    for (const auto& [path, tracker] : {std::pair{torrents.first, std::optional(s.tracker)}, std::pair{torrents.second, s.host_tracker}}) {
+      if (!tracker) continue;
+      if (!runs({s.sta, "create", data.string(), "-p", args.piece_length, "-a",
+                 "http://" + tracker->to_string() + "/announce", "-o", path.string()})) {
+        std::cerr << "sta-bench: sta create failed for " << sc.name << '\n';
+        return 1;
+      }
     }
     std::vector<tally> tallies(clients.size());
     if (clients.size() > 1 && !other_failed.empty()) tallies[1].skipped = "not tried after: " + other_failed;
     for (unsigned round = 0; round < args.rounds; ++round) {
       for (std::size_t i = 0; i < clients.size(); ++i) {
         if (!tallies[i].skipped.empty()) continue;
-        auto m = transfer(s, sc, clients[i], torrent, seed_dir, data);
+        auto m = transfer(s, sc, clients[i], torrents, seed_dir, data);
         if (interrupted) {
           std::cerr << "sta-bench: interrupted\n";
           return 130;
