@@ -598,7 +598,6 @@ int run_against(const swarm_args& args) {
 
   boost::json::array results;
   std::vector<std::string> table;
-  std::string other_failed;  // once the other client fails, it is not tried again
   for (const auto& sc : kScenarios) {
     if (std::find(args.scenarios.begin(), args.scenarios.end(), sc.name) == args.scenarios.end()) continue;
     const fs::path seed_dir = s.work / ("seed-" + sc.name);
@@ -616,7 +615,6 @@ int run_against(const swarm_args& args) {
       }
     }
     std::vector<tally> tallies(clients.size());
-    if (clients.size() > 1 && !other_failed.empty()) tallies[1].skipped = "not tried after: " + other_failed;
     for (unsigned round = 0; round < args.rounds; ++round) {
       for (std::size_t i = 0; i < clients.size(); ++i) {
         if (!tallies[i].skipped.empty()) continue;
@@ -631,7 +629,6 @@ int run_against(const swarm_args& args) {
             return 1;
           }
           tallies[i].skipped = m.error();
-          other_failed = sc.name + ": " + m.error();
           continue;
         }
         tallies[i].seconds.push_back(m->seconds);
