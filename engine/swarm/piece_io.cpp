@@ -138,7 +138,8 @@ io::task<bool> hash_matches(io::reactor& r, torrent& t, piece_index p) {
   const std::span<const std::byte> data(t.buffer(p), t.geo().piece_size(p));
   const sha1_digest& want = t.meta().piece_hash(p.value());
   io::reactor_group* group = t.hashers();
-  // Not while stopping: the reactors stop one after another.
+  // Not while stopping: the reactors are about to go, and a hop then gains
+  // nothing (switch_to would be safe all the same).
   if (group == nullptr || data.size() < kOffloadMin || t.stopping()) co_return sha1(data) == want;
   const auto lease = group->least_busy(r);
   if (&lease.target() == &r) co_return sha1(data) == want;

@@ -1,0 +1,52 @@
+#include "base/page_buffer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <thread>
+
+namespace sta {
+namespace {
+
+TEST(PagePool, BuffersArePageAlignedAndAFreedOneIsTakenAgainForTheSameSize) {
+  page_pool pool;
+  page_buffer a = pool.take(1 << 20);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.get()) % kPageSize, 0u);
+  std::byte* const first = a.get();
+  pool.give(std::move(a), 1 << 20);
+  EXPECT_EQ(pool.bytes(), std::size_t{1} << 20);
+  page_buffer other = pool.take(256 * 1024);  // another size: a new buffer
+  EXPECT_NE(other.get(), first);
+  page_buffer again = pool.take(1 << 20);
+  EXPECT_EQ(again.get(), first);
+  EXPECT_EQ(pool.bytes(), 0u);
+}
+
+TEST(PagePool, KeepsNoMoreThanItsBoundAndNoNullBuffer) {
+  page_pool pool;
+  const std::size_t size = 1 << 20;
+  for (std::size_t i = 0; i < page_pool::kMaxBytes / size + 3; ++i) pool.give(make_page_buffer(size), size);
+  EXPECT_EQ(pool.bytes(), page_pool::kMaxBytes);
+  page_pool empty;
+  empty.give(page_buffer(), size);
+  EXPECT_EQ(empty.bytes(), 0u);
+  EXPECT_NE(empty.take(size).get(), nullptr);
+}
+
+TEST(PagePool, ASharedBufferGoesToThePoolOfTheThreadThatDropsItLast) {
+  page_buffer b = page_pool::for_this_thread().take(64 * 1024);
+  std::byte* const raw = b.get();
+  auto shared = page_pool::share(std::move(b), 64 * 1024);
+  std::size_t kept_there = 0;
+  std::thread([&] {
+    page_pool& theirs = page_pool::for_this_thread();
+    const std::size_t before = theirs.bytes();
+    shared.reset();  // the last owner, on this thread
+    kept_there = theirs.bytes() - before;
+    EXPECT_EQ(theirs.take(64 * 1024).get(), raw);
+  }).join();
+  EXPECT_EQ(kept_there, std::size_t{64} * 1024);
+}
+
+}  // namespace
+}  // namespace sta
