@@ -260,7 +260,7 @@ struct client {
 // python3-libtorrent, with everything but TCP and the tracker off.
 constexpr const char* kLibtorrentPeer = R"(import sys, libtorrent as lt
 mode, torrent, save, ip = sys.argv[1:5]
-s = lt.session({"listen_interfaces": at.ip + ":0", "outgoing_interfaces": ip, "enable_dht": False,
+s = lt.session({"listen_interfaces": ip + ":0", "outgoing_interfaces": ip, "enable_dht": False,
                 "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
                 "enable_outgoing_utp": False, "enable_incoming_utp": False, "ssrf_mitigation": False,
                 "allow_multiple_connections_per_ip": True,
@@ -450,9 +450,18 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
   const fs::path run = s.work / "run";
   fs::remove_all(run);
   fs::create_directories(run);
+  // The work directory goes when sta-bench ends: a failed run's logs (not
+  // its downloads) are moved out of it first.
+  auto failed = [&](const std::string& why) {
+    char kept[] = "/tmp/sta-bench-logs-XXXXXX";
+    std::error_code ec;
+    for (const auto& peer : fs::directory_iterator(run, ec)) fs::remove_all(peer.path() / "data", ec);
+    if (::mkdtemp(kept) != nullptr) fs::rename(run, fs::path(kept) / (c.name + "-" + sc.name), ec);
+    return why + " (logs in " + (ec ? run.string() : std::string(kept)) + ")";
+  };
   auto tracker = child::spawn({s.sta, "tracker", "--listen", tracker_at.to_string(), "--no-udp"}, run / "tracker.log", true);
   if (!tracker) return tracker.error();
-  if (!tracker->read_line(kStartLimit)) return std::string("sta tracker did not start (") + (run / "tracker.log").string() + ")";
+  if (!tracker->read_line(kStartLimit)) return failed("sta tracker did not start");
 
   std::vector<child> seeders;
   for (unsigned i = 0; i < sc.seeders; ++i) {
@@ -462,7 +471,7 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
     if (!p) return p.error();
     seeders.push_back(std::move(*p));
   }
-  if (!seeders_announced(tracker_at, sc.seeders)) return c.name + "'s seeders did not announce (logs in " + run.string() + ")";
+  if (!seeders_announced(tracker_at, sc.seeders)) return failed(c.name + "'s seeders did not announce");
 
   std::vector<child> leechers;
   std::vector<fs::path> dirs;
@@ -478,9 +487,9 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
   measured m;
   for (auto& l : leechers) {
     auto e = l.wait(kTransferLimit - (clock_type::now() - t0));
-    if (!e) return c.name + "'s download did not finish in time (logs in " + run.string() + ")";
+    if (!e) return failed(c.name + "'s download did not finish in time");
     if (!WIFEXITED(e->status) || WEXITSTATUS(e->status) != 0)
-      return c.name + "'s downloader failed (logs in " + run.string() + ")";
+      return failed(c.name + "'s downloader failed");
     m.cpu_seconds += cpu_of(e->usage);
     m.peak_rss_kib = std::max(m.peak_rss_kib, e->usage.ru_maxrss);
   }
