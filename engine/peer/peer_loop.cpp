@@ -87,7 +87,7 @@ class connection {
   wire::limits frame_limits_;
   std::size_t frame_size_ = 0;  // of the frame waiting for its rest, if known
 
-  std::vector<std::byte> batch_;
+  send_list batch_;
   std::vector<upload> todo_;
   std::vector<upload> failed_;
 
@@ -194,7 +194,8 @@ io::task<void> connection::write_loop() {
       continue;
     }
     batch_.clear();
-    state_.take_frames(batch_);
+    state_.take_frames(batch_.own());
+    batch_.own_appended();
     rate_limits limit = t_.upload_limits();
     const std::size_t batch_limit =
         limit.unlimited() ? kSendBatch : std::min<std::size_t>(kSendBatch, static_cast<std::size_t>(limit.quantum()));
@@ -217,9 +218,9 @@ io::task<void> connection::write_loop() {
       }
       view_.counters->uploaded.fetch_add(payload, std::memory_order_relaxed);
     }
-    std::size_t off = 0;
-    while (!closing_ && off < batch_.size()) {
-      auto n = co_await io::send(r_, sock_.get(), std::span<const std::byte>(batch_).subspan(off))
+    const std::size_t bytes = batch_.size();
+    while (!closing_ && !batch_.empty()) {
+      auto n = co_await io::sendv(r_, sock_.get(), batch_.iovecs())
                    .deadline(view_.lim->send_timeout)
                    .cancel_with(send_cancel_);
       if (!n || *n == 0) {
@@ -227,7 +228,7 @@ io::task<void> connection::write_loop() {
         recv_cancel_.cancel();
         break;
       }
-      off += *n;
+      batch_.sent(*n);
     }
     const auto now = clock::now();
     state_.sent(static_cast<std::size_t>(payload), now);
@@ -235,7 +236,7 @@ io::task<void> connection::write_loop() {
     // alone (requests, haves) are not charged, so a download never waits
     // for the upload limit.
     if (payload > 0) {
-      const auto wait = limit.charge(static_cast<std::int64_t>(batch_.size()), now_ns(now));
+      const auto wait = limit.charge(static_cast<std::int64_t>(bytes), now_ns(now));
       if (wait > 0 && !closing_) co_await io::sleep(r_, std::chrono::nanoseconds(wait)).cancel_with(send_cancel_);
     }
   }

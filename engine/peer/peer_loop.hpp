@@ -20,6 +20,7 @@
 #include "base/unique_fd.hpp"
 #include "peer/peer_state.hpp"
 #include "peer/recv_buffer.hpp"
+#include "peer/send_list.hpp"
 #include "reactor/reactor.hpp"
 #include "reactor/task.hpp"
 #include "wire/codec.hpp"
@@ -44,9 +45,9 @@ class torrent_io {
   // its piece, which is hashed and written once this was its last block.
   virtual void store(io::reactor& r, const block_in& b, picker::owner_id from) = 0;
   // Appends a 'piece' frame for each upload to `frames`, reading what this
-  // reactor's cache lacks; uploads whose data could not be read go to
-  // `failed` instead.
-  virtual io::task<void> serve(io::reactor& r, std::span<const upload> batch, std::vector<std::byte>& frames,
+  // reactor's cache lacks; the blocks are referenced, not copied. Uploads
+  // whose data could not be read go to `failed` instead.
+  virtual io::task<void> serve(io::reactor& r, std::span<const upload> batch, send_list& frames,
                                std::vector<upload>& failed) = 0;
 };
 

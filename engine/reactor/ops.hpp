@@ -184,6 +184,24 @@ class send_op : public size_op<send_op> {
   bool zero_copy_;
 };
 
+// Several buffers in one send on a connected socket (sendmsg). The msghdr
+// lives in the awaiter; the iovecs must stay put until it completes.
+class sendv_op : public size_op<sendv_op> {
+ public:
+  sendv_op(reactor& r, int fd, std::span<const iovec> iov) : size_op(r), fd_(fd), iov_(iov) {}
+  void prepare(io_uring_sqe* sqe) {
+    msg_ = {};
+    msg_.msg_iov = const_cast<iovec*>(iov_.data());
+    msg_.msg_iovlen = iov_.size();
+    io_uring_prep_sendmsg(sqe, fd_, &msg_, MSG_NOSIGNAL);
+  }
+
+ private:
+  int fd_;
+  std::span<const iovec> iov_;
+  msghdr msg_{};
+};
+
 // A datagram on an unconnected socket: recvmsg with the sender's address,
 // sendmsg to an address. The msghdr lives in the awaiter, which stays put
 // from prepare() to completion.
@@ -332,6 +350,7 @@ inline recv_op recv(reactor& r, int fd, std::span<std::byte> buf, int flags = 0)
 inline send_op send(reactor& r, int fd, std::span<const std::byte> buf, int flags = MSG_NOSIGNAL) {
   return {r, fd, buf, flags, false};
 }
+inline sendv_op sendv(reactor& r, int fd, std::span<const iovec> iov) { return {r, fd, iov}; }
 inline recvfrom_op recv_from(reactor& r, int fd, std::span<std::byte> buf, endpoint& from) { return {r, fd, buf, from}; }
 inline sendto_op send_to(reactor& r, int fd, std::span<const std::byte> buf, const endpoint& to) {
   return {r, fd, buf, to};

@@ -54,7 +54,7 @@ void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id fr
   if (block_written(b.piece)) r.spawn(finish_piece(r, *this, b.piece, hold()));
 }
 
-io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, std::vector<std::byte>& frames,
+io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, peer::send_list& frames,
                               std::vector<peer::upload>& failed) {
   storage::block_cache& cache = storage::block_cache::for_this_thread();
   // Every block the batch needs, found in the cache or read below; each
@@ -118,13 +118,12 @@ io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batc
       failed.push_back(u);
       continue;
     }
-    const auto header = wire::encode_piece_header(u.piece.value(), u.offset, u.length);
-    frames.insert(frames.end(), header.begin(), header.end());
+    frames.append_own(wire::encode_piece_header(u.piece.value(), u.offset, u.length));
     for (std::uint32_t b = u.offset / kBlockSize; b <= (end - 1) / kBlockSize; ++b) {
-      const std::byte* block = find(u.piece, b)->data;
+      const held& h = *find(u.piece, b);
       const std::uint32_t from = std::max(u.offset, b * kBlockSize) - b * kBlockSize;
       const std::uint32_t to = std::min(end, (b + 1) * kBlockSize) - b * kBlockSize;
-      frames.insert(frames.end(), block + from, block + to);
+      frames.append_held(std::span(h.data + from, to - from), h.owner);
     }
   }
 }

@@ -149,7 +149,7 @@ class torrent final : public peer::torrent_io {
   std::uint16_t listen_port() const override { return listen_port_; }
   bool stopping() const override { return stopping_.load(std::memory_order_acquire); }
   void store(io::reactor& r, const peer::block_in& b, picker::owner_id from) override;
-  io::task<void> serve(io::reactor& r, std::span<const peer::upload> batch, std::vector<std::byte>& frames,
+  io::task<void> serve(io::reactor& r, std::span<const peer::upload> batch, peer::send_list& frames,
                        std::vector<peer::upload>& failed) override;
 
   const meta::metainfo& meta() const { return meta_; }
