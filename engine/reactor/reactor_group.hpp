@@ -41,7 +41,7 @@ class reactor_group {
   std::chrono::nanoseconds cpu_time(unsigned i) const;
   void stop();
 
-  // CPU work that any reactor may do (hashing a large piece) goes to the
+  // CPU work that any reactor may do (hashing a run of blocks) goes to the
   // reactor with the fewest such jobs in hand, another than `current` on a
   // tie, so that the one receiving keeps receiving while another hashes.
   // The job counts against its reactor while the lease lives. Any reactor

@@ -16,9 +16,12 @@ namespace {
 
 // Consecutive missing blocks are read together, up to this many.
 constexpr std::uint32_t kMaxRun = 16;
-// Smaller pieces are hashed where they arrive: the hop to another reactor
-// and back would cost more than it saves.
-constexpr std::size_t kOffloadMin = 256 * 1024;
+// A block is hashed right after it is copied in, while it is in this
+// core's cache, if the blocks before it are in the hash already. When more
+// landed blocks than this wait for the hash (they came out of order), the
+// run is hashed on the torrent's least busy reactor instead, so that this
+// one's sockets are not held up.
+constexpr std::uint32_t kInlineBlocks = 4;
 
 piece_verdict verdict_of(torrent& t, piece_index p, const std::byte* data, bool passed) {
   const piece_geometry& g = t.geo();
@@ -43,6 +46,38 @@ void lost_piece(io::reactor& r, torrent& t, piece_index p, const detailed_error&
   r.spawn(recheck_piece(r, t, p, t.hold()));
 }
 
+io::task<void> hash_elsewhere(io::reactor& r, torrent& t, piece_index p, torrent::work_guard);
+
+// With p's hashing turn: hashes what has landed, here or (a long run) on
+// another reactor, and finishes the piece once its last block is in.
+void hash_here(io::reactor& r, torrent& t, piece_index p) {
+  do {
+    if (t.landed_ahead(p) > kInlineBlocks && t.hashers() != nullptr && !t.stopping()) {
+      r.spawn(hash_elsewhere(r, t, p, t.hold()));
+      return;
+    }
+    if (const auto matches = t.hash_landed(p)) {
+      r.spawn(finish_piece(r, t, p, *matches, t.hold()));
+      return;
+    }
+  } while (t.give_turn(p));
+}
+
+// With p's hashing turn, on r: hashes on the least busy reactor (another
+// one on a tie) what has landed and lands while it runs, then comes back.
+io::task<void> hash_elsewhere(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {
+  std::optional<bool> matches;
+  {
+    const auto lease = t.hashers()->least_busy(r);
+    const bool hop = &lease.target() != &r;
+    if (hop) co_await io::switch_to(lease.target());
+    do matches = t.hash_landed(p);
+    while (!matches && t.give_turn(p));
+    if (hop) co_await io::switch_to(r);
+  }
+  if (matches) co_await finish_piece(r, t, p, *matches, t.hold());
+}
+
 }  // namespace
 
 void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id from) {
@@ -50,8 +85,8 @@ void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id fr
   std::memcpy(piece + b.block.offset(), b.payload.data(), b.payload.size());
   if (!b.payload_tail.empty())
     std::memcpy(piece + b.block.offset() + b.payload.size(), b.payload_tail.data(), b.payload_tail.size());
-  senders_[std::size_t{b.piece.value()} * blocks_per_piece_ + b.block.value()].store(from, std::memory_order_relaxed);
-  if (block_written(b.piece)) r.spawn(finish_piece(r, *this, b.piece, hold()));
+  landed(b.piece, b.block.value(), from);
+  if (take_turn(b.piece)) hash_here(r, *this, b.piece);
 }
 
 io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, peer::send_list& frames,
@@ -128,32 +163,10 @@ io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batc
   }
 }
 
-namespace {
-
-// Whether piece p's bytes match its hash. A piece of kOffloadMin bytes or
-// more is hashed on the torrent's least busy reactor (when that is another
-// one), so that receiving and hashing overlap on two cores.
-io::task<bool> hash_matches(io::reactor& r, torrent& t, piece_index p) {
-  const std::span<const std::byte> data(t.buffer(p), t.geo().piece_size(p));
-  const sha1_digest& want = t.meta().piece_hash(p.value());
-  io::reactor_group* group = t.hashers();
-  // Not while stopping: the reactors are about to go, and a hop then gains
-  // nothing (switch_to would be safe all the same).
-  if (group == nullptr || data.size() < kOffloadMin || t.stopping()) co_return sha1(data) == want;
-  const auto lease = group->least_busy(r);
-  if (&lease.target() == &r) co_return sha1(data) == want;
-  co_await io::switch_to(lease.target());
-  const bool ok = sha1(data) == want;
-  co_await io::switch_to(r);
-  co_return ok;
-}
-
-}  // namespace
-
-io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {
+io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, bool matches, torrent::work_guard) {
   const std::uint32_t size = t.geo().piece_size(p);
   const std::byte* data = t.buffer(p);
-  if (!co_await hash_matches(r, t, p)) {
+  if (!matches) {
     t.counters().wasted.fetch_add(size, std::memory_order_relaxed);
     t.hash_failures.fetch_add(1, std::memory_order_relaxed);
     piece_verdict v = verdict_of(t, p, data, false);

@@ -10,6 +10,22 @@ namespace {
 
 std::atomic<std::uint64_t> next_uid{1};
 
+// A thread's hashers between pieces: one is taken when a piece's first
+// block is hashed and kept (up to this many) when its hash is done.
+constexpr std::size_t kSpareHashers = 16;
+std::vector<std::unique_ptr<sha1_hasher>>& spare_hashers() {
+  thread_local std::vector<std::unique_ptr<sha1_hasher>> pool;
+  return pool;
+}
+
+std::unique_ptr<sha1_hasher> take_hasher() {
+  auto& pool = spare_hashers();
+  if (pool.empty()) return std::make_unique<sha1_hasher>();
+  auto h = std::move(pool.back());
+  pool.pop_back();
+  return h;
+}
+
 }  // namespace
 
 torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> store, const bitfield& have,
@@ -30,14 +46,17 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
       up_limiter_(lim.upload_rate),
       process_(process),
       buffers_(new std::atomic<std::byte*>[geo_.piece_count()]),
-      written_(new std::atomic<std::uint32_t>[geo_.piece_count()]),
+      hashed_(new std::atomic<std::uint32_t>[geo_.piece_count()]),
+      turn_(new std::atomic<bool>[geo_.piece_count()]),
+      partial_(new std::unique_ptr<sha1_hasher>[geo_.piece_count()]),
       senders_(new std::atomic<picker::owner_id>[std::size_t{geo_.piece_count()} * blocks_per_piece_]),
       suspect_(new std::atomic<bool>[geo_.piece_count()]),
       slots_(process.max_connections),
       max_peers_(lim.max_peers) {
   for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) {
     buffers_[p].store(nullptr, std::memory_order_relaxed);
-    written_[p].store(0, std::memory_order_relaxed);
+    hashed_[p].store(0, std::memory_order_relaxed);
+    turn_[p].store(false, std::memory_order_relaxed);
     suspect_[p].store(false, std::memory_order_relaxed);
   }
   for (std::size_t i = 0; i < std::size_t{geo_.piece_count()} * blocks_per_piece_; ++i)
@@ -71,13 +90,59 @@ std::byte* torrent::buffer(piece_index p) {
   return b;  // another reactor installed one first
 }
 
-bool torrent::block_written(piece_index p) {
-  return written_[p.value()].fetch_add(1, std::memory_order_acq_rel) + 1 == geo_.blocks_in(p);
+// The block's bytes are published by the store to its sender (seq_cst,
+// like the turn's exchange and store): a thread that lands a block and
+// finds the turn taken, and the holder that gives the turn back and then
+// looks at the next block, cannot both miss the other.
+void torrent::landed(piece_index p, std::uint32_t b, picker::owner_id from) {
+  senders_[std::size_t{p.value()} * blocks_per_piece_ + b].store(from, std::memory_order_seq_cst);
+}
+
+bool torrent::take_turn(piece_index p) { return !turn_[p.value()].exchange(true, std::memory_order_seq_cst); }
+
+std::uint32_t torrent::landed_ahead(piece_index p) const {
+  const std::uint32_t from = hashed_[p.value()].load(std::memory_order_relaxed);
+  const std::uint32_t end = geo_.blocks_in(p);
+  const std::size_t base = std::size_t{p.value()} * blocks_per_piece_;
+  std::uint32_t b = from;
+  while (b < end && senders_[base + b].load(std::memory_order_seq_cst) != 0) ++b;
+  return b - from;
+}
+
+std::optional<bool> torrent::hash_landed(piece_index p) {
+  const std::uint32_t from = hashed_[p.value()].load(std::memory_order_relaxed);
+  const std::uint32_t to = from + landed_ahead(p);
+  auto& h = partial_[p.value()];
+  if (to > from) {
+    if (!h) h = take_hasher();
+    const std::byte* data = buffers_[p.value()].load(std::memory_order_acquire);
+    const std::size_t begin = std::size_t{from} * kBlockSize;
+    const std::size_t end = std::min<std::size_t>(std::size_t{to} * kBlockSize, geo_.piece_size(p));
+    h->update(std::span(data + begin, end - begin));
+    hashed_[p.value()].store(to, std::memory_order_relaxed);
+  }
+  if (to < geo_.blocks_in(p)) return std::nullopt;
+  const bool matches = h->finish() == meta_.piece_hash(p.value());
+  auto& pool = spare_hashers();
+  if (pool.size() < kSpareHashers) pool.push_back(std::move(h));
+  h.reset();
+  return matches;
+}
+
+bool torrent::give_turn(piece_index p) {
+  turn_[p.value()].store(false, std::memory_order_seq_cst);
+  const std::uint32_t next = hashed_[p.value()].load(std::memory_order_relaxed);
+  if (senders_[std::size_t{p.value()} * blocks_per_piece_ + next].load(std::memory_order_seq_cst) == 0) return false;
+  return take_turn(p);
 }
 
 page_buffer torrent::take_buffer(piece_index p) {
   page_buffer b(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel));
-  written_[p.value()].store(0, std::memory_order_release);
+  const std::size_t base = std::size_t{p.value()} * blocks_per_piece_;
+  for (std::uint32_t i = 0; i < geo_.blocks_in(p); ++i) senders_[base + i].store(0, std::memory_order_relaxed);
+  partial_[p.value()].reset();
+  hashed_[p.value()].store(0, std::memory_order_relaxed);
+  turn_[p.value()].store(false, std::memory_order_release);
   return b;
 }
 

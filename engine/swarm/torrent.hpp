@@ -131,10 +131,10 @@ class torrent final : public peer::torrent_io {
     on_dht_node = std::move(on_node);
   }
   std::uint16_t dht_port() const { return meta_.is_private ? 0 : dht_port_; }
-  // Before it starts: the reactors its connections run on, which may also
-  // hash its large pieces and are told when it stops (null: each piece is
-  // hashed where its last block arrived; connections notice a stop at
-  // their next receive deadline).
+  // Before it starts: the reactors its connections run on, which also hash
+  // runs of blocks that landed out of order and are told when it stops
+  // (null: every block is hashed where it lands or where the run it ends
+  // does; connections notice a stop at their next receive deadline).
   void set_hashers(io::reactor_group* group) { hashers_ = group; }
   io::reactor_group* hashers() const { return hashers_; }
   rate_limits download_limits() override { return {down_limiter_, process_.download}; }
@@ -174,14 +174,25 @@ class torrent final : public peer::torrent_io {
   // the storage may write it with O_DIRECT, and not zeroed, as every block
   // is copied in before the piece is read.
   std::byte* buffer(piece_index p);
-  // The caller has copied one block into the piece's buffer; true for
-  // exactly one caller per piece: the one whose block was the last.
-  bool block_written(piece_index p);
-  // Frees the buffer (and the written count) of a finished piece.
+  // The caller has copied block b of p into its buffer, from `from`.
+  void landed(piece_index p, std::uint32_t b, picker::owner_id from);
+  // A piece is hashed as its blocks land, in order, by one thread at a
+  // time: the one holding its hashing turn. take_turn() is false while
+  // another thread holds it; that one then also hashes what lands meanwhile.
+  bool take_turn(piece_index p);
+  // With the turn: how many landed blocks follow the ones hashed so far.
+  std::uint32_t landed_ahead(piece_index p) const;
+  // With the turn: hashes them. Once the last block is in the hash, whether
+  // the piece matches its SHA-1; the turn is then kept until take_buffer().
+  std::optional<bool> hash_landed(piece_index p);
+  // Gives the turn back; true if a block landed at the hashing point
+  // meanwhile and the turn was taken again, so the caller goes on hashing.
+  bool give_turn(piece_index p);
+  // Frees the buffer (and the hashing state) of a finished piece.
   page_buffer take_buffer(piece_index p);
   // After a piece is written: 'have' for it goes out.
   void log_verified(piece_index p) { log_.append(p.value()); }
-  // The connection that sent a block (0: none yet).
+  // The connection that sent a block (0: none yet, in this try of the piece).
   picker::owner_id sender(piece_index p, block_index b) const;
   // A piece failed with blocks from several hosts: its next pass is
   // compared block by block (exchange: true for the one caller that clears it).
@@ -269,7 +280,11 @@ class torrent final : public peer::torrent_io {
 
   io::reactor_group* hashers_ = nullptr;
   std::unique_ptr<std::atomic<std::byte*>[]> buffers_;
-  std::unique_ptr<std::atomic<std::uint32_t>[]> written_;
+  // Per piece: blocks hashed, the hashing turn, and the hash so far (used
+  // with the turn only).
+  std::unique_ptr<std::atomic<std::uint32_t>[]> hashed_;
+  std::unique_ptr<std::atomic<bool>[]> turn_;
+  std::unique_ptr<std::unique_ptr<sha1_hasher>[]> partial_;
   std::unique_ptr<std::atomic<picker::owner_id>[]> senders_;
   std::unique_ptr<std::atomic<bool>[]> suspect_;
   peer::slot_table slots_;

@@ -170,5 +170,59 @@ TEST(Hostile, ReachingTheStrikeLimitClosesTheConnection) {
   EXPECT_EQ(n.s->stats().banned_hosts, 1u);
 }
 
+// A peer that answers each piece's first block last, after all the others,
+// and once sends a bad block: a piece is hashed as its blocks land, so here
+// the piece's whole run waits for its first block and is hashed in one go
+// (on another reactor); the failed piece starts a fresh hash on its next try.
+TEST(Hostile, PiecesWhoseFirstBlockComesLastVerifyAndAFailedOneIsHashedAfresh) {
+  constexpr std::uint32_t kPiece = 256 * 1024, kBlocks = kPiece / 16384, kPieces = 8;  // liar_hello: whole bytes
+  auto n = start_node(torrent_mode::download, 119, kPieces * kPiece, kPiece);
+  raw_peer p("127.0.0.120", n.address());
+  ASSERT_TRUE(greeted(p, n, "-XX0001-lastfirst000"));
+  liar_hello(p, kPieces);
+  const auto answer = [&](std::uint32_t piece, std::uint32_t offset, bool bad) {
+    const auto header = wire::encode_piece_header(piece, offset, 16384);
+    std::vector<std::byte> f(header.begin(), header.end());
+    const auto* data = reinterpret_cast<const std::byte*>(n.data.data()) + std::size_t{piece} * kPiece + offset;
+    f.insert(f.end(), data, data + 16384);
+    if (bad) f.back() ^= std::byte{1};
+    return p.send(f);
+  };
+  std::vector<std::uint32_t> answered(kPieces, 0);  // of the piece's current try, its first block aside
+  std::vector<bool> first_asked(kPieces, false), try_is_bad(kPieces, false);
+  bool bad_sent = false;
+  for (std::uint32_t good_tries = 0; good_tries < kPieces;) {
+    auto f = p.read_frame();
+    ASSERT_TRUE(f);
+    if (f->type != wire::msg_type::request) continue;
+    const auto word = [&](std::size_t at) {
+      return std::to_integer<std::uint32_t>(f->body[at]) << 24 | std::to_integer<std::uint32_t>(f->body[at + 1]) << 16 |
+             std::to_integer<std::uint32_t>(f->body[at + 2]) << 8 | std::to_integer<std::uint32_t>(f->body[at + 3]);
+    };
+    const std::uint32_t piece = word(0), offset = word(4);
+    ASSERT_LT(piece, kPieces);
+    if (offset == 0) {
+      first_asked[piece] = true;
+    } else {
+      // Piece 1's block 5, the first time: one flipped bit.
+      const bool bad = piece == 1 && offset == 5 * 16384 && !bad_sent;
+      bad_sent = bad_sent || bad;
+      try_is_bad[piece] = try_is_bad[piece] || bad;
+      ASSERT_TRUE(answer(piece, offset, bad));
+      ++answered[piece];
+    }
+    if (first_asked[piece] && answered[piece] == kBlocks - 1) {
+      ASSERT_TRUE(answer(piece, 0, false));
+      if (!try_is_bad[piece]) ++good_tries;
+      first_asked[piece] = try_is_bad[piece] = false;
+      answered[piece] = 0;
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return n.s->stats().complete; }));
+  EXPECT_TRUE(n.disk->contents() == n.data);
+  EXPECT_EQ(n.s->stats().hash_failures, 1);
+  EXPECT_EQ(n.s->stats().verified_pieces, kPieces);
+}
+
 }  // namespace
 }  // namespace sta
