@@ -37,6 +37,7 @@ struct swarm_args {
   std::string size = "1GiB";
   std::string piece_length = "1MiB";
   std::vector<unsigned> reactors{1, 2};
+  unsigned seeders = 4;  // in-process
   unsigned rounds = 3;
   std::string against;  // empty: in-process, discard storage
   std::vector<std::string> scenarios{"S1", "S2", "S3", "S4"};

@@ -47,6 +47,8 @@ class session {
     return node_->warnings_since(id_, after);
   }
   std::vector<std::uint32_t> verified_order() const { return node_->verified_order(id_); }
+  // CPU seconds each of its reactors' threads has used.
+  std::vector<double> reactor_cpu() const { return node_->io().reactor_cpu; }
   detailed_result<void> save_resume() { return node_->save_resume(id_); }
   detailed_result<void> stop() { return node_ ? node_->stop() : detailed_result<void>{}; }
 
