@@ -20,6 +20,11 @@ detailed_result<void> preallocate(int fd, std::int64_t size, const std::string& 
   return {};
 }
 
+bool same_file(int a, int b) {
+  struct stat sa {}, sb {};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 }  // namespace
 
 detailed_result<file_set> file_set::open(const meta::metainfo& m, const root_dir& root, open_mode mode,
@@ -55,9 +60,12 @@ detailed_result<file_set> file_set::open(const meta::metainfo& m, const root_dir
     }
     if (mode == open_mode::create) {
       if (auto r = preallocate(fd->get(), f.size, shown); !r) return r.error();
-      // A file system without O_DIRECT (tmpfs) refuses it: buffered writes then.
+      // A file system without O_DIRECT (tmpfs) refuses it: buffered writes
+      // then. The twin is opened by name; if the name was renamed onto
+      // another file in between, it is not the same file: none then.
       if (direct && f.size >= kDirectMin) {
-        if (auto d = root.open_file(rel, O_WRONLY | O_DIRECT)) set.direct_fds_[i] = std::move(*d);
+        if (auto d = root.open_file(rel, O_WRONLY | O_DIRECT); d && same_file(fd->get(), d->get()))
+          set.direct_fds_[i] = std::move(*d);
       }
     } else {
       struct stat st {};
