@@ -9,6 +9,7 @@ here=$(dirname "$0")
 "$here/create_vs_openssl.sh" "$build"
 "$here/loopback_vs_iperf3.sh" "$build"
 "$build/bench/sta-bench" swarm --size 1GiB
+"$build/bench/sta_send_paths_bench" 1024 5
 "$here/tracker_vs_opentracker.sh" "$build"
 "$build/bench/sta-bench" swarm --against libtorrent
 # aria2 and Transmission move 5-50 MB/s on this loopback: less data, one round.
