@@ -6,7 +6,6 @@
 #include <span>
 #include <vector>
 
-#include "base/page_buffer.hpp"
 #include "base/sha1.hpp"
 #include "reactor/reactor_group.hpp"
 #include "storage/block_cache.hpp"
@@ -177,21 +176,21 @@ io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, bool matc
     // Reported before the piece is free again, so the home reactor sees this
     // failure before any later pass of it.
     if (t.on_verdict) t.on_verdict(std::move(v));
-    page_pool::for_this_thread().give(t.take_buffer(p), size);
+    t.drop_buffer(p);
     t.picker().on_hash_failed(p.value());
     co_return;
   }
   if (auto w = co_await t.store().write(r, p, std::span(data, size)); !w) {
     // Stopping cancels writes: the piece simply stays unverified.
     if (!r.stopping()) t.fail("cannot write piece " + std::to_string(p.value()) + ": " + w.error().message());
-    page_pool::for_this_thread().give(t.take_buffer(p), size);
+    t.drop_buffer(p);
     co_return;
   }
   if (t.take_suspect(p) && t.on_verdict) t.on_verdict(verdict_of(t, p, data, true));
   t.picker().on_hash_passed(p.value());
   t.log_verified(p);
   storage::block_cache::for_this_thread().insert(t.uid(), p, *t.geo().block(p, 0), t.geo().blocks_in(p),
-                                                 page_pool::share(t.take_buffer(p), size), size);
+                                                 t.share_buffer(p), size);
 }
 
 io::task<void> recheck_piece(io::reactor& r, torrent& t, piece_index p, torrent::work_guard) {

@@ -53,6 +53,10 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
       suspect_(new std::atomic<bool>[geo_.piece_count()]),
       slots_(process.max_connections),
       max_peers_(lim.max_peers) {
+  if (m.files.size() > 1) {
+    files_.emplace(m);
+    buffer_extra_ = kPageSize;
+  }
   for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) {
     buffers_[p].store(nullptr, std::memory_order_relaxed);
     hashed_[p].store(0, std::memory_order_relaxed);
@@ -68,7 +72,10 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
 }
 
 torrent::~torrent() {
-  for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) page_free{}(buffers_[p].load(std::memory_order_relaxed));
+  for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) {
+    std::byte* b = buffers_[p].load(std::memory_order_relaxed);
+    if (b != nullptr) page_free{}(b - buffer_shift(*geo_.piece(p)));
+  }
 }
 
 std::int64_t torrent::have_bytes() const {
@@ -82,11 +89,31 @@ std::int64_t torrent::have_bytes() const {
                                     : n * std::int64_t{geo_.piece_length()};
 }
 
+std::size_t torrent::buffer_shift(piece_index p) const {
+  if (!files_) return 0;
+  std::int64_t at = 0, largest = 0;
+  std::size_t shift = 0;
+  files_->for_each_slice(p.value(), 0, geo_.piece_size(p), [&](const meta::file_slice& s) {
+    if (!meta_.files[s.file].pad && s.length > largest) {
+      largest = s.length;
+      const auto page = static_cast<std::int64_t>(kPageSize);
+      shift = static_cast<std::size_t>(((s.offset - at) % page + page) % page);
+    }
+    at += s.length;
+  });
+  return shift;
+}
+
 std::byte* torrent::buffer(piece_index p) {
   std::byte* b = buffers_[p.value()].load(std::memory_order_acquire);
   if (b != nullptr) return b;
-  auto fresh = page_pool::for_this_thread().take(geo_.piece_size(p));
-  if (buffers_[p.value()].compare_exchange_strong(b, fresh.get(), std::memory_order_acq_rel)) return fresh.release();
+  auto fresh = page_pool::for_this_thread().take(geo_.piece_size(p) + buffer_extra_);
+  std::byte* placed = fresh.get() + buffer_shift(p);
+  if (buffers_[p.value()].compare_exchange_strong(b, placed, std::memory_order_acq_rel)) {
+    fresh.release();
+    return placed;
+  }
+  page_pool::for_this_thread().give(std::move(fresh), geo_.piece_size(p) + buffer_extra_);
   return b;  // another reactor installed one first
 }
 
@@ -137,13 +164,23 @@ bool torrent::give_turn(piece_index p) {
 }
 
 page_buffer torrent::take_buffer(piece_index p) {
-  page_buffer b(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel));
+  page_buffer b(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel) - buffer_shift(p));
   const std::size_t base = std::size_t{p.value()} * blocks_per_piece_;
   for (std::uint32_t i = 0; i < geo_.blocks_in(p); ++i) senders_[base + i].store(0, std::memory_order_relaxed);
   partial_[p.value()].reset();
   hashed_[p.value()].store(0, std::memory_order_relaxed);
   turn_[p.value()].store(false, std::memory_order_release);
   return b;
+}
+
+void torrent::drop_buffer(piece_index p) {
+  page_pool::for_this_thread().give(take_buffer(p), geo_.piece_size(p) + buffer_extra_);
+}
+
+std::shared_ptr<const std::byte[]> torrent::share_buffer(piece_index p) {
+  const std::size_t shift = buffer_shift(p);
+  auto owner = page_pool::share(take_buffer(p), geo_.piece_size(p) + buffer_extra_);
+  return {owner, owner.get() + shift};
 }
 
 picker::owner_id torrent::sender(piece_index p, block_index b) const {

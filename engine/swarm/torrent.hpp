@@ -42,6 +42,7 @@
 #include "base/piece_geometry.hpp"
 #include "base/rate_limiter.hpp"
 #include "base/sha1.hpp"
+#include "meta/file_map.hpp"
 #include "meta/metainfo.hpp"
 #include "peer/limits.hpp"
 #include "peer/peer_loop.hpp"
@@ -170,9 +171,11 @@ class torrent final : public peer::torrent_io {
   // Every piece verified (not just the selected ones).
   bool seed() const { return picker_.have_count() == geo_.piece_count(); }
 
-  // Piece assembly. buffer() installs one on first use: page-aligned, so
-  // the storage may write it with O_DIRECT, and not zeroed, as every block
-  // is copied in before the piece is read.
+  // Piece assembly. buffer() installs one on first use, not zeroed, as
+  // every block is copied in before the piece is read, and placed for
+  // O_DIRECT: at the start of a page, or, where the piece spans files, as
+  // far into one as puts the largest slice's bytes at the same place in a
+  // page as in its file, so that they go to disk without a bounce copy.
   std::byte* buffer(piece_index p);
   // The caller has copied block b of p into its buffer, from `from`.
   void landed(piece_index p, std::uint32_t b, picker::owner_id from);
@@ -188,8 +191,11 @@ class torrent final : public peer::torrent_io {
   // Gives the turn back; true if a block landed at the hashing point
   // meanwhile and the turn was taken again, so the caller goes on hashing.
   bool give_turn(piece_index p);
-  // Frees the buffer (and the hashing state) of a finished piece.
-  page_buffer take_buffer(piece_index p);
+  // A finished piece's buffer, and its hashing state, go: back to this
+  // thread's pool, or into shared ownership (the block cache) that gives
+  // it to the pool of the thread that drops it last.
+  void drop_buffer(piece_index p);
+  std::shared_ptr<const std::byte[]> share_buffer(piece_index p);
   // After a piece is written: 'have' for it goes out.
   void log_verified(piece_index p) { log_.append(p.value()); }
   // The connection that sent a block (0: none yet, in this try of the piece).
@@ -278,7 +284,13 @@ class torrent final : public peer::torrent_io {
   shared_limits& process_;
   std::atomic<int> work_{0};
 
+  // Where buffer() places piece p in its allocation (0 for one file).
+  std::size_t buffer_shift(piece_index p) const;
+  page_buffer take_buffer(piece_index p);
+
   io::reactor_group* hashers_ = nullptr;
+  std::optional<meta::file_map> files_;  // several files only
+  std::size_t buffer_extra_ = 0;         // bytes allocated past a piece's size, for buffer_shift()
   std::unique_ptr<std::atomic<std::byte*>[]> buffers_;
   // Per piece: blocks hashed, the hashing turn, and the hash so far (used
   // with the turn only).

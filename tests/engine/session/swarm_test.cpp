@@ -172,6 +172,27 @@ TEST(Swarm, MultiFileTorrentWithZeroLengthFile) {
   EXPECT_EQ(fs::file_size(dir / "dl/pack/empty"), 0u);
 }
 
+// Files of odd sizes, large enough for O_DIRECT: a piece that spans two of
+// them is placed in its buffer so that its larger part lines up with its
+// file's pages; every byte still lands where it belongs.
+TEST(Swarm, PiecesAcrossFilesOfOddSizesLandByteExact) {
+  test::temp_dir dir;
+  const std::string a = test::random_bytes(1024 * 1024 + 77, 21);
+  const std::string b = test::random_bytes(2 * 1024 * 1024 - 1000, 22);
+  const std::string c = test::random_bytes(1024 * 1024 + 4095, 23);
+  write_file(dir / "seed/pack/a.bin", a);
+  write_file(dir / "seed/pack/b.bin", b);
+  write_file(dir / "seed/pack/c.bin", c);
+  const auto m = make_torrent(dir / "seed/pack", 256 * 1024);
+  auto seed = start(m, dir / "seed", torrent_mode::seed, "127.0.0.52:0");
+  auto dl = start(m, dir / "dl", torrent_mode::download, "127.0.0.53:0", {seed->listening().front()});
+  wait_complete({dl.get()});
+  EXPECT_EQ(dl->stats().hash_failures, 0);
+  EXPECT_TRUE(read_file(dir / "dl/pack/a.bin") == a);
+  EXPECT_TRUE(read_file(dir / "dl/pack/b.bin") == b);
+  EXPECT_TRUE(read_file(dir / "dl/pack/c.bin") == c);
+}
+
 TEST(Swarm, SelectedFilesOnlyWithBoundaryBytesInThePartsFile) {
   test::temp_dir dir;
   // 64 KiB pieces: a.bin ends and c.bin starts inside pieces shared with b.bin.
