@@ -489,7 +489,10 @@ result<measured, std::string> transfer(const setup& s, const scenario& sc, const
     auto e = l.wait(kTransferLimit - (clock_type::now() - t0));
     if (!e) return failed(c.name + "'s download did not finish in time");
     if (!WIFEXITED(e->status) || WEXITSTATUS(e->status) != 0)
-      return failed(c.name + "'s downloader failed");
+      return failed(c.name + "'s downloader failed (" +
+                    (WIFEXITED(e->status) ? "exit status " + std::to_string(WEXITSTATUS(e->status))
+                                          : "killed by signal " + std::to_string(WTERMSIG(e->status))) +
+                    ")");
     m.cpu_seconds += cpu_of(e->usage);
     m.peak_rss_kib = std::max(m.peak_rss_kib, e->usage.ru_maxrss);
   }
