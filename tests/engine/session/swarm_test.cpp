@@ -267,8 +267,12 @@ TEST(Swarm, MaxConnectionsCapsThePeers) {
   const auto t = make_in_memory(2 * 1024 * 1024, 15, 64 * 1024);
   const auto seeds = start_seeders(t, 3, 85);
   auto disk = std::make_shared<storage::memory_disk>(t.m.total_size);
-  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.88:0", addresses_of(seeds),
-                     [](session_options& o) { o.max_connections = 1; });
+  // At 4 MiB/s the download lasts long enough for the loop below to see
+  // its peer (unlimited, it could end before the first look).
+  auto dl = start_on(t.m, disk, torrent_mode::download, "127.0.0.88:0", addresses_of(seeds), [](session_options& o) {
+    o.max_connections = 1;
+    o.limits.download_rate = 4 << 20;
+  });
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   unsigned most = 0;
   while (!dl->stats().complete) {
