@@ -1,6 +1,7 @@
 #include "base/page_buffer.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace sta {
 namespace {
@@ -12,6 +13,16 @@ thread_local bool pool_alive = false;
 
 std::size_t rounded(std::size_t size) { return (size + kPageSize - 1) / kPageSize * kPageSize; }
 
+struct spare_list {
+  std::mutex mutex;
+  std::vector<std::pair<std::size_t, page_buffer>> kept;
+  std::size_t bytes = 0;
+};
+spare_list& spares() {
+  static spare_list list;
+  return list;
+}
+
 }  // namespace
 
 page_pool::page_pool() { pool_alive = true; }
@@ -19,19 +30,43 @@ page_pool::~page_pool() { pool_alive = false; }
 
 page_buffer page_pool::take(std::size_t size) {
   size = rounded(size);
-  const auto it = std::find_if(kept_.begin(), kept_.end(), [&](const auto& k) { return k.first == size; });
-  if (it == kept_.end()) return make_page_buffer(size);
-  page_buffer b = std::move(it->second);
-  bytes_ -= size;
-  kept_.erase(it);
-  return b;
+  const auto of_size = [&](const auto& k) { return k.first == size; };
+  if (const auto it = std::find_if(kept_.begin(), kept_.end(), of_size); it != kept_.end()) {
+    page_buffer b = std::move(it->second);
+    bytes_ -= size;
+    kept_.erase(it);
+    return b;
+  }
+  spare_list& s = spares();
+  std::lock_guard lock(s.mutex);
+  if (const auto it = std::find_if(s.kept.begin(), s.kept.end(), of_size); it != s.kept.end()) {
+    page_buffer b = std::move(it->second);
+    s.bytes -= size;
+    s.kept.erase(it);
+    return b;
+  }
+  return make_page_buffer(size);
 }
 
 void page_pool::give(page_buffer b, std::size_t size) {
   size = rounded(size);
-  if (!b || bytes_ + size > kMaxBytes) return;
-  bytes_ += size;
-  kept_.emplace_back(size, std::move(b));
+  if (!b) return;
+  if (bytes_ + size <= kMaxBytes) {
+    bytes_ += size;
+    kept_.emplace_back(size, std::move(b));
+    return;
+  }
+  spare_list& s = spares();
+  std::lock_guard lock(s.mutex);
+  if (s.bytes + size > kSpareBytes) return;
+  s.bytes += size;
+  s.kept.emplace_back(size, std::move(b));
+}
+
+std::size_t page_pool::spare_bytes() {
+  spare_list& s = spares();
+  std::lock_guard lock(s.mutex);
+  return s.bytes;
 }
 
 page_pool& page_pool::for_this_thread() {

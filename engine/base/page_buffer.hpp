@@ -5,6 +5,10 @@
 // page_pool keeps the buffers a thread frees for the next piece of the same
 // size, so that a download does not map, fault in and unmap a fresh buffer
 // for every piece. One per thread (for_this_thread()), bounded in bytes.
+// A piece may be started on one reactor and finished (and its buffer
+// dropped) on another, so what a full pool cannot keep goes to a bounded
+// process-wide spare list (a mutex, taken only then), where another
+// thread's pool looks before it makes a new buffer.
 #pragma once
 
 #include <cstddef>
@@ -29,16 +33,20 @@ inline page_buffer make_page_buffer(std::size_t size) {
 class page_pool {
  public:
   static constexpr std::size_t kMaxBytes = 8u << 20;
+  static constexpr std::size_t kSpareBytes = 16u << 20;  // process-wide
 
   page_pool();
   ~page_pool();
   page_pool(const page_pool&) = delete;
   page_pool& operator=(const page_pool&) = delete;
-  // A kept buffer of `size` bytes, else a new one.
+  // A kept buffer of `size` bytes (this pool's, else a spare), else a new one.
   page_buffer take(std::size_t size);
-  // Keeps `b` (of `size` bytes) while the pool has room, else frees it.
+  // Keeps `b` (of `size` bytes) while the pool has room, else as a spare
+  // while the process's spares have room, else frees it.
   void give(page_buffer b, std::size_t size);
   std::size_t bytes() const { return bytes_; }
+  // Bytes kept as the process's spares.
+  static std::size_t spare_bytes();
 
   static page_pool& for_this_thread();
   // Shared ownership of `b` that gives it to the pool of the thread that

@@ -48,5 +48,23 @@ TEST(PagePool, ASharedBufferGoesToThePoolOfTheThreadThatDropsItLast) {
   EXPECT_EQ(kept_there, std::size_t{64} * 1024);
 }
 
+TEST(PagePool, WhatAFullPoolCannotKeepIsTakenByAnotherThreadsPool) {
+  // A piece started on one reactor and dropped on another: that one's pool
+  // is full, the other's empty. A size no other test uses.
+  const std::size_t size = (1 << 20) + 3 * kPageSize;
+  page_pool full;
+  while (full.bytes() + size <= page_pool::kMaxBytes) full.give(make_page_buffer(size), size);
+  page_buffer extra = make_page_buffer(size);
+  std::byte* const raw = extra.get();
+  const std::size_t spares = page_pool::spare_bytes();
+  full.give(std::move(extra), size);  // no room here: a spare
+  EXPECT_EQ(page_pool::spare_bytes(), spares + size);
+  std::thread([&] {
+    page_pool empty;
+    EXPECT_EQ(empty.take(size).get(), raw);
+  }).join();
+  EXPECT_EQ(page_pool::spare_bytes(), spares);
+}
+
 }  // namespace
 }  // namespace sta
