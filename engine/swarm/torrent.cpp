@@ -158,7 +158,9 @@ std::optional<bool> torrent::hash_landed(piece_index p) {
 
 bool torrent::give_turn(piece_index p) {
   turn_[p.value()].store(false, std::memory_order_seq_cst);
+  // Another thread may have taken the turn since, even hashed the rest.
   const std::uint32_t next = hashed_[p.value()].load(std::memory_order_relaxed);
+  if (next >= geo_.blocks_in(p)) return false;
   if (senders_[std::size_t{p.value()} * blocks_per_piece_ + next].load(std::memory_order_seq_cst) == 0) return false;
   return take_turn(p);
 }
