@@ -7,8 +7,10 @@
 // for every piece. One per thread (for_this_thread()), bounded in bytes.
 // A piece may be started on one reactor and finished (and its buffer
 // dropped) on another, so what a full pool cannot keep goes to a bounded
-// process-wide spare list (a mutex, taken only then), where another
-// thread's pool looks before it makes a new buffer.
+// process-wide spare list (a mutex, taken only when a pool is full or has
+// none of the size), where another thread's pool looks before it makes a
+// new buffer. Both bounds leave room for the page a piece that spans files
+// may carry (swarm::torrent::buffer), so that 8 MiB pieces still fit.
 #pragma once
 
 #include <cstddef>
@@ -32,8 +34,8 @@ inline page_buffer make_page_buffer(std::size_t size) {
 
 class page_pool {
  public:
-  static constexpr std::size_t kMaxBytes = 8u << 20;
-  static constexpr std::size_t kSpareBytes = 16u << 20;  // process-wide
+  static constexpr std::size_t kMaxBytes = (8u << 20) + 16 * kPageSize;
+  static constexpr std::size_t kSpareBytes = (16u << 20) + 16 * kPageSize;  // process-wide
 
   page_pool();
   ~page_pool();

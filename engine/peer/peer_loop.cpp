@@ -230,6 +230,8 @@ io::task<void> connection::write_loop() {
       }
       batch_.sent(*n);
     }
+    // The blocks it held may leave the cache now; an idle connection keeps none.
+    batch_.clear();
     const auto now = clock::now();
     state_.sent(static_cast<std::size_t>(payload), now);
     // Over the upload limit: the next batch waits. Batches of messages

@@ -129,10 +129,14 @@ struct piece_picker::impl {
   }
 
   // Every block of p unrequested and unreceived, then p becomes `k`; the
-  // release publishes the cleared bits to whoever sees the new state.
+  // release publishes the cleared bits to whoever sees the new state. The
+  // received bits are released themselves too: a copy of a block that was
+  // still on its way (endgame) is accepted by on_block's acq_rel fetch_or,
+  // which must then see everything done before (the piece's buffer and
+  // hashing state reset by the torrent).
   void clear(std::uint32_t p, kind k) {
     for (std::uint32_t w = 0; w < words_per_piece; ++w) {
-      recv_word(p, w).store(0, std::memory_order_relaxed);
+      recv_word(p, w).store(0, std::memory_order_release);
       req_word(p, w).store(0, std::memory_order_relaxed);
     }
     received_count[p].store(0, std::memory_order_relaxed);
