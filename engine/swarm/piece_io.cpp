@@ -51,11 +51,12 @@ io::task<void> hash_elsewhere(io::reactor& r, torrent& t, piece_index p, torrent
 // another reactor, and finishes the piece once its last block is in.
 void hash_here(io::reactor& r, torrent& t, piece_index p) {
   do {
-    if (t.landed_ahead(p) > kInlineBlocks && t.hashers() != nullptr && !t.stopping()) {
+    const std::uint32_t ahead = t.landed_ahead(p);
+    if (ahead > kInlineBlocks && t.hashers() != nullptr && !t.stopping()) {
       r.spawn(hash_elsewhere(r, t, p, t.hold()));
       return;
     }
-    if (const auto matches = t.hash_landed(p)) {
+    if (const auto matches = t.hash_landed(p, ahead)) {
       r.spawn(finish_piece(r, t, p, *matches, t.hold()));
       return;
     }
@@ -70,7 +71,7 @@ io::task<void> hash_elsewhere(io::reactor& r, torrent& t, piece_index p, torrent
     const auto lease = t.hashers()->least_busy(r);
     const bool hop = &lease.target() != &r;
     if (hop) co_await io::switch_to(lease.target());
-    do matches = t.hash_landed(p);
+    do matches = t.hash_landed(p, t.landed_ahead(p));
     while (!matches && t.give_turn(p));
     if (hop) co_await io::switch_to(r);
   }

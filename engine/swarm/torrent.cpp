@@ -136,9 +136,9 @@ std::uint32_t torrent::landed_ahead(piece_index p) const {
   return b - from;
 }
 
-std::optional<bool> torrent::hash_landed(piece_index p) {
+std::optional<bool> torrent::hash_landed(piece_index p, std::uint32_t ahead) {
   const std::uint32_t from = hashed_[p.value()].load(std::memory_order_relaxed);
-  const std::uint32_t to = from + landed_ahead(p);
+  const std::uint32_t to = from + ahead;
   auto& h = partial_[p.value()];
   if (to > from) {
     if (!h) h = take_hasher();
@@ -180,9 +180,9 @@ void torrent::drop_buffer(piece_index p) {
 }
 
 std::shared_ptr<const std::byte[]> torrent::share_buffer(piece_index p) {
-  const std::size_t shift = buffer_shift(p);
+  const std::byte* placed = buffers_[p.value()].load(std::memory_order_acquire);
   auto owner = page_pool::share(take_buffer(p), geo_.piece_size(p) + buffer_extra_);
-  return {owner, owner.get() + shift};
+  return {owner, placed};
 }
 
 picker::owner_id torrent::sender(piece_index p, block_index b) const {

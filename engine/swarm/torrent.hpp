@@ -185,9 +185,10 @@ class torrent final : public peer::torrent_io {
   bool take_turn(piece_index p);
   // With the turn: how many landed blocks follow the ones hashed so far.
   std::uint32_t landed_ahead(piece_index p) const;
-  // With the turn: hashes them. Once the last block is in the hash, whether
-  // the piece matches its SHA-1; the turn is then kept until take_buffer().
-  std::optional<bool> hash_landed(piece_index p);
+  // With the turn: hashes the `ahead` blocks landed_ahead() counted. Once
+  // the last block is in the hash, whether the piece matches its SHA-1; the
+  // turn is then kept until its buffer goes (drop_buffer, share_buffer).
+  std::optional<bool> hash_landed(piece_index p, std::uint32_t ahead);
   // Gives the turn back; true if a block landed at the hashing point
   // meanwhile and the turn was taken again, so the caller goes on hashing.
   bool give_turn(piece_index p);
