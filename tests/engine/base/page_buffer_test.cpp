@@ -49,6 +49,14 @@ TEST(PagePool, ASharedBufferGoesToThePoolOfTheThreadThatDropsItLast) {
   EXPECT_EQ(kept_there, std::size_t{64} * 1024);
 }
 
+TEST(PagePool, AnEightMiBPiecePlacedAcrossFilesIsStillKept) {
+  // swarm::torrent gives such a piece one page more, for its placement.
+  const std::size_t size = (8u << 20) + kPageSize;
+  page_pool pool;
+  pool.give(make_page_buffer(size), size);
+  EXPECT_EQ(pool.bytes(), size);
+}
+
 TEST(PagePool, WhatAFullPoolCannotKeepIsTakenByAnotherThreadsPool) {
   // A piece started on one reactor and dropped on another: that one's pool
   // is full, the other's empty. A size no other test uses.
