@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "peer/receive_plan.hpp"
 #include "reactor/event.hpp"
 #include "reactor/ops.hpp"
 
@@ -74,6 +75,18 @@ class connection {
     closing_ = true;
   }
   void decode_all(clock::time_point now);
+  // Receiving in place: plans the next receive when blocks are expected;
+  // after it, lands what came as planned and gives up the rest.
+  bool plan_receive(bool guess);
+  void took_planned(std::size_t n, clock::time_point now);
+  void land_in_place(const picker::block_ref& b, clock::time_point now);
+  // One of our requests: its piece and block, and the header it comes with.
+  struct expected {
+    piece_index piece;
+    block_index block;
+    receive_plan::header header;
+  };
+  expected expect(const picker::block_ref& b) const;
 
   io::reactor& r_;
   torrent_io& t_;
@@ -86,6 +99,15 @@ class connection {
   picker::owner_id owner_;
   wire::limits frame_limits_;
   std::size_t frame_size_ = 0;  // of the frame waiting for its rest, if known
+
+  receive_plan plan_;
+  // A reserved block whose header came: the rest of its bytes go there.
+  struct arriving_block {
+    picker::block_ref ref;
+    std::span<std::byte> rest;
+  };
+  std::optional<arriving_block> arriving_;
+  std::size_t skip_ = 0;  // bytes still to come of a block given up while arriving
 
   send_list batch_;
   std::vector<upload> todo_;
@@ -128,6 +150,72 @@ void connection::decode_all(clock::time_point now) {
   buf_.consume(pos);
 }
 
+bool connection::plan_receive(bool guess) {
+  plan_.clear();
+  if (arriving_) plan_.set_rest(arriving_->rest);
+  if (!guess || skip_ > 0) return arriving_.has_value();
+  // The start of the next frame, already here: a header cut short (checked
+  // whole against the first guess), or a whole header and part of its
+  // block (which then arrives in place, as after a receive).
+  std::span<const std::byte> came = buf_.data();
+  if (!arriving_ && came.size() >= receive_plan::kHeaderSize) {
+    for (const picker::block_ref& b : state_.requests()) {
+      const auto e = expect(b);
+      if (!std::equal(e.header.begin(), e.header.end(), came.begin())) continue;
+      const auto payload = came.subspan(e.header.size());
+      if (payload.size() >= view_.geo->block_size(e.piece, e.block) || !state_.reserve(b)) return false;
+      const auto place = t_.block_place(e.piece, e.block);
+      std::copy(payload.begin(), payload.end(), place.begin());
+      arriving_ = arriving_block{b, place.subspan(payload.size())};
+      state_.arriving(b);
+      break;
+    }
+    if (!arriving_) return false;
+    buf_.consume(buf_.size());
+    came = {};
+    plan_.set_rest(arriving_->rest);
+  }
+  for (const picker::block_ref& b : state_.requests()) {
+    if (plan_.frames() == receive_plan::kMaxFrames) break;
+    if (arriving_ && b == arriving_->ref) continue;
+    const auto e = expect(b);
+    if (plan_.frames() == 0 && !std::equal(came.begin(), came.end(), e.header.begin())) break;
+    if (!state_.reserve(b)) break;
+    plan_.add({b, e.header, t_.block_place(e.piece, e.block)}, plan_.frames() == 0 ? came : std::span<const std::byte>{});
+  }
+  if (plan_.frames() == 0 && !arriving_) return false;
+  if (plan_.frames() > 0) buf_.consume(came.size());  // now in the first frame's header
+  return true;
+}
+
+void connection::took_planned(std::size_t n, clock::time_point now) {
+  const auto o = plan_.resolve(n, buf_);
+  if (arriving_) {
+    arriving_->rest = arriving_->rest.subspan(o.rest_got);
+    if (arriving_->rest.empty()) land_in_place(std::exchange(arriving_, std::nullopt)->ref, now);
+  }
+  for (std::size_t i = 0; i < o.whole; ++i) land_in_place(plan_.at(i).ref, now);
+  std::size_t unused = o.whole;  // the first guess that did not come true
+  if (o.started) {
+    const auto& f = plan_.at(unused++);
+    arriving_ = arriving_block{f.ref, f.payload.subspan(o.partial)};
+    state_.arriving(f.ref);
+  }
+  for (std::size_t i = unused; i < plan_.frames(); ++i) state_.unreserve(plan_.at(i).ref);
+}
+
+void connection::land_in_place(const picker::block_ref& b, clock::time_point now) {
+  if (!state_.on_block_in_place(b, now)) return;
+  const auto e = expect(b);
+  t_.landed_in_place(r_, e.piece, e.block, owner_);
+}
+
+connection::expected connection::expect(const picker::block_ref& b) const {
+  const piece_index p = *view_.geo->piece(b.piece);
+  const block_index i = *view_.geo->block(p, b.block);
+  return {p, i, wire::encode_piece_header(b.piece, i.offset(), view_.geo->block_size(p, i))};
+}
+
 io::task<error_code> connection::run() {
   state_.start(theirs_, t_.listen_port(), clock::now());
   slot_.state.store(peer_slot::connected, std::memory_order_release);
@@ -145,10 +233,20 @@ io::task<error_code> connection::run() {
     }
     if (!have_data) {
       rate_limits limit = t_.download_limits();
-      auto room = buf_.room(frame_size_ > buf_.size() ? frame_size_ - buf_.size() : 1);
-      if (!limit.unlimited()) room = room.first(std::min<std::size_t>(room.size(), static_cast<std::size_t>(limit.quantum())));
-      auto n = co_await io::recv(r_, sock_.get(), room).deadline(kTick).cancel_with(recv_cancel_);
+      // Blocks go straight into their pieces; a limit cuts receives short,
+      // so under one only the rest of a block that is arriving does.
+      const bool planned = plan_receive(limit.unlimited());
+      result<std::size_t> n{std::size_t{0}};
+      if (planned) {
+        n = co_await io::recvv(r_, sock_.get(), plan_.iovecs()).deadline(kTick).cancel_with(recv_cancel_);
+      } else {
+        auto room = buf_.room(frame_size_ > buf_.size() ? frame_size_ - buf_.size() : 1);
+        if (!limit.unlimited())
+          room = room.first(std::min<std::size_t>(room.size(), static_cast<std::size_t>(limit.quantum())));
+        n = co_await io::recv(r_, sock_.get(), room).deadline(kTick).cancel_with(recv_cancel_);
+      }
       const auto now = clock::now();
+      if (planned) took_planned(n ? *n : 0, now);
       if (!n) {
         if (n.error() != std::errc::timed_out) {
           close(n.error());
@@ -158,7 +256,11 @@ io::task<error_code> connection::run() {
         close(make_error_code(std::errc::connection_reset));
         break;
       } else {
-        buf_.commit(*n);
+        if (!planned) buf_.commit(*n);
+        // The rest of a block given up while it was arriving.
+        const std::size_t skipped = std::min(skip_, buf_.size());
+        buf_.consume(skipped);
+        skip_ -= skipped;
         // Over the download limit: the next recv waits, and TCP makes the
         // peer wait too.
         if (const auto wait = limit.charge(static_cast<std::int64_t>(*n), now_ns(now)); wait > 0) {
@@ -177,6 +279,14 @@ io::task<error_code> connection::run() {
     if (t_.stopping()) close(make_error_code(std::errc::operation_canceled));
     if (!closing_) {
       if (auto u = state_.update(now); !u) close(u.error());
+    }
+    // Its request was given up (the peer stopped answering): what is still
+    // to come of it is dropped, and it is not ours to write any more.
+    if (arriving_ && state_.arriving() != arriving_->ref) {
+      const arriving_block gone = *std::exchange(arriving_, std::nullopt);
+      skip_ = gone.rest.size();
+      const auto e = expect(gone.ref);
+      view_.counters->wasted.fetch_add(view_.geo->block_size(e.piece, e.block), std::memory_order_relaxed);
     }
     if (state_.wants_to_send()) wake_.notify();
   }

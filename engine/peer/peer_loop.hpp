@@ -44,6 +44,12 @@ class torrent_io {
   // A block peer_state accepted, from the connection `from`: copied into
   // its piece, which is hashed and written once this was its last block.
   virtual void store(io::reactor& r, const block_in& b, picker::owner_id from) = 0;
+  // Receiving in place: where block b of piece p goes in its piece (made
+  // on first use), for a block peer_state reserved...
+  virtual std::span<std::byte> block_place(piece_index p, block_index b) = 0;
+  // ...and, once its bytes are all there and peer_state kept it, as if
+  // store() had copied them.
+  virtual void landed_in_place(io::reactor& r, piece_index p, block_index b, picker::owner_id from) = 0;
   // Appends a 'piece' frame for each upload to `frames`, reading what this
   // reactor's cache lacks; the blocks are referenced, not copied. Uploads
   // whose data could not be read go to `failed` instead.

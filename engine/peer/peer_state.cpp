@@ -206,25 +206,49 @@ result<std::optional<block_in>> peer_state::on_piece(const wire::message& m, tim
   const auto p = t_.geo->piece(m.piece);
   const auto b = p ? t_.geo->block_at(*p, m.offset) : std::nullopt;
   if (!b || m.payload_size() != t_.geo->block_size(*p, *b)) return violation();
-  last_block_ = now;
-  if (slot_.snubbed.load(std::memory_order_relaxed)) slot_.snubbed.store(false, std::memory_order_relaxed);
   const picker::block_ref ref{p->value(), b->value()};
-  const auto it = std::find(in_flight_.begin(), in_flight_.end(), ref);
-  if (it == in_flight_.end()) {
-    // Not (or no longer) asked for: after a cancel, or unsolicited.
-    t_.counters->wasted.fetch_add(static_cast<std::int64_t>(m.payload_size()), std::memory_order_relaxed);
-    return std::optional<block_in>{};
-  }
-  in_flight_.erase(it);
-  refill_due_ = true;
-  if (!rate_known_) ++slow_start_;
-  down_bytes_ += static_cast<std::int64_t>(m.payload_size());
+  if (!took_block(ref, m.payload_size(), now)) return std::optional<block_in>{};
   if (t_.picker->on_block(ref) == picker::piece_picker::receipt::duplicate) {
     t_.counters->wasted.fetch_add(static_cast<std::int64_t>(m.payload_size()), std::memory_order_relaxed);
     return std::optional<block_in>{};
   }
   t_.counters->downloaded.fetch_add(static_cast<std::int64_t>(m.payload_size()), std::memory_order_relaxed);
   return std::optional<block_in>{block_in{*p, *b, m.payload, m.payload_tail}};
+}
+
+bool peer_state::took_block(const picker::block_ref& ref, std::size_t size, time_point now) {
+  last_block_ = now;
+  if (slot_.snubbed.load(std::memory_order_relaxed)) slot_.snubbed.store(false, std::memory_order_relaxed);
+  const auto it = std::find(in_flight_.begin(), in_flight_.end(), ref);
+  if (it == in_flight_.end()) {
+    // Not (or no longer) asked for: after a cancel, or unsolicited.
+    t_.counters->wasted.fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
+    return false;
+  }
+  in_flight_.erase(it);
+  refill_due_ = true;
+  if (!rate_known_) ++slow_start_;
+  down_bytes_ += static_cast<std::int64_t>(size);
+  return true;
+}
+
+bool peer_state::reserve(const picker::block_ref& b) { return !t_.picker->in_endgame() && t_.picker->reserve(b); }
+
+void peer_state::unreserve(const picker::block_ref& b) { t_.picker->unreserve(b); }
+
+bool peer_state::on_block_in_place(const picker::block_ref& b, time_point now) {
+  if (arriving_ == b) arriving_.reset();
+  last_recv_ = now;
+  const piece_index p = *t_.geo->piece(b.piece);
+  const std::uint32_t size = t_.geo->block_size(p, *t_.geo->block(p, b.block));
+  if (!took_block(b, size, now)) {
+    t_.picker->unreserve(b);
+    t_.picker->on_abort(b);
+    return false;
+  }
+  t_.picker->land(b);
+  t_.counters->downloaded.fetch_add(size, std::memory_order_relaxed);
+  return true;
 }
 
 result<void> peer_state::on_reject(const wire::message& m) {
@@ -443,7 +467,7 @@ void peer_state::take_log() {
 void peer_state::cancel_received() {
   // Blocks that another peer delivered first: cancel our copy.
   std::erase_if(in_flight_, [&](const picker::block_ref& b) {
-    if (!t_.picker->received(b)) return false;
+    if (b == arriving_ || !t_.picker->received(b)) return false;
     encode_block(wire::msg_type::cancel, b);
     return true;
   });
@@ -504,6 +528,7 @@ result<void> peer_state::check_outbox() const {
 }
 
 void peer_state::abort_requests(bool send_cancel) {
+  if (arriving_) t_.picker->unreserve(*std::exchange(arriving_, std::nullopt));
   for (const auto& b : in_flight_) {
     if (send_cancel) encode_block(wire::msg_type::cancel, b);
     t_.picker->on_abort(b);

@@ -75,6 +75,28 @@ class peer_state {
   // choke and interest, and new requests. An error is the reason to close.
   result<void> update(time_point now);
 
+  // Receiving in place (peer_loop): a block's bytes go straight into its
+  // piece when they come in the order we asked for them. Our requests,
+  // oldest first: the order the peer normally answers them in.
+  std::span<const picker::block_ref> requests() const { return in_flight_; }
+  // Before bytes of one of our requests may be received into its piece:
+  // true when this connection alone may write them (never in endgame, so
+  // that a reservation never holds back another peer's first copy).
+  // Every reservation ends in on_block_in_place(), or in unreserve() when
+  // the block did not come as guessed (it stays requested from the peer).
+  bool reserve(const picker::block_ref& b);
+  void unreserve(const picker::block_ref& b);
+  // The header of reserved block b came and its payload follows on the
+  // wire. If b's request is given up before it is all in (the peer
+  // stopped answering), it is unreserved and arriving() no longer names
+  // it: the rest of its bytes are not ours to write.
+  void arriving(const picker::block_ref& b) { arriving_ = b; }
+  std::optional<picker::block_ref> arriving() const { return arriving_; }
+  // Every byte of reserved block b is in its piece: true when it is kept
+  // (then its piece has it), false when it was no longer asked for (then
+  // it is unreserved, and requestable again).
+  bool on_block_in_place(const picker::block_ref& b, time_point now);
+
   // The writer's side. Frames queued so far, appended to `out`.
   void take_frames(std::vector<std::byte>& out);
   // The next request to serve, while we do not choke the peer.
@@ -122,6 +144,7 @@ class peer_state {
   result<void> on_request(const wire::message& m);
   result<void> on_cancel(const wire::message& m);
   result<std::optional<block_in>> on_piece(const wire::message& m, time_point now);
+  bool took_block(const picker::block_ref& ref, std::size_t size, time_point now);
   result<void> on_reject(const wire::message& m);
   result<void> on_extended(const wire::message& m);
   result<void> on_donthave(std::span<const std::byte> payload, std::span<const std::byte> tail);
@@ -173,6 +196,7 @@ class peer_state {
 
   // Our requests to the peer, oldest first.
   std::vector<picker::block_ref> in_flight_;
+  std::optional<picker::block_ref> arriving_;  // reserved, payload on the wire
   std::vector<picker::block_ref> picked_;
   // A pick scans every piece, so it runs when it may find something new:
   // blocks arrived, the peer told us what it has, or a second passed

@@ -295,17 +295,32 @@ std::size_t piece_picker::pick_from(std::span<const std::uint32_t> pieces, owner
 bool piece_picker::in_endgame() const { return impl_->endgame.load(std::memory_order_relaxed); }
 
 piece_picker::receipt piece_picker::on_block(block_ref b) {
+  return reserve(b) ? land(b) : receipt::duplicate;
+}
+
+bool piece_picker::reserve(block_ref b) {
   impl& m = *impl_;
   const std::uint64_t bit = std::uint64_t{1} << (b.block % 64);
   const std::uint32_t w = b.block / 64;
-  if (m.recv_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel) & bit) return receipt::duplicate;
+  if (m.recv_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel) & bit) return false;
   // A copy can land after its request was aborted: it counts as requested.
   m.req_word(b.piece, w).fetch_or(bit, std::memory_order_acq_rel);
+  return true;
+}
+
+piece_picker::receipt piece_picker::land(block_ref b) {
+  impl& m = *impl_;
   if (m.received_count[b.piece].fetch_add(1, std::memory_order_acq_rel) + 1 < m.blocks_in(b.piece))
     return receipt::accepted;
   // The last block: whatever the claim was, the piece is now complete.
   m.state[b.piece].store(make_state(kComplete), std::memory_order_release);
   return receipt::piece_complete;
+}
+
+void piece_picker::unreserve(block_ref b) {
+  impl& m = *impl_;
+  const std::uint64_t bit = std::uint64_t{1} << (b.block % 64);
+  m.recv_word(b.piece, b.block / 64).fetch_and(~bit, std::memory_order_acq_rel);
 }
 
 bool piece_picker::received(block_ref b) const {

@@ -118,6 +118,17 @@ class piece_picker {
   // on_hash_failed() frees the piece again.
   receipt on_block(block_ref b);
 
+  // on_block in two steps, for a block received straight into its piece:
+  // reserve() before its bytes may arrive, true for the one caller that
+  // may then write them (every other copy is a duplicate from now on);
+  // land() once they are all in (accepted or piece_complete). A reserved
+  // block that will not land is given up with unreserve(): unreceived
+  // again, whatever its bytes in the piece are now, and still requested
+  // (the caller still waits for it, or on_abort()s it after).
+  bool reserve(block_ref b);
+  receipt land(block_ref b);
+  void unreserve(block_ref b);
+
   // Whether some peer's copy of the block has been accepted (endgame: the
   // others cancel theirs).
   bool received(block_ref b) const;

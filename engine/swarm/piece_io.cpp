@@ -85,8 +85,12 @@ void torrent::store(io::reactor& r, const peer::block_in& b, picker::owner_id fr
   std::memcpy(piece + b.block.offset(), b.payload.data(), b.payload.size());
   if (!b.payload_tail.empty())
     std::memcpy(piece + b.block.offset() + b.payload.size(), b.payload_tail.data(), b.payload_tail.size());
-  landed(b.piece, b.block.value(), from);
-  if (take_turn(b.piece)) hash_here(r, *this, b.piece);
+  landed_in_place(r, b.piece, b.block, from);
+}
+
+void torrent::landed_in_place(io::reactor& r, piece_index p, block_index b, picker::owner_id from) {
+  landed(p, b.value(), from);
+  if (take_turn(p)) hash_here(r, *this, p);
 }
 
 io::task<void> torrent::serve(io::reactor& r, std::span<const peer::upload> batch, peer::send_list& frames,

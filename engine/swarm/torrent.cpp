@@ -74,7 +74,7 @@ torrent::torrent(const meta::metainfo& m, std::unique_ptr<storage::storage> stor
 torrent::~torrent() {
   for (std::uint32_t p = 0; p < geo_.piece_count(); ++p) {
     std::byte* b = buffers_[p].load(std::memory_order_relaxed);
-    if (b != nullptr) page_free{}(b - buffer_shift(*geo_.piece(p)));
+    if (b != nullptr) page_free{}(allocation_of(b));
   }
 }
 
@@ -166,7 +166,7 @@ bool torrent::give_turn(piece_index p) {
 }
 
 page_buffer torrent::take_buffer(piece_index p) {
-  page_buffer b(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel) - buffer_shift(p));
+  page_buffer b(allocation_of(buffers_[p.value()].exchange(nullptr, std::memory_order_acq_rel)));
   const std::size_t base = std::size_t{p.value()} * blocks_per_piece_;
   for (std::uint32_t i = 0; i < geo_.blocks_in(p); ++i) senders_[base + i].store(0, std::memory_order_relaxed);
   partial_[p.value()].reset();

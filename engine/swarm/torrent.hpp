@@ -150,6 +150,10 @@ class torrent final : public peer::torrent_io {
   std::uint16_t listen_port() const override { return listen_port_; }
   bool stopping() const override { return stopping_.load(std::memory_order_acquire); }
   void store(io::reactor& r, const peer::block_in& b, picker::owner_id from) override;
+  std::span<std::byte> block_place(piece_index p, block_index b) override {
+    return {buffer(p) + b.offset(), geo_.block_size(p, b)};
+  }
+  void landed_in_place(io::reactor& r, piece_index p, block_index b, picker::owner_id from) override;
   io::task<void> serve(io::reactor& r, std::span<const peer::upload> batch, peer::send_list& frames,
                        std::vector<peer::upload>& failed) override;
 
@@ -287,6 +291,12 @@ class torrent final : public peer::torrent_io {
 
   // Where buffer() places piece p in its allocation (0 for one file).
   std::size_t buffer_shift(piece_index p) const;
+  // The page a placed buffer starts in: its allocation, which is page
+  // aligned (the shift is less than a page). Needs no metainfo, which may
+  // be gone when the torrent is destroyed.
+  static std::byte* allocation_of(std::byte* placed) {
+    return placed - reinterpret_cast<std::uintptr_t>(placed) % kPageSize;
+  }
   page_buffer take_buffer(piece_index p);
 
   io::reactor_group* hashers_ = nullptr;

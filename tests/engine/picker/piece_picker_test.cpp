@@ -256,6 +256,44 @@ TEST(PiecePicker, ReceiptsAreDuplicateAcceptedOrPieceComplete) {
   EXPECT_TRUE(p->have_bits().all());
 }
 
+TEST(PiecePicker, AReservedBlockHasOneWriterAndCompletesItsPieceOnlyOnceLanded) {
+  auto p = make_picker("1", "", 2);
+  ASSERT_EQ(pick(*p, nullptr, 1, false, 2).size(), 2u);
+  EXPECT_EQ(p->on_block({0, 0}), piece_picker::receipt::accepted);
+  ASSERT_TRUE(p->reserve({0, 1}));
+  // Every other copy is a duplicate from the reservation on: one writer.
+  EXPECT_FALSE(p->reserve({0, 1}));
+  EXPECT_EQ(p->on_block({0, 1}), piece_picker::receipt::duplicate);
+  EXPECT_TRUE(p->received({0, 1}));
+  // Reserved but not landed: the piece is not complete, so not hashed.
+  EXPECT_FALSE(p->complete());
+  EXPECT_TRUE(p->in_progress(0));
+  // Nobody is handed a reserved block, not even in endgame.
+  EXPECT_TRUE(pick(*p, nullptr, 2, false, 4).empty());
+  EXPECT_EQ(p->land({0, 1}), piece_picker::receipt::piece_complete);
+}
+
+TEST(PiecePicker, AnUnreservedBlockIsStillRequestedUntilAborted) {
+  auto p = make_picker("1", "", 2);
+  ASSERT_EQ(pick(*p, nullptr, 1, false, 2).size(), 2u);
+  EXPECT_EQ(p->on_block({0, 0}), piece_picker::receipt::accepted);
+  ASSERT_TRUE(p->reserve({0, 1}));
+  p->on_abort({0, 1});  // the reservation holds: not requestable yet
+  EXPECT_TRUE(pick(*p, nullptr, 2, false, 4).empty());
+  p->unreserve({0, 1});
+  EXPECT_FALSE(p->received({0, 1}));
+  // Still requested by its reserver, who waits for it: not handed out as
+  // unrequested (only to another peer in endgame).
+  EXPECT_TRUE(pick(*p, nullptr, 1, false, 4, std::vector<block_ref>{{0, 1}}).empty());
+  EXPECT_FALSE(p->in_endgame());
+  p->on_abort({0, 1});
+  const auto again = pick(*p, nullptr, 2, false, 4);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0], (block_ref{0, 1}));
+  EXPECT_FALSE(p->in_endgame());  // handed out as unrequested, not as a duplicate
+  EXPECT_EQ(p->on_block({0, 1}), piece_picker::receipt::piece_complete);
+}
+
 TEST(PiecePicker, AbortedBlocksAreRequestableAgain) {
   auto p = make_picker("1", "", 2);
   auto got = pick(*p, nullptr, 1, false, 2);
@@ -302,6 +340,7 @@ TEST(PiecePicker, CountsSeedsAndPeersInAvailability) {
 // Threads act as peers: pick, receive (sometimes abort), and pass pieces.
 // Every piece must complete exactly once and the picker end complete.
 TEST(PiecePicker, ConcurrentPeersCompleteEveryPieceExactlyOnce) {
+  // Blocks taken whole, in place or given up, by four threads at once.
   constexpr std::uint32_t kPieces = 256;
   geometry g{kPieces, 16, 3};
   piece_picker p(g, 42);
@@ -320,7 +359,21 @@ TEST(PiecePicker, ConcurrentPeersCompleteEveryPieceExactlyOnce) {
             p.on_abort(b);
             continue;
           }
-          if (p.on_block(b) == piece_picker::receipt::piece_complete) {
+          // Every fifth block comes in place; every other one of those
+          // is given up after its reservation and picked again later.
+          auto receipt = piece_picker::receipt::duplicate;
+          if (n % 5 == 0) {
+            if (!p.reserve(b)) continue;
+            if (n % 10 == 0) {
+              p.unreserve(b);
+              p.on_abort(b);
+              continue;
+            }
+            receipt = p.land(b);
+          } else {
+            receipt = p.on_block(b);
+          }
+          if (receipt == piece_picker::receipt::piece_complete) {
             completions[b.piece].fetch_add(1);
             p.on_hash_passed(b.piece);
           }
