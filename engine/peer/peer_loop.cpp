@@ -238,7 +238,17 @@ io::task<error_code> connection::run() {
       const bool planned = plan_receive(limit.unlimited());
       result<std::size_t> n{std::size_t{0}};
       if (planned) {
-        n = co_await io::recvv(r_, sock_.get(), plan_.iovecs()).deadline(kTick).cancel_with(recv_cancel_);
+        // What is there now, at once: guessed blocks stay reserved only
+        // while the receive runs, never while the peer keeps us waiting
+        // (in endgame that would throw away another peer's copy of them).
+        n = co_await io::recvv(r_, sock_.get(), plan_.iovecs(), MSG_DONTWAIT).cancel_with(recv_cancel_);
+        took_planned(n ? *n : 0, clock::now());
+        if (!n && n.error() == std::errc::resource_unavailable_try_again) {
+          // Nothing yet: wait for bytes with nothing reserved, then plan again.
+          std::byte probe{};
+          n = co_await io::recv(r_, sock_.get(), std::span(&probe, 1), MSG_PEEK).deadline(kTick).cancel_with(recv_cancel_);
+          if (n && *n > 0) continue;
+        }
       } else {
         auto room = buf_.room(frame_size_ > buf_.size() ? frame_size_ - buf_.size() : 1);
         if (!limit.unlimited())
@@ -246,7 +256,6 @@ io::task<error_code> connection::run() {
         n = co_await io::recv(r_, sock_.get(), room).deadline(kTick).cancel_with(recv_cancel_);
       }
       const auto now = clock::now();
-      if (planned) took_planned(n ? *n : 0, now);
       if (!n) {
         if (n.error() != std::errc::timed_out) {
           close(n.error());

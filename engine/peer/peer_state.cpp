@@ -217,14 +217,15 @@ result<std::optional<block_in>> peer_state::on_piece(const wire::message& m, tim
 }
 
 bool peer_state::took_block(const picker::block_ref& ref, std::size_t size, time_point now) {
-  last_block_ = now;
-  if (slot_.snubbed.load(std::memory_order_relaxed)) slot_.snubbed.store(false, std::memory_order_relaxed);
   const auto it = std::find(in_flight_.begin(), in_flight_.end(), ref);
   if (it == in_flight_.end()) {
-    // Not (or no longer) asked for: after a cancel, or unsolicited.
+    // Not (or no longer) asked for: after a cancel, or unsolicited. It is
+    // no answer to our requests, so their timeout keeps running.
     t_.counters->wasted.fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
     return false;
   }
+  last_block_ = now;
+  if (slot_.snubbed.load(std::memory_order_relaxed)) slot_.snubbed.store(false, std::memory_order_relaxed);
   in_flight_.erase(it);
   refill_due_ = true;
   if (!rate_known_) ++slow_start_;

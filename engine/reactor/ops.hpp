@@ -203,20 +203,24 @@ class sendv_op : public size_op<sendv_op> {
 };
 
 // One receive on a connected socket into several buffers, in order
-// (recvmsg). The msghdr lives in the awaiter, like sendv_op's.
+// (recvmsg). The msghdr lives in the awaiter, like sendv_op's. With
+// MSG_DONTWAIT it completes at once, resource_unavailable_try_again when
+// there is nothing to read.
 class recvv_op : public size_op<recvv_op> {
  public:
-  recvv_op(reactor& r, int fd, std::span<const iovec> iov) : size_op(r), fd_(fd), iov_(iov) {}
+  recvv_op(reactor& r, int fd, std::span<const iovec> iov, int flags)
+      : size_op(r), fd_(fd), iov_(iov), flags_(flags) {}
   void prepare(io_uring_sqe* sqe) {
     msg_ = {};
     msg_.msg_iov = const_cast<iovec*>(iov_.data());
     msg_.msg_iovlen = iov_.size();
-    io_uring_prep_recvmsg(sqe, fd_, &msg_, 0);
+    io_uring_prep_recvmsg(sqe, fd_, &msg_, static_cast<unsigned>(flags_));
   }
 
  private:
   int fd_;
   std::span<const iovec> iov_;
+  int flags_;
   msghdr msg_{};
 };
 
@@ -369,7 +373,7 @@ inline send_op send(reactor& r, int fd, std::span<const std::byte> buf, int flag
   return {r, fd, buf, flags, false};
 }
 inline sendv_op sendv(reactor& r, int fd, std::span<const iovec> iov) { return {r, fd, iov}; }
-inline recvv_op recvv(reactor& r, int fd, std::span<const iovec> iov) { return {r, fd, iov}; }
+inline recvv_op recvv(reactor& r, int fd, std::span<const iovec> iov, int flags = 0) { return {r, fd, iov, flags}; }
 inline recvfrom_op recv_from(reactor& r, int fd, std::span<std::byte> buf, endpoint& from) { return {r, fd, buf, from}; }
 inline sendto_op send_to(reactor& r, int fd, std::span<const std::byte> buf, const endpoint& to) {
   return {r, fd, buf, to};
