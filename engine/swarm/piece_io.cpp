@@ -194,6 +194,13 @@ io::task<void> finish_piece(io::reactor& r, torrent& t, piece_index p, bool matc
   if (t.take_suspect(p) && t.on_verdict) t.on_verdict(verdict_of(t, p, data, true));
   t.picker().on_hash_passed(p.value());
   t.log_verified(p);
+  // Kept to serve while some peer may ask for it soon: one we unchoke.
+  // Otherwise (only seeds, say) its buffer goes back to the pool at once,
+  // so the cache does not hold a pool's worth of buffers nobody reads.
+  if (t.counters().unchoked.load(std::memory_order_relaxed) == 0) {
+    t.drop_buffer(p);
+    co_return;
+  }
   storage::block_cache::for_this_thread().insert(t.uid(), p, *t.geo().block(p, 0), t.geo().blocks_in(p),
                                                  t.share_buffer(p), size);
 }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/endpoint.hpp"
@@ -152,6 +153,52 @@ inline std::optional<std::uint32_t> answer_with_garbage(raw_peer& p) {
   garbage.resize(garbage.size() + 16384, std::byte{0x66});
   if (!p.send(garbage)) return std::nullopt;
   return piece;
+}
+
+// A request the node sent: its piece and offset.
+struct request_of {
+  std::uint32_t piece, offset;
+};
+inline std::optional<request_of> parse_request(const raw_peer::frame& f) {
+  if (f.type != wire::msg_type::request || f.body.size() != 12) return std::nullopt;
+  const auto word = [&](std::size_t at) {
+    return std::to_integer<std::uint32_t>(f.body[at]) << 24 | std::to_integer<std::uint32_t>(f.body[at + 1]) << 16 |
+           std::to_integer<std::uint32_t>(f.body[at + 2]) << 8 | std::to_integer<std::uint32_t>(f.body[at + 3]);
+  };
+  return request_of{word(0), word(4)};
+}
+
+// Reads frames until the node's next request; nullopt if the connection ends.
+inline std::optional<request_of> next_request(raw_peer& p) {
+  while (auto f = p.read_frame())
+    if (const auto r = parse_request(*f)) return r;
+  return std::nullopt;
+}
+
+// The 'piece' frame answering a 16 KiB request, from the torrent's data.
+inline std::vector<std::byte> block_frame(std::string_view data, std::uint32_t piece_length, request_of r) {
+  const auto header = wire::encode_piece_header(r.piece, r.offset, 16384);
+  std::vector<std::byte> f(header.begin(), header.end());
+  const auto* from = reinterpret_cast<const std::byte*>(data.data()) + std::size_t{r.piece} * piece_length + r.offset;
+  f.insert(f.end(), from, from + 16384);
+  return f;
+}
+
+// Answers the node's requests as they come until each of the torrent's
+// `blocks` 16 KiB blocks was sent once; false if the connection ends first.
+inline bool answer_all(raw_peer& p, std::string_view data, std::uint32_t piece_length, std::size_t blocks) {
+  std::vector<bool> answered(blocks, false);
+  std::size_t count = 0;
+  while (count < blocks) {
+    const auto r = next_request(p);
+    if (!r || !p.send(block_frame(data, piece_length, *r))) return false;
+    const std::size_t i = (std::size_t{r->piece} * piece_length + r->offset) / 16384;
+    if (i < blocks && !answered[i]) {
+      answered[i] = true;
+      ++count;
+    }
+  }
+  return true;
 }
 
 }  // namespace sta::test

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <set>
 #include <thread>
 
 #include "session/session.hpp"
@@ -23,6 +22,10 @@ using test::eventually;
 using test::answer_with_garbage;
 using test::liar_hello;
 using test::raw_peer;
+using test::answer_all;
+using test::block_frame;
+using test::next_request;
+using test::request_of;
 
 struct hostile_node {
   std::string data;
@@ -225,36 +228,14 @@ TEST(Hostile, PiecesWhoseFirstBlockComesLastVerifyAndAFailedOneIsHashedAfresh) {
   EXPECT_EQ(n.s->stats().verified_pieces, kPieces);
 }
 
-// A request the node sent: its piece and offset.
-struct request_of {
-  std::uint32_t piece, offset;
-};
-std::optional<request_of> parse_request(const raw_peer::frame& f) {
-  if (f.type != wire::msg_type::request || f.body.size() != 12) return std::nullopt;
-  const auto word = [&](std::size_t at) {
-    return std::to_integer<std::uint32_t>(f.body[at]) << 24 | std::to_integer<std::uint32_t>(f.body[at + 1]) << 16 |
-           std::to_integer<std::uint32_t>(f.body[at + 2]) << 8 | std::to_integer<std::uint32_t>(f.body[at + 3]);
-  };
-  return request_of{word(0), word(4)};
-}
-
-// The 'piece' frame answering a 16 KiB request, from the node's data.
-std::vector<std::byte> block_frame(const hostile_node& n, std::uint32_t piece_length, request_of r) {
-  const auto header = wire::encode_piece_header(r.piece, r.offset, 16384);
-  std::vector<std::byte> f(header.begin(), header.end());
-  const auto* data = reinterpret_cast<const std::byte*>(n.data.data()) + std::size_t{r.piece} * piece_length + r.offset;
-  f.insert(f.end(), data, data + 16384);
-  return f;
-}
-
 // Blocks are received straight into their pieces when they come as asked
 // for. A peer that answers in swapped pairs, puts other messages and an
 // unasked block between them and sends it all in pieces of odd sizes
 // (cutting headers and payloads anywhere) still gives a byte-exact copy.
 TEST(Hostile, BlocksCutAnywhereOutOfOrderAndAmongOtherMessagesLandByteExact) {
   constexpr std::uint32_t kPiece = 256 * 1024, kPieces = 8, kTotal = kPieces * kPiece / 16384;
-  auto n = start_node(torrent_mode::download, 121, kPieces * kPiece, kPiece);
-  raw_peer p("127.0.0.122", n.address());
+  auto n = start_node(torrent_mode::download, 131, kPieces * kPiece, kPiece);
+  raw_peer p("127.0.0.132", n.address());
   ASSERT_TRUE(greeted(p, n, "-XX0001-cutanywhere0"));
   liar_hello(p, kPieces);
   constexpr std::size_t kCuts[] = {1, 5, 12, 13, 14, 100, 16397, 3000, 7, 16384, 26};
@@ -269,22 +250,20 @@ TEST(Hostile, BlocksCutAnywhereOutOfOrderAndAmongOtherMessagesLandByteExact) {
   };
   std::vector<request_of> pending;
   for (std::uint32_t answered = 0; answered < kTotal;) {
-    auto f = p.read_frame();
-    ASSERT_TRUE(f);
-    const auto r = parse_request(*f);
-    if (!r) continue;
+    const auto r = next_request(p);
+    ASSERT_TRUE(r);
     pending.push_back(*r);
     // In swapped pairs, until the last 16 (answered one by one, as the node
     // may then have only one request out).
     if (answered < kTotal - 16 && pending.size() < 2) continue;
     std::vector<std::byte> stream;
     for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
-      const auto b = block_frame(n, kPiece, *it);
+      const auto b = block_frame(n.data, kPiece, *it);
       stream.insert(stream.end(), b.begin(), b.end());
       if (++answered % 3 == 0) wire::encode_keep_alive(stream);
       if (answered % 5 == 0) wire::encode_piece_index(stream, wire::msg_type::have, 0);
       if (answered % 17 == 0) {
-        const auto unasked = block_frame(n, kPiece, {kPieces - 1, kPiece - 16384});
+        const auto unasked = block_frame(n.data, kPiece, {kPieces - 1, kPiece - 16384});
         stream.insert(stream.end(), unasked.begin(), unasked.end());
       }
     }
@@ -301,33 +280,21 @@ TEST(Hostile, BlocksCutAnywhereOutOfOrderAndAmongOtherMessagesLandByteExact) {
 // from the next peer (it would never be asked for again otherwise).
 TEST(Hostile, ABlockWhosePeerLeavesHalfwayComesFromTheNextPeer) {
   constexpr std::uint32_t kPiece = 256 * 1024, kPieces = 8, kTotal = kPieces * kPiece / 16384;
-  auto n = start_node(torrent_mode::download, 123, kPieces * kPiece, kPiece);
+  auto n = start_node(torrent_mode::download, 133, kPieces * kPiece, kPiece);
   {
-    raw_peer p("127.0.0.124", n.address());
+    raw_peer p("127.0.0.134", n.address());
     ASSERT_TRUE(greeted(p, n, "-XX0001-leaveshalfwa"));
     liar_hello(p, kPieces);
-    std::optional<request_of> r;
-    while (!r) {
-      auto f = p.read_frame();
-      ASSERT_TRUE(f);
-      r = parse_request(*f);
-    }
-    auto half = block_frame(n, kPiece, *r);
+    const auto r = next_request(p);
+    ASSERT_TRUE(r);
+    auto half = block_frame(n.data, kPiece, *r);
     half.resize(13 + 8000);
     ASSERT_TRUE(p.send(half));
   }
-  raw_peer q("127.0.0.125", n.address());
+  raw_peer q("127.0.0.135", n.address());
   ASSERT_TRUE(greeted(q, n, "-XX0001-nextpeer0000"));
   liar_hello(q, kPieces);
-  std::set<std::pair<std::uint32_t, std::uint32_t>> answered;
-  while (answered.size() < kTotal) {
-    auto f = q.read_frame();
-    ASSERT_TRUE(f) << answered.size() << " blocks answered";
-    if (const auto r = parse_request(*f)) {
-      ASSERT_TRUE(q.send(block_frame(n, kPiece, *r)));
-      answered.insert({r->piece, r->offset});
-    }
-  }
+  ASSERT_TRUE(answer_all(q, n.data, kPiece, kTotal));
   ASSERT_TRUE(eventually([&] { return n.s->stats().complete; }));
   EXPECT_TRUE(n.disk->contents() == n.data);
   EXPECT_EQ(n.s->stats().hash_failures, 0);
@@ -339,31 +306,19 @@ TEST(Hostile, ABlockWhosePeerLeavesHalfwayComesFromTheNextPeer) {
 // nor read as messages; the peer's later answers complete the download.
 TEST(Hostile, TheLateRestOfABlockGivenUpWhileArrivingIsDropped) {
   constexpr std::uint32_t kPiece = 256 * 1024, kPieces = 8, kTotal = kPieces * kPiece / 16384;
-  auto n = start_node(torrent_mode::download, 126, kPieces * kPiece, kPiece,
+  auto n = start_node(torrent_mode::download, 136, kPieces * kPiece, kPiece,
                       [](session_options& o) { o.limits.peer.request_timeout = 1000ms; });
-  raw_peer p("127.0.0.127", n.address());
+  raw_peer p("127.0.0.137", n.address());
   ASSERT_TRUE(greeted(p, n, "-XX0001-stallhalfwa0"));
   liar_hello(p, kPieces);
-  std::optional<request_of> first;
-  while (!first) {
-    auto f = p.read_frame();
-    ASSERT_TRUE(f);
-    first = parse_request(*f);
-  }
-  auto block = block_frame(n, kPiece, *first);
+  const auto first = next_request(p);
+  ASSERT_TRUE(first);
+  auto block = block_frame(n.data, kPiece, *first);
   ASSERT_TRUE(p.send(std::span(block).first(13 + 8000)));
   ASSERT_TRUE(p.wait_for(wire::msg_type::cancel));
   const std::vector<std::byte> garbage(block.size() - 13 - 8000, std::byte{0xaa});
   ASSERT_TRUE(p.send(garbage));
-  std::set<std::pair<std::uint32_t, std::uint32_t>> answered;
-  while (answered.size() < kTotal) {
-    auto f = p.read_frame();
-    ASSERT_TRUE(f) << answered.size() << " blocks answered";
-    if (const auto r = parse_request(*f)) {
-      ASSERT_TRUE(p.send(block_frame(n, kPiece, *r)));
-      answered.insert({r->piece, r->offset});
-    }
-  }
+  ASSERT_TRUE(answer_all(p, n.data, kPiece, kTotal));
   ASSERT_TRUE(eventually([&] { return n.s->stats().complete; }));
   EXPECT_TRUE(n.disk->contents() == n.data);
   EXPECT_EQ(n.s->stats().hash_failures, 0);

@@ -206,6 +206,44 @@ TEST(Node, ConnectionBudgetIsTheProcesssNotEachTorrents) {
   EXPECT_EQ(n->totals().connections, 2u);
 }
 
+// A verified piece is kept in a reactor's block cache, to be served
+// without a disk read, only while a peer we unchoke may ask for it: a
+// download from a seed alone keeps none (its buffers go back to the pool),
+// one with an interested peer unchoked keeps them.
+TEST(Node, VerifiedPiecesAreCachedOnlyWhileAPeerWeUnchokeMayAskForThem) {
+  constexpr std::uint32_t kPieces = 16;
+  auto a = make_torrent("a.bin", kPieces * 16 * 1024, 31, true);
+  const auto download = [&](node& n, const std::string& seed_ip) {
+    raw_peer seed(seed_ip, n.listening().front());
+    ASSERT_TRUE(seed.send_handshake(raw_peer::handshake_for(a.m.info_hash, "-XX0001-seed00000000")));
+    ASSERT_TRUE(seed.read_handshake());
+    test::liar_hello(seed, kPieces);
+    ASSERT_TRUE(test::answer_all(seed, a.data, 16 * 1024, kPieces));
+  };
+  {
+    seeded copy{a.data, a.m, std::make_shared<storage::memory_disk>(a.m.total_size)};
+    auto n = start_node("127.0.0.138");
+    const auto id = add(*n, copy, torrent_mode::download);
+    download(*n, "127.0.0.139");
+    ASSERT_TRUE(eventually([&] { return n->stats(id)->complete; }));
+    EXPECT_EQ(n->cached_bytes(), 0u);
+  }
+  seeded copy{a.data, a.m, std::make_shared<storage::memory_disk>(a.m.total_size)};
+  auto n = start_node("127.0.0.140");
+  const auto id = add(*n, copy, torrent_mode::download);
+  raw_peer leech("127.0.0.141", n->listening().front());
+  ASSERT_TRUE(leech.send_handshake(raw_peer::handshake_for(a.m.info_hash, "-XX0001-leech0000000")));
+  ASSERT_TRUE(leech.read_handshake());
+  std::vector<std::byte> hello;
+  wire::encode_simple(hello, wire::msg_type::have_none);
+  wire::encode_simple(hello, wire::msg_type::interested);
+  ASSERT_TRUE(leech.send(hello));
+  ASSERT_TRUE(leech.wait_for(wire::msg_type::unchoke));
+  download(*n, "127.0.0.142");
+  ASSERT_TRUE(eventually([&] { return n->stats(id)->complete; }));
+  EXPECT_EQ(n->cached_bytes(), std::size_t{kPieces} * 16 * 1024);
+}
+
 TEST(Node, RemovedTorrentLeavesNothingBehindAndCanBeAddedAgain) {
   auto a = make_torrent("a.bin", 256 * 1024, 13, true);
   auto n = start_node("127.0.0.184");
