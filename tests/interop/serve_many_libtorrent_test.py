@@ -10,7 +10,7 @@ import time
 import libtorrent as lt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from lt_peer import lt_flush, lt_session, wait_until  # noqa: E402
+from lt_peer import lt_alerts, lt_flush, lt_session, wait_until  # noqa: E402
 from sta_peer import StaPeer  # noqa: E402
 from sta_test import TempDir, main, random_file, sta  # noqa: E402
 
@@ -49,8 +49,7 @@ def test_libtorrent_downloads_several_of_100_torrents_one_node_seeds(binary):
             while not h.status().is_seeding:
                 assert time.monotonic() < deadline, "libtorrent did not get the dropped-in torrent"
                 h.connect_peer(("127.0.0.230", port))
-                s.wait_for_alert(500)
-                s.pop_alerts()
+                lt_alerts(s, 0.5)
             handles[COUNT] = h
             for i, h in handles.items():
                 lt_flush(s, h)

@@ -12,6 +12,7 @@ import time
 import libtorrent as lt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from lt_peer import lt_alerts  # noqa: E402
 from sta_test import TempDir, main, random_file, sta  # noqa: E402
 
 CHECK_TIMEOUT_S = 60
@@ -36,9 +37,7 @@ def libtorrent_checks_complete(torrent_path, save_path):
     h = ses.add_torrent({"ti": ti, "save_path": save_path})
     deadline = time.monotonic() + CHECK_TIMEOUT_S
     while time.monotonic() < deadline:
-        if ses.wait_for_alert(1000) is None:
-            continue
-        for a in ses.pop_alerts():
+        for a in lt_alerts(ses):
             if isinstance(a, lt.torrent_checked_alert):
                 return h.status().progress, ti
             if isinstance(a, lt.torrent_error_alert):

@@ -12,7 +12,7 @@ import urllib.request
 import libtorrent as lt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from lt_peer import lt_session  # noqa: E402
+from lt_peer import lt_alerts, lt_session  # noqa: E402
 from sta_test import TempDir, main, random_file, sta  # noqa: E402
 from sta_tracker import Tracker  # noqa: E402
 
@@ -30,8 +30,8 @@ def pump(sessions, until, what):
     while not until(alerts):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last alerts: {[a.message() for a in alerts[-5:]]}")
-        sessions[0].wait_for_alert(200)
-        for s in sessions:
+        alerts.extend(lt_alerts(sessions[0]))
+        for s in sessions[1:]:
             alerts.extend(s.pop_alerts())
     return alerts
 

@@ -28,13 +28,22 @@ def lt_session(iface, **extra):
     return lt.session(settings)
 
 
+def lt_alerts(session, wait_s=0.05):
+    """The session's alerts, after a short wait. Never session.wait_for_alert():
+    its binding wraps the front alert of a queue that libtorrent's network
+    thread may be growing meanwhile, and reads freed memory (Python died of
+    SIGSEGV in wait_for_alert under load); pop_alerts() hands over a queue
+    that no other thread writes any more."""
+    time.sleep(wait_s)
+    return session.pop_alerts()
+
+
 def wait_until(session, cond, what):
     deadline = time.monotonic() + DEADLINE_S
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        session.wait_for_alert(200)
-        session.pop_alerts()
+        lt_alerts(session)
 
 
 def lt_seed(save_path, iface, torrent, upload_limit=0):
@@ -60,7 +69,6 @@ def lt_flush(session, handle):
     while True:
         if time.monotonic() > deadline:
             raise AssertionError("libtorrent did not flush its disk cache")
-        session.wait_for_alert(200)
-        for a in session.pop_alerts():
+        for a in lt_alerts(session):
             if isinstance(a, (lt.save_resume_data_alert, lt.save_resume_data_failed_alert)):
                 return
