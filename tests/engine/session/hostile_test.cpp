@@ -4,6 +4,7 @@
 // memory backend.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -322,6 +323,39 @@ TEST(Hostile, TheLateRestOfABlockGivenUpWhileArrivingIsDropped) {
   ASSERT_TRUE(eventually([&] { return n.s->stats().complete; }));
   EXPECT_TRUE(n.disk->contents() == n.data);
   EXPECT_EQ(n.s->stats().hash_failures, 0);
+}
+
+// A peer that answers none of our requests but keeps sending blocks we
+// did not ask for: those are no answer, so the requests still time out and
+// go to other peers (before, each such block restarted their timeout).
+TEST(Hostile, BlocksNobodyAskedForDoNotKeepOurRequestsWaiting) {
+  constexpr std::uint32_t kPiece = 256 * 1024, kPieces = 8;
+  auto n = start_node(torrent_mode::download, 143, kPieces * kPiece, kPiece,
+                      [](session_options& o) { o.limits.peer.request_timeout = 1000ms; });
+  // Reads wait at most 300 ms, so an unasked block goes out at least that often.
+  raw_peer p("127.0.0.144", n.address(), 300ms);
+  ASSERT_TRUE(greeted(p, n, "-XX0001-neveranswer0"));
+  liar_hello(p, kPieces);
+  std::vector<request_of> asked;
+  bool cancelled = false;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!cancelled && std::chrono::steady_clock::now() < until) {
+    // The first block no request has named yet.
+    request_of unasked{0, 0};
+    for (std::uint32_t b = 0; b < kPieces * kPiece / 16384; ++b) {
+      unasked = {b * 16384 / kPiece, b * 16384 % kPiece};
+      if (std::none_of(asked.begin(), asked.end(),
+                       [&](const request_of& r) { return r.piece == unasked.piece && r.offset == unasked.offset; }))
+        break;
+    }
+    ASSERT_TRUE(p.send(block_frame(n.data, kPiece, unasked)));
+    while (auto f = p.read_frame()) {
+      if (const auto r = test::parse_request(*f)) asked.push_back(*r);
+      if (f->type == wire::msg_type::cancel) cancelled = true;
+    }
+  }
+  EXPECT_TRUE(cancelled);
+  EXPECT_FALSE(asked.empty());
 }
 
 }  // namespace
