@@ -23,6 +23,16 @@ spare_list& spares() {
   return list;
 }
 
+// A buffer of `size` bytes out of `kept` (and its byte count), if any.
+page_buffer take_kept(std::vector<std::pair<std::size_t, page_buffer>>& kept, std::size_t& bytes, std::size_t size) {
+  const auto it = std::find_if(kept.begin(), kept.end(), [&](const auto& k) { return k.first == size; });
+  if (it == kept.end()) return nullptr;
+  page_buffer b = std::move(it->second);
+  bytes -= size;
+  kept.erase(it);
+  return b;
+}
+
 }  // namespace
 
 page_pool::page_pool() { pool_alive = true; }
@@ -30,21 +40,10 @@ page_pool::~page_pool() { pool_alive = false; }
 
 page_buffer page_pool::take(std::size_t size) {
   size = rounded(size);
-  const auto of_size = [&](const auto& k) { return k.first == size; };
-  if (const auto it = std::find_if(kept_.begin(), kept_.end(), of_size); it != kept_.end()) {
-    page_buffer b = std::move(it->second);
-    bytes_ -= size;
-    kept_.erase(it);
-    return b;
-  }
+  if (auto b = take_kept(kept_, bytes_, size)) return b;
   spare_list& s = spares();
   std::lock_guard lock(s.mutex);
-  if (const auto it = std::find_if(s.kept.begin(), s.kept.end(), of_size); it != s.kept.end()) {
-    page_buffer b = std::move(it->second);
-    s.bytes -= size;
-    s.kept.erase(it);
-    return b;
-  }
+  if (auto b = take_kept(s.kept, s.bytes, size)) return b;
   return make_page_buffer(size);
 }
 
