@@ -15,8 +15,9 @@ namespace {
 
 // Consecutive missing blocks are read together, up to this many.
 constexpr std::uint32_t kMaxRun = 16;
-// A block is hashed right after it is copied in, while it is in this
-// core's cache, if the blocks before it are in the hash already. When more
+// A block is hashed right after it lands (received into its piece or
+// copied there), while it is in this core's cache, if the blocks before it
+// are in the hash already. When more
 // landed blocks than this wait for the hash (they came out of order), the
 // run is hashed on the torrent's least busy reactor instead, so that this
 // one's sockets are not held up.

@@ -176,12 +176,12 @@ class torrent final : public peer::torrent_io {
   bool seed() const { return picker_.have_count() == geo_.piece_count(); }
 
   // Piece assembly. buffer() installs one on first use, not zeroed, as
-  // every block is copied in before the piece is read, and placed for
+  // every block is written in before the piece is read, and placed for
   // O_DIRECT: at the start of a page, or, where the piece spans files, as
   // far into one as puts the largest slice's bytes at the same place in a
   // page as in its file, so that they go to disk without a bounce copy.
   std::byte* buffer(piece_index p);
-  // The caller has copied block b of p into its buffer, from `from`.
+  // Block b of p is in its buffer (received there or copied), from `from`.
   void landed(piece_index p, std::uint32_t b, picker::owner_id from);
   // A piece is hashed as its blocks land, in order, by one thread at a
   // time: the one holding its hashing turn. take_turn() is false while

@@ -358,5 +358,26 @@ TEST(Hostile, BlocksNobodyAskedForDoNotKeepOurRequestsWaiting) {
   EXPECT_FALSE(asked.empty());
 }
 
+// A peer that takes our requests and never answers nor times out (the
+// timeout is an hour here): in endgame its blocks go to another peer. A
+// connection receiving in place reserves the blocks it guesses only for a
+// receive that does not wait, so the silent peer's requests do not look
+// received while it keeps us waiting (they did: the download never ended).
+TEST(Hostile, ASilentPeersRequestsGoToAnotherPeerInEndgame) {
+  constexpr std::uint32_t kPiece = 256 * 1024, kPieces = 8, kTotal = kPieces * kPiece / 16384;
+  auto n = start_node(torrent_mode::download, 145, kPieces * kPiece, kPiece,
+                      [](session_options& o) { o.limits.peer.request_timeout = 3600s; });
+  raw_peer silent("127.0.0.146", n.address());
+  ASSERT_TRUE(greeted(silent, n, "-XX0001-silentpeer00"));
+  liar_hello(silent, kPieces);
+  ASSERT_TRUE(next_request(silent));
+  raw_peer q("127.0.0.147", n.address());
+  ASSERT_TRUE(greeted(q, n, "-XX0001-answersall00"));
+  liar_hello(q, kPieces);
+  ASSERT_TRUE(answer_all(q, n.data, kPiece, kTotal));
+  ASSERT_TRUE(eventually([&] { return n.s->stats().complete; }));
+  EXPECT_TRUE(n.disk->contents() == n.data);
+}
+
 }  // namespace
 }  // namespace sta
