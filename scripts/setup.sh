@@ -9,7 +9,7 @@
 set -euo pipefail
 
 profile=${1:-build}
-packages=(g++ cmake ninja-build pkg-config liburing-dev libboost1.81-dev libboost-json1.81-dev
+packages=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev
           libboost-url1.81-dev libssl-dev libxxhash-dev libgtest-dev libgmock-dev
           libbenchmark-dev libcli11-dev)
 case "$profile" in
