@@ -445,6 +445,13 @@ struct node_web::impl {
              static_cast<double>(io.disk_read));
     m.single("sta_disk_written_bytes_total", "counter", "Bytes of verified pieces the torrents' storage wrote.",
              static_cast<double>(io.disk_written));
+    m.single("sta_disk_fixed_ops_total", "counter",
+             "Storage reads and writes of piece buffers in registered memory (fixed-buffer operations).",
+             static_cast<double>(io.fixed_ops));
+    m.single("sta_registered_bytes", "gauge",
+             "Bytes of the piece buffer arena registered with the reactors' rings (pinned, counted against "
+             "RLIMIT_MEMLOCK once for all of them).",
+             static_cast<double>(io.registered_bytes));
     m.histogram("sta_disk_read_seconds", "Time one storage read took (a batch of blocks to serve, or a piece).",
                 latency_histogram::kBounds, io.read_latency.counts, io.read_latency.sum_seconds);
     m.histogram("sta_disk_write_seconds", "Time writing one verified piece took.", latency_histogram::kBounds,

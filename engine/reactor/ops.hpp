@@ -284,8 +284,16 @@ class rw_op : public size_op<rw_op> {
         bool fixed_file)
       : size_op(r), kind_(k), fd_(fd), data_(data), len_(len), offset_(offset), buf_index_(buf_index),
         fixed_file_(fixed_file) {}
+  // A plain read or write of a registered buffer (the page_arena) goes as
+  // a fixed one: the kernel need not pin and release its pages.
   void prepare(io_uring_sqe* sqe) {
     const auto n = static_cast<unsigned>(len_);
+    if (kind_ == read || kind_ == write) {
+      if (const int index = reactor_.fixed_buffer_for(data_, len_); index >= 0) {
+        kind_ = kind_ == read ? read_fixed : write_fixed;
+        buf_index_ = index;
+      }
+    }
     switch (kind_) {
       case read: io_uring_prep_read(sqe, fd_, data_, n, offset_); break;
       case write: io_uring_prep_write(sqe, fd_, data_, n, offset_); break;

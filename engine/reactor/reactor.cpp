@@ -9,6 +9,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "base/page_buffer.hpp"
 #include "base/sys_error.hpp"
 
 namespace sta::io {
@@ -18,6 +19,68 @@ thread_local reactor* current_reactor = nullptr;
 
 constexpr std::uint64_t kTagBit = 1;
 constexpr unsigned kBatch = 256;
+
+// How the process's page_arena gets into the rings. Since Linux 6.12 it is
+// registered once, with a ring of its own, and cloned into each reactor's
+// (IORING_REGISTER_CLONE_BUFFERS): its pages are pinned, and counted
+// against RLIMIT_MEMLOCK, once for all rings. An older kernel refuses the
+// clone; then that registration goes and each ring registers the arena
+// itself, each counted, as far as the limit allows. The rings count against
+// the same limit, and so may other processes of the user, so the arena is
+// registered as large as fits, down to page_arena::kMinBytes, from its
+// start (where allocation begins). When the last reactor using it goes,
+// the registration goes too: a node that stops leaves nothing pinned.
+class arena_registry {
+ public:
+  static arena_registry& instance() {
+    static arena_registry r;
+    return r;
+  }
+
+  // Bytes of the arena, from its start, now registered with `ring` (as
+  // buffer 0), or 0.
+  std::size_t register_with(io_uring& ring, const page_arena& arena) {
+    std::lock_guard lock(mutex_);
+    if (cloning_) {
+      if (users_ == 0) source_bytes_ = register_fitting(source_, arena);
+      const int r = source_bytes_ > 0 ? io_uring_clone_buffers(&ring, &source_) : -ENOMEM;
+      if (r == 0) {
+        ++users_;
+        return source_bytes_;
+      }
+      if (users_ == 0 && source_bytes_ > 0) io_uring_unregister_buffers(&source_);
+      if (r != -EINVAL) return 0;
+      cloning_ = false;  // this kernel cannot clone: each ring registers its own
+    }
+    const std::size_t bytes = register_fitting(ring, arena);
+    if (bytes > 0) ++users_;
+    return bytes;
+  }
+
+  // Before `ring`, which registered the arena, goes.
+  void release(io_uring& ring) {
+    std::lock_guard lock(mutex_);
+    io_uring_unregister_buffers(&ring);
+    if (--users_ == 0 && cloning_) io_uring_unregister_buffers(&source_);
+  }
+
+ private:
+  arena_registry() { cloning_ = io_uring_queue_init(2, &source_, 0) == 0; }
+
+  static std::size_t register_fitting(io_uring& ring, const page_arena& arena) {
+    for (std::size_t bytes = arena.bytes(); bytes >= page_arena::kMinBytes; bytes -= page_arena::kMinBytes) {
+      const iovec iov{arena.region().data(), bytes};
+      if (io_uring_register_buffers(&ring, &iov, 1) == 0) return bytes;
+    }
+    return 0;
+  }
+
+  std::mutex mutex_;
+  bool cloning_ = false;
+  io_uring source_{};  // holds the registration the others clone; lives as long as the process
+  std::size_t source_bytes_ = 0;
+  unsigned users_ = 0;  // reactor rings that hold the arena
+};
 
 }  // namespace
 
@@ -103,12 +166,34 @@ result<std::unique_ptr<reactor>, std::string> reactor::create(const options& opt
 }
 
 reactor::~reactor() {
+  // Registered memory is unpinned, and uncounted from RLIMIT_MEMLOCK, now
+  // rather than when the kernel gets round to tearing the ring down.
+  release_arena();
+  io_uring_unregister_buffers(&ring_);
   io_uring_queue_exit(&ring_);
 }
 
 reactor* reactor::current() { return current_reactor; }
 
+bool reactor::register_arena(const void* p) {
+  const page_arena* arena = page_arena::process();
+  if (arena == nullptr || !arena->owns(p)) return false;
+  arena_tried_ = true;
+  const std::size_t bytes = arena_registry::instance().register_with(ring_, *arena);
+  if (bytes == 0) return false;
+  fixed_begin_ = reinterpret_cast<std::uintptr_t>(arena->region().data());
+  fixed_end_ = fixed_begin_ + bytes;
+  return true;
+}
+
+void reactor::release_arena() {
+  if (fixed_end_ != 0) arena_registry::instance().release(ring_);
+  fixed_begin_ = fixed_end_ = 0;
+}
+
 result<void> reactor::register_buffers(std::span<const iovec> buffers) {
+  arena_tried_ = true;
+  release_arena();
   io_uring_unregister_buffers(&ring_);
   if (buffers.empty()) return {};
   const int r = io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));

@@ -93,9 +93,29 @@ class reactor {
   static reactor* current();
 
   // Registers buffers for read_fixed/write_fixed (index = position) and
-  // files for fixed-file operations. Replaces earlier registrations.
+  // files for fixed-file operations. Replaces earlier registrations, the
+  // page_arena's included.
   result<void> register_buffers(std::span<const iovec> buffers);
   result<void> register_files(std::span<const int> fds);
+
+  // For a read or write about to be prepared: the index of the registered
+  // buffer that holds [p, p + n), or -1 (then it is a plain one). The
+  // process's page_arena is registered with this ring the first time a
+  // range in it is asked for; where that fails (RLIMIT_MEMLOCK), never.
+  int fixed_buffer_for(const void* p, std::size_t n) {
+    if (const auto a = reinterpret_cast<std::uintptr_t>(p); a >= fixed_begin_ && a + n <= fixed_end_) {
+      ++fixed_ops_;
+      return 0;
+    }
+    if (arena_tried_) return -1;
+    return register_arena(p) ? fixed_buffer_for(p, n) : -1;
+  }
+  // Reads and writes prepared on a registered buffer so far.
+  std::uint64_t fixed_ops() const { return fixed_ops_; }
+  // Bytes of the page_arena registered with this ring (0: none, or not yet).
+  std::size_t arena_bytes() const {
+    return fixed_end_ - fixed_begin_;
+  }
 
   // For awaitables: a free SQE (submits first when the ring is full).
   io_uring_sqe* get_sqe();
@@ -116,8 +136,17 @@ class reactor {
   friend struct spawn_wrapper;
   friend class switch_to;
 
+  // Registers the process's page_arena if `p` lies in it; false if it
+  // does not or the registration failed (then never tried again).
+  bool register_arena(const void* p);
+  void release_arena();
+
   io_uring ring_{};
   bool defer_taskrun_ = false;
+  bool arena_tried_ = false;
+  std::uintptr_t fixed_begin_ = 0;  // the page_arena's registered part, once registered (index 0)
+  std::uintptr_t fixed_end_ = 0;
+  std::uint64_t fixed_ops_ = 0;
   bool stopping_ = false;
   std::size_t live_tasks_ = 0;
   std::int64_t inflight_ = 0;

@@ -1058,8 +1058,16 @@ node_io node::io() const {
   out.disk_written = c.io_meter.bytes.written.load(std::memory_order_relaxed);
   out.read_latency = c.io_meter.read_latency.read();
   out.write_latency = c.io_meter.write_latency.read();
-  for (unsigned i = 0; i < c.group->size(); ++i)
+  for (unsigned i = 0; i < c.group->size(); ++i) {
     out.reactor_cpu.push_back(std::chrono::duration<double>(c.group->cpu_time(i)).count());
+    std::promise<std::pair<std::uint64_t, std::size_t>> fixed;
+    auto answer = fixed.get_future();
+    io::reactor& r = c.group->at(i);
+    r.post([&fixed, &r] { fixed.set_value({r.fixed_ops(), r.arena_bytes()}); });
+    const auto [ops, bytes] = answer.get();
+    out.fixed_ops += ops;
+    out.registered_bytes = std::max(out.registered_bytes, bytes);
+  }
   return out;
 }
 

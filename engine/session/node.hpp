@@ -193,6 +193,8 @@ struct node_io {
   latency_histogram::snapshot read_latency;   // one storage read (a batch of blocks)
   latency_histogram::snapshot write_latency;  // one piece written
   std::vector<double> reactor_cpu;            // CPU seconds each reactor's thread used
+  std::uint64_t fixed_ops = 0;                // reads and writes from registered memory (the page arena)
+  std::size_t registered_bytes = 0;           // of the page arena, registered with the rings (once for all)
 };
 
 class node {

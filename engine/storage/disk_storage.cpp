@@ -135,7 +135,7 @@ class disk_storage final : public storage {
   io::task<detailed_result<void>> write_bounced(io::reactor& r, int fd, std::span<const std::byte> src,
                                                 std::int64_t offset, std::size_t file) {
     constexpr std::size_t kChunk = 1 << 20;
-    page_buffer buf = page_pool::for_this_thread().take(kChunk);
+    page_buffer buf = page_pool::for_this_thread().take_for_write(kChunk);
     detailed_result<void> out;
     for (std::size_t done = 0; done < src.size() && out; done += kChunk) {
       const std::size_t n = std::min(kChunk, src.size() - done);

@@ -107,7 +107,7 @@ std::size_t torrent::buffer_shift(piece_index p) const {
 std::byte* torrent::buffer(piece_index p) {
   std::byte* b = buffers_[p.value()].load(std::memory_order_acquire);
   if (b != nullptr) return b;
-  auto fresh = page_pool::for_this_thread().take(geo_.piece_size(p) + buffer_extra_);
+  auto fresh = page_pool::for_this_thread().take_for_write(geo_.piece_size(p) + buffer_extra_);
   std::byte* placed = fresh.get() + buffer_shift(p);
   if (buffers_[p.value()].compare_exchange_strong(b, placed, std::memory_order_acq_rel)) {
     fresh.release();

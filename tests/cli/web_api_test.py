@@ -148,6 +148,9 @@ def test_every_endpoint(binary):
             assert count and int(count.group(1)) > 0, text
             assert f'sta_disk_read_seconds_bucket{{le="+Inf"}} {count.group(1)}' in text, text
             assert re.search(r'^sta_reactor_cpu_seconds_total\{reactor="0"\} [0-9.e-]+$', text, re.M), text
+            # Registered memory: this node only serves, so it wrote nothing and pinned nothing.
+            assert re.search(r"^sta_disk_fixed_ops_total 0$", text, re.M), text
+            assert re.search(r"^sta_registered_bytes 0$", text, re.M), text
             assert re.search(f'^sta_torrent_disk_read_bytes_total{{info_hash="{hb}",name="b.bin"}} [1-9]', text, re.M)
             # The dashboard page itself.
             status, headers, page = web.request("GET", "/")

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 namespace sta {
 namespace {
@@ -73,6 +74,62 @@ TEST(PagePool, WhatAFullPoolCannotKeepIsTakenByAnotherThreadsPool) {
     EXPECT_EQ(empty.take(size).get(), raw);
   }).join();
   EXPECT_EQ(page_pool::spare_bytes(), spares);
+}
+
+TEST(PageArena, HandsOutRunsOfWholePagesFirstFitAndTakesThemBack) {
+  page_arena arena(16 * kPageSize);
+  ASSERT_EQ(arena.bytes(), 16 * kPageSize);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(arena.region().data()) % kPageSize, 0u);
+  std::byte* const a = arena.allocate(3 * kPageSize);
+  std::byte* const b = arena.allocate(1);  // a page
+  std::byte* const c = arena.allocate(12 * kPageSize);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(b, a + 3 * kPageSize);
+  EXPECT_EQ(c, b + kPageSize);
+  EXPECT_TRUE(arena.owns(a) && arena.owns(c + 12 * kPageSize - 1));
+  EXPECT_FALSE(arena.owns(c + 12 * kPageSize));
+  EXPECT_EQ(arena.free_bytes(), 0u);
+  EXPECT_EQ(arena.allocate(1), nullptr);  // full
+
+  arena.free(b);
+  EXPECT_EQ(arena.allocate(2 * kPageSize), nullptr);  // a one-page hole
+  EXPECT_EQ(arena.allocate(kPageSize), b);
+  arena.free(a);
+  arena.free(b);
+  EXPECT_EQ(arena.free_bytes(), 4 * kPageSize);
+  EXPECT_EQ(arena.allocate(4 * kPageSize), a);  // freed neighbours make one run
+  arena.free(a);
+  arena.free(c);
+  EXPECT_EQ(arena.allocate(16 * kPageSize), a);
+}
+
+TEST(PagePool, ABufferForWritingComesFromTheArenaAndGoesBackGivenOrDropped) {
+  page_arena* arena = page_arena::process();
+  ASSERT_NE(arena, nullptr);  // RLIMIT_MEMLOCK is 8 MiB by default
+  page_pool pool;
+  const std::size_t before = arena->free_bytes();
+  page_buffer b = pool.take_for_write(100 * 1024);
+  ASSERT_TRUE(arena->owns(b.get()));
+  EXPECT_EQ(arena->free_bytes(), before - 100 * 1024);
+  pool.give(std::move(b), 100 * 1024);
+  EXPECT_EQ(pool.bytes(), 0u);  // the arena's, not the pool's
+  EXPECT_EQ(arena->free_bytes(), before);
+
+  auto shared = page_pool::share(pool.take_for_write(kPageSize), kPageSize);
+  EXPECT_EQ(arena->free_bytes(), before - kPageSize);
+  std::thread([&] { shared.reset(); }).join();
+  EXPECT_EQ(arena->free_bytes(), before);
+
+  // An arena with no room left: the pool's own buffers.
+  std::vector<page_buffer> all;
+  while (page_buffer whole = pool.take_for_write(1 << 20)) {
+    if (!arena->owns(whole.get())) {
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(whole.get()) % kPageSize, 0u);
+      break;
+    }
+    all.push_back(std::move(whole));
+  }
+  EXPECT_EQ(all.size(), before / (1 << 20));
 }
 
 }  // namespace
