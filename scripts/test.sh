@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${STA_FUZZ_SECONDS:-30}
 # The sanitizer runs need only what their tests run (benchmarks are left out).
-test_targets=(sta_codec_tests sta_engine_tests sta_http_tests sta_tracker_tests sta)
+test_targets=(sta_codec_tests sta_engine_tests sta_fixed_buffer_tests sta_http_tests sta_tracker_tests sta)
 
 step() { printf '\n== %s ==\n' "$*"; }
 

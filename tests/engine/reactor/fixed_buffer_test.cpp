@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,8 +39,12 @@ struct written {
 };
 
 // On a reactor of its own: writes `piece` (filled with `fill`) to `fd` at
-// piece * kPiece, from a buffer for writing (the arena's when it has one).
-written write_piece(int fd, std::size_t piece, std::byte fill) {
+// piece * kPiece, from a buffer for writing (the arena's when it has one),
+// then waits for `both` before its ring goes. (Were one ring to go while
+// the other is made, the new one could be mapped where the old one was,
+// with nothing ordering the two threads: TSan would see a race in the
+// memory the kernel shares.)
+written write_piece(int fd, std::size_t piece, std::byte fill, std::latch& both) {
   written out;
   page_buffer buf = page_pool::for_this_thread().take_for_write(kPiece);
   std::memset(buf.get(), static_cast<int>(fill), kPiece);
@@ -48,6 +53,7 @@ written write_piece(int fd, std::size_t piece, std::byte fill) {
     out.ok = n && *n == kPiece;
     out.fixed_ops = r.fixed_ops();
     out.arena_bytes = r.arena_bytes();
+    both.arrive_and_wait();
   });
   page_pool::for_this_thread().give(std::move(buf), kPiece);
   return out;
@@ -56,8 +62,9 @@ written write_piece(int fd, std::size_t piece, std::byte fill) {
 // Two reactors, each on its own thread at the same time, each writes one piece.
 std::vector<written> write_from_two_reactors(int fd) {
   std::vector<written> out(2);
-  std::thread a([&] { out[0] = write_piece(fd, 0, std::byte{0x5a}); });
-  std::thread b([&] { out[1] = write_piece(fd, 1, std::byte{0xa5}); });
+  std::latch both(2);
+  std::thread a([&] { out[0] = write_piece(fd, 0, std::byte{0x5a}, both); });
+  std::thread b([&] { out[1] = write_piece(fd, 1, std::byte{0xa5}, both); });
   a.join();
   b.join();
   return out;
