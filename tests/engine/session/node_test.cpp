@@ -409,23 +409,34 @@ meta::metainfo torrent_of_dir(const std::filesystem::path& path, std::int64_t pi
   return std::move(*m);
 }
 
+// A node on `ip` seeding `m` from the files under `save_dir`, checked.
+std::unique_ptr<node> start_seeder(const std::string& ip, const meta::metainfo& m, const std::filesystem::path& save_dir) {
+  auto n = start_node(ip);
+  torrent_options o;
+  o.save_dir = save_dir.string();
+  o.mode = torrent_mode::seed;
+  o.use_trackers = false;
+  EXPECT_TRUE(n->wait_checked(*n->add(m, o)));
+  return n;
+}
+
+// Downloading into `save_dir` from `seeder` alone.
+torrent_options download_from(node& seeder, const std::filesystem::path& save_dir) {
+  torrent_options o;
+  o.save_dir = save_dir.string();
+  o.use_trackers = false;
+  o.peers = {seeder.listening().front()};
+  return o;
+}
+
 TEST(Node, DownloadedPiecesAreWrittenFromRegisteredMemoryAndASeederPinsNone) {
   test::temp_dir dir;
   const std::string data = test::random_bytes(3 * 256 * 1024 + 5, 41);
   test::write_file(dir.path() / "seed/pack/a.bin", data);
   const auto m = torrent_of_dir(dir.path() / "seed/pack", 256 * 1024);
-  auto seeder = start_node("127.0.0.155");
-  torrent_options so;
-  so.save_dir = (dir.path() / "seed").string();
-  so.mode = torrent_mode::seed;
-  so.use_trackers = false;
-  ASSERT_TRUE(seeder->wait_checked(*seeder->add(m, so)));
+  auto seeder = start_seeder("127.0.0.155", m, dir.path() / "seed");
   auto dl = start_node("127.0.0.156");
-  torrent_options o;
-  o.save_dir = (dir.path() / "dl").string();
-  o.use_trackers = false;
-  o.peers = {seeder->listening().front()};
-  const auto id = *dl->add(m, o);
+  const auto id = *dl->add(m, download_from(*seeder, dir.path() / "dl"));
   ASSERT_TRUE(eventually([&] { return dl->stats(id)->complete; }));
   EXPECT_EQ(test::read_file(dir.path() / "dl/pack/a.bin"), data);
   // Without CAP_IPC_LOCK the arena counts against a limit that other
@@ -448,18 +459,10 @@ TEST(Node, ANewSelectionTakesEffectWhileLiveAndNothingVerifiedIsFetchedTwice) {
   test::write_file(dir.path() / "seed/pack/b.bin", b);
   test::write_file(dir.path() / "seed/pack/c.bin", c);
   const auto m = torrent_of_dir(dir.path() / "seed/pack", 64 * 1024);
-  auto seeder = start_node("127.0.0.198");
-  torrent_options so;
-  so.save_dir = (dir.path() / "seed").string();
-  so.mode = torrent_mode::seed;
-  so.use_trackers = false;
-  ASSERT_TRUE(seeder->wait_checked(*seeder->add(m, so)));
+  auto seeder = start_seeder("127.0.0.198", m, dir.path() / "seed");
 
   auto dl = start_node("127.0.0.199");
-  torrent_options o;
-  o.save_dir = (dir.path() / "dl").string();
-  o.use_trackers = false;
-  o.peers = {seeder->listening().front()};
+  torrent_options o = download_from(*seeder, dir.path() / "dl");
   o.selected = {false, true, false};
   const auto id = *dl->add(m, o);
   ASSERT_TRUE(eventually([&] { return dl->stats(id)->complete; }));
