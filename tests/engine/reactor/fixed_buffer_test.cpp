@@ -16,16 +16,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <latch>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/page_buffer.hpp"
+#include "base/unique_fd.hpp"
 #include "reactor/ops.hpp"
 #include "support/capabilities.hpp"
 #include "support/run_on_reactor.hpp"
-#include "support/temp_dir.hpp"
 
 namespace sta::io {
 namespace {
@@ -149,10 +150,12 @@ class FixedBuffers : public ::testing::Test {
   void SetUp() override {
     if (!test::may_lock_memory()) GTEST_SKIP() << "needs CAP_IPC_LOCK (root), which the children give up on purpose";
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    file_.reset(::open((dir_ / "pieces.bin").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    // A file with no name, gone when closed: a child (which runs SetUp
+    // again for itself) ends with _Exit and leaves nothing behind.
+    const auto tmp = std::filesystem::temp_directory_path().string();
+    file_.reset(::open(tmp.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     ASSERT_TRUE(file_);
   }
-  test::temp_dir dir_;
   unique_fd file_;
 };
 
