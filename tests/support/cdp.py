@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -88,7 +89,8 @@ class Browser:
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env=dict(os.environ, TMPDIR=self.profile))  # its temporary files go with the profile
         deadline = time.monotonic() + 60
         port = None
         while port is None:
@@ -136,7 +138,17 @@ class Browser:
         try:
             self.ws.close()
         finally:
+            # Chromium's helper processes outlive the browser's and write
+            # into the profile after it is gone: the whole session goes,
+            # and the profile only once none of it is left.
             self.proc.kill()
             self.proc.wait(timeout=30)
             self.proc.stderr.close()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
             shutil.rmtree(self.profile, ignore_errors=True)
