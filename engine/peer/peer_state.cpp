@@ -258,6 +258,7 @@ result<void> peer_state::on_reject(const wire::message& m) {
   if (it == in_flight_.end() || m.offset % kBlockSize != 0) return {};
   in_flight_.erase(it);
   t_.picker->on_abort(b);
+  t_.picker->release_claim(b.piece, owner_);
   event_refill_ = true;
   return {};
 }
@@ -533,6 +534,7 @@ void peer_state::abort_requests(bool send_cancel) {
   for (const auto& b : in_flight_) {
     if (send_cancel) encode_block(wire::msg_type::cancel, b);
     t_.picker->on_abort(b);
+    t_.picker->release_claim(b.piece, owner_);
   }
   in_flight_.clear();
   event_refill_ = true;
@@ -563,8 +565,14 @@ void peer_state::top_up(time_point now) {
     return;
   }
   // A peer that can fetch a whole piece within the request horizon claims
-  // whole pieces; slower ones share pieces block by block.
-  const bool whole = down_rate_ * kSecondsOfRequests >= std::int64_t{t_.geo->piece_length()};
+  // whole pieces; slower ones share pieces block by block. Before a tick
+  // has measured its rate, one that has sent a whole piece's worth already
+  // (in under a second) is fast enough: otherwise a download that takes a
+  // second or two would share every piece among its fast peers, their
+  // blocks interleaved, and hash most of them out of order.
+  const std::int64_t piece_length = t_.geo->piece_length();
+  const bool whole =
+      rate_known_ ? down_rate_ * kSecondsOfRequests >= piece_length : down_bytes_ >= piece_length;
   picked_.clear();
   if (refill_due_ || event) {
     if (!refill_due_) ++event_picks_;

@@ -344,6 +344,11 @@ void piece_picker::release_owner(owner_id owner) {
   }
 }
 
+void piece_picker::release_claim(std::uint32_t piece, owner_id owner) {
+  std::uint32_t expected = make_state(kClaimed, owner);
+  impl_->state[piece].compare_exchange_strong(expected, make_state(kShared), std::memory_order_acq_rel);
+}
+
 void piece_picker::on_hash_passed(std::uint32_t piece) {
   impl_->state[piece].store(make_state(kHave), std::memory_order_release);
   impl_->missing.fetch_sub(1, std::memory_order_acq_rel);

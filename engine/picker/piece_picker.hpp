@@ -139,6 +139,10 @@ class piece_picker {
   // The peer `owner` is gone: its whole-piece claims become shared pieces
   // (their unreceived blocks must have been on_abort()ed by the caller).
   void release_owner(owner_id owner);
+  // `owner` will not fetch the piece after all (the peer rejected a block
+  // of it, choked us or stopped answering): if it claimed the piece, the
+  // piece is shared now, so that other peers may take its blocks.
+  void release_claim(std::uint32_t piece, owner_id owner);
 
   // After piece_complete: the hash passed and the data is written...
   void on_hash_passed(std::uint32_t piece);

@@ -209,6 +209,54 @@ TEST(PeerState, BeforeTheRateIsKnownThePipelineDoublesEveryRoundTrip) {
   EXPECT_EQ(s->state->requests_in_flight(), 45u);
 }
 
+// A seed that unchokes us and has sent 16 blocks (a piece's worth) in no
+// time at all, before any tick: the pieces it starts now are its own. Its
+// requests in flight are returned.
+std::vector<picker::block_ref> claiming_seed(peer_script& s) {
+  while (s.blocks.size() < 16)
+    if (answer_requests(s) == 0) break;
+  std::vector<picker::block_ref> requested;
+  for (const auto& r : requests_in(s.out())) {
+    const auto pb = test::split(std::string_view(r).substr(8), ':');
+    requested.push_back({test::number(pb[0]), test::number(pb[1])});
+  }
+  return requested;
+}
+
+std::set<std::pair<std::uint32_t, std::uint32_t>> blocks_of(const std::vector<picker::block_ref>& v) {
+  std::set<std::pair<std::uint32_t, std::uint32_t>> out;
+  for (const auto& b : v) out.emplace(b.piece, b.block);
+  return out;
+}
+
+TEST(PeerState, APeerThatSendsAPieceBeforeItsRateIsKnownClaimsWholePieces) {
+  auto s = unchoked_by_a_seed();
+  // Its first pieces are shared: another peer gets the rest of piece 0.
+  std::vector<picker::block_ref> other;
+  ASSERT_EQ(s->picker.pick(nullptr, 2, false, 1, {}, other), 1u);
+  EXPECT_EQ(other.back().piece, 0u);
+  // Once it has sent a piece's worth, the other peer starts a piece after
+  // those it has requests in.
+  const auto requested = claiming_seed(*s);
+  ASSERT_FALSE(requested.empty());
+  ASSERT_EQ(s->picker.pick(nullptr, 2, false, 1, {}, other), 1u);
+  for (const auto& b : requested) EXPECT_GT(other.back().piece, b.piece);
+}
+
+TEST(PeerState, ARejectedBlockOfAClaimedPieceIsOpenToOtherPeers) {
+  auto s = unchoked_by_a_seed();
+  const auto requested = claiming_seed(*s);
+  ASSERT_FALSE(requested.empty());
+  const picker::block_ref last = requested.back();
+  ASSERT_TRUE(s->in("reject " + std::to_string(last.piece) + " " + std::to_string(last.block * kBlockSize) + " " +
+                    std::to_string(kBlockSize)));
+  // The peer will not send it: the piece is shared now, and the other peer
+  // is handed that block rather than a piece of its own.
+  std::vector<picker::block_ref> other;
+  ASSERT_EQ(s->picker.pick(nullptr, 2, false, 1, {}, other), 1u);
+  EXPECT_EQ(other.back(), last);
+}
+
 TEST(PeerState, PipelineGrowsWithTheRate) {
   auto s = unchoked_by_a_seed();
   // 64 blocks in one second: 1 MiB/s, so 3 s of requests is 192 blocks.
@@ -281,6 +329,20 @@ TEST(PeerState, SilentPeerIsSnubbedAndGetsOneRequestAtATime) {
   EXPECT_EQ(s.state->requests_in_flight(), 0u);
   ASSERT_TRUE(s.wait(16s));
   EXPECT_EQ(s.state->requests_in_flight(), 1u);
+}
+
+TEST(PeerState, PiecesASnubbedPeerClaimedAreOpenToOtherPeers) {
+  auto s = unchoked_by_a_seed();
+  const auto requested = claiming_seed(*s);
+  ASSERT_FALSE(requested.empty());
+  // Its requests time out (no tick has measured its rate either way).
+  ASSERT_TRUE(s->wait(16s));
+  ASSERT_TRUE(s->slot.snubbed.load());
+  // Every block it had asked for goes to the other peer, those of the
+  // pieces it had claimed too.
+  std::vector<picker::block_ref> other;
+  s->picker.pick(nullptr, 2, false, requested.size(), {}, other);
+  EXPECT_EQ(blocks_of(other), blocks_of(requested));
 }
 
 TEST(PeerState, EndgameCancelsCopiesAnotherPeerDelivered) {

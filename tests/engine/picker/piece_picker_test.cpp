@@ -202,6 +202,18 @@ TEST(PiecePicker, WholePieceClaimExcludesOtherOwnersUntilReleased) {
   EXPECT_EQ(theirs.size(), 3u);  // the three blocks owner 1 had not requested
 }
 
+TEST(PiecePicker, ReleasingOneClaimSharesThatPieceAlone) {
+  auto p = make_picker("123");
+  const auto mine = pick(*p, nullptr, 1, true, 6);  // all of piece 0, half of piece 1
+  ASSERT_EQ(pieces_of(mine), (std::set<std::uint32_t>{0, 1}));
+  p->on_abort({0, 3});  // piece 0 has an unrequested block again, still claimed
+  p->release_claim(1, 2);  // not owner 2's claim: nothing changes
+  EXPECT_EQ(pieces_of(pick(*p, nullptr, 2, false, 8)), std::set<std::uint32_t>{2});
+  p->release_claim(1, 1);
+  const auto theirs = pick(*p, nullptr, 2, false, 8);
+  EXPECT_EQ(theirs, (std::vector<block_ref>{{1, 2}, {1, 3}}));
+}
+
 TEST(PiecePicker, SharedPiecesGiveDifferentBlocksToDifferentPeers) {
   auto p = make_picker("1", "", 4);
   auto a = pick(*p, nullptr, 1, false, 2);
