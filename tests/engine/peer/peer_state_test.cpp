@@ -335,7 +335,7 @@ TEST(PeerState, PiecesASnubbedPeerClaimedAreOpenToOtherPeers) {
   auto s = unchoked_by_a_seed();
   const auto requested = claiming_seed(*s);
   ASSERT_FALSE(requested.empty());
-  // Its requests time out (no tick has measured its rate either way).
+  // It stops sending: its requests time out.
   ASSERT_TRUE(s->wait(16s));
   ASSERT_TRUE(s->slot.snubbed.load());
   // Every block it had asked for goes to the other peer, those of the
