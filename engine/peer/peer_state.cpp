@@ -88,8 +88,10 @@ result<std::optional<block_in>> peer_state::on_message(const wire::message& m, t
     case msg_type::choke:
       peer_choking_ = true;
       // Without the fast extension a choke discards our requests; with it
-      // the peer rejects each one it drops.
+      // the peer rejects each one it drops. Either way the rest of a piece
+      // it claimed is open to other peers while it chokes us.
       if (!fast_) abort_requests(false);
+      release_claims();
       return std::optional<block_in>{};
     case msg_type::unchoke:
       if (peer_choking_) event_refill_ = true;
@@ -372,6 +374,9 @@ result<void> peer_state::on_donthave(std::span<const std::byte> payload, std::sp
   const std::uint32_t piece = boost::endian::load_big_u32(reinterpret_cast<const unsigned char*>(raw));
   if (!t_.geo->piece(piece)) return violation();
   if (!peer_has_.test(piece)) return {};
+  // Our requests for it will be rejected or time out; what we have not
+  // asked for goes to other peers now.
+  t_.picker->release_claim(piece, owner_);
   if (peer_seed_) {
     // No longer a seed: counted piece by piece from now on (once).
     peer_seed_ = false;
@@ -385,8 +390,6 @@ result<void> peer_state::on_donthave(std::span<const std::byte> payload, std::sp
   peer_has_.reset(piece);
   t_.picker->remove_have(piece);
   interesting_.reset(piece);
-  // Our requests for it will be rejected or time out; the picker hands
-  // them to others then.
   return {};
 }
 
@@ -534,10 +537,15 @@ void peer_state::abort_requests(bool send_cancel) {
   for (const auto& b : in_flight_) {
     if (send_cancel) encode_block(wire::msg_type::cancel, b);
     t_.picker->on_abort(b);
-    t_.picker->release_claim(b.piece, owner_);
   }
   in_flight_.clear();
   event_refill_ = true;
+  release_claims();
+}
+
+void peer_state::release_claims() {
+  for (const std::uint32_t p : claimed_) t_.picker->release_claim(p, owner_);
+  claimed_.clear();
 }
 
 void peer_state::top_up(time_point now) {
@@ -582,6 +590,13 @@ void peer_state::top_up(time_point now) {
   }
   refill_due_ = event_refill_ = false;
   hints_.clear();
+  if (whole) {
+    std::erase_if(claimed_, [&](std::uint32_t p) { return !t_.picker->claimed_by(p, owner_); });
+    for (const auto& b : picked_)
+      if ((claimed_.empty() || claimed_.back() != b.piece) && t_.picker->claimed_by(b.piece, owner_) &&
+          std::find(claimed_.begin(), claimed_.end(), b.piece) == claimed_.end())
+        claimed_.push_back(b.piece);
+  }
   if (picked_.empty()) return;
   if (in_flight_.empty()) last_block_ = now;  // the request timer starts now
   for (const auto& b : picked_) {

@@ -163,6 +163,8 @@ class peer_state {
   void encode_block(wire::msg_type type, const picker::block_ref& b);
   void reject(std::uint32_t piece, std::uint32_t offset, std::uint32_t length);
   void abort_requests(bool send_cancel);
+  // Every whole-piece claim we may hold becomes a shared piece.
+  void release_claims();
   void top_up(time_point now);
   void compact_uploads();
 
@@ -198,6 +200,10 @@ class peer_state {
   std::vector<picker::block_ref> in_flight_;
   std::optional<picker::block_ref> arriving_;  // reserved, payload on the wire
   std::vector<picker::block_ref> picked_;
+  // Pieces we claimed whole and may still hold, so that a choke or a
+  // timeout gives them up without a scan of every piece: those still
+  // claimed by us, kept at each pick, bounded by what is in flight.
+  std::vector<std::uint32_t> claimed_;
   // A pick scans every piece, so it runs when it may find something new:
   // blocks arrived, the peer told us what it has, or a second passed
   // (refill_due_); or the peer unchoked us, rejected or dropped requests,

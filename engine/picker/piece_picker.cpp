@@ -349,6 +349,10 @@ void piece_picker::release_claim(std::uint32_t piece, owner_id owner) {
   impl_->state[piece].compare_exchange_strong(expected, make_state(kShared), std::memory_order_acq_rel);
 }
 
+bool piece_picker::claimed_by(std::uint32_t piece, owner_id owner) const {
+  return impl_->state[piece].load(std::memory_order_acquire) == make_state(kClaimed, owner);
+}
+
 void piece_picker::on_hash_passed(std::uint32_t piece) {
   impl_->state[piece].store(make_state(kHave), std::memory_order_release);
   impl_->missing.fetch_sub(1, std::memory_order_acq_rel);

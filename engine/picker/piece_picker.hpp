@@ -143,6 +143,8 @@ class piece_picker {
   // of it, choked us or stopped answering): if it claimed the piece, the
   // piece is shared now, so that other peers may take its blocks.
   void release_claim(std::uint32_t piece, owner_id owner);
+  // Whether `owner` has claimed the piece whole (and it is not complete).
+  bool claimed_by(std::uint32_t piece, owner_id owner) const;
 
   // After piece_complete: the hash passed and the data is written...
   void on_hash_passed(std::uint32_t piece);

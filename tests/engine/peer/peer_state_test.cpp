@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <time.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <set>
@@ -247,7 +248,11 @@ TEST(PeerState, ARejectedBlockOfAClaimedPieceIsOpenToOtherPeers) {
   auto s = unchoked_by_a_seed();
   const auto requested = claiming_seed(*s);
   ASSERT_FALSE(requested.empty());
-  const picker::block_ref last = requested.back();
+  // Its last request: a block of the last piece it started, which it claimed.
+  const picker::block_ref last = *std::max_element(requested.begin(), requested.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.piece, a.block) < std::pair(b.piece, b.block);
+  });
+  ASSERT_TRUE(s->picker.claimed_by(last.piece, 1));
   ASSERT_TRUE(s->in("reject " + std::to_string(last.piece) + " " + std::to_string(last.block * kBlockSize) + " " +
                     std::to_string(kBlockSize)));
   // The peer will not send it: the piece is shared now, and the other peer
@@ -255,6 +260,49 @@ TEST(PeerState, ARejectedBlockOfAClaimedPieceIsOpenToOtherPeers) {
   std::vector<picker::block_ref> other;
   ASSERT_EQ(s->picker.pick(nullptr, 2, false, 1, {}, other), 1u);
   EXPECT_EQ(other.back(), last);
+}
+
+// The blocks of the claimed piece it has not been asked for yet, with
+// nothing of it in flight: they are open to other peers once it chokes us
+// or says it no longer has the piece.
+std::vector<picker::block_ref> unasked_of_its_last_claim(peer_script& s, const std::vector<picker::block_ref>& requested,
+                                                         std::string_view then) {
+  std::uint32_t last = 0;
+  for (const auto& b : requested) last = std::max(last, b.piece);
+  EXPECT_TRUE(s.picker.claimed_by(last, 1));
+  std::string script;
+  for (const auto& b : requested) script += "piece " + std::to_string(b.piece) + " " + std::to_string(b.block * kBlockSize) + ";";
+  EXPECT_TRUE(s.in(script + std::string(then)));
+  std::vector<picker::block_ref> unasked;
+  for (std::uint32_t i = 0; i < 16; ++i)
+    if (!s.picker.received({last, i}) &&
+        std::find(requested.begin(), requested.end(), picker::block_ref{last, i}) == requested.end())
+      unasked.push_back({last, i});
+  return unasked;
+}
+
+TEST(PeerState, AClaimedPieceIsOpenToOtherPeersWhileItsPeerChokesUs) {
+  auto s = unchoked_by_a_seed();
+  // All it was asked for comes with the choke, so nothing is in flight and
+  // nothing is rejected.
+  const auto unasked = unasked_of_its_last_claim(*s, claiming_seed(*s), "choke");
+  ASSERT_FALSE(unasked.empty());
+  EXPECT_EQ(s->state->requests_in_flight(), 0u);
+  std::vector<picker::block_ref> other;
+  s->picker.pick(nullptr, 2, false, unasked.size(), {}, other);
+  EXPECT_EQ(other, unasked);
+}
+
+TEST(PeerState, AClaimedPieceThePeerNoLongerHasIsOpenToOtherPeers) {
+  auto s = unchoked_by_a_seed();
+  const auto requested = claiming_seed(*s);
+  std::uint32_t last = 0;
+  for (const auto& b : requested) last = std::max(last, b.piece);
+  const auto unasked = unasked_of_its_last_claim(*s, requested, "donthave " + std::to_string(last));
+  ASSERT_FALSE(unasked.empty());
+  std::vector<picker::block_ref> other;
+  s->picker.pick(nullptr, 2, false, unasked.size(), {}, other);
+  EXPECT_EQ(other, unasked);
 }
 
 TEST(PeerState, PipelineGrowsWithTheRate) {

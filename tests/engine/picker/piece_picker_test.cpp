@@ -208,8 +208,12 @@ TEST(PiecePicker, ReleasingOneClaimSharesThatPieceAlone) {
   ASSERT_EQ(pieces_of(mine), (std::set<std::uint32_t>{0, 1}));
   p->on_abort({0, 3});  // piece 0 has an unrequested block again, still claimed
   p->release_claim(1, 2);  // not owner 2's claim: nothing changes
+  EXPECT_TRUE(p->claimed_by(1, 1));
+  EXPECT_FALSE(p->claimed_by(1, 2));
   EXPECT_EQ(pieces_of(pick(*p, nullptr, 2, false, 8)), std::set<std::uint32_t>{2});
   p->release_claim(1, 1);
+  EXPECT_FALSE(p->claimed_by(1, 1));
+  EXPECT_TRUE(p->claimed_by(0, 1));
   const auto theirs = pick(*p, nullptr, 2, false, 8);
   EXPECT_EQ(theirs, (std::vector<block_ref>{{1, 2}, {1, 3}}));
 }
