@@ -249,7 +249,7 @@ TEST(PeerState, ARejectedBlockOfAClaimedPieceIsOpenToOtherPeers) {
   const auto requested = claiming_seed(*s);
   ASSERT_FALSE(requested.empty());
   // Its last request: a block of the last piece it started, which it claimed.
-  const picker::block_ref last = *std::max_element(requested.begin(), requested.end(), [](const auto& a, const auto& b) {
+  const picker::block_ref last = *std::max_element(requested.begin(), requested.end(), [](auto& a, auto& b) {
     return std::pair(a.piece, a.block) < std::pair(b.piece, b.block);
   });
   ASSERT_TRUE(s->picker.claimed_by(last.piece, 1));
@@ -265,13 +265,15 @@ TEST(PeerState, ARejectedBlockOfAClaimedPieceIsOpenToOtherPeers) {
 // The blocks of the claimed piece it has not been asked for yet, with
 // nothing of it in flight: they are open to other peers once it chokes us
 // or says it no longer has the piece.
-std::vector<picker::block_ref> unasked_of_its_last_claim(peer_script& s, const std::vector<picker::block_ref>& requested,
+std::vector<picker::block_ref> unasked_of_its_last_claim(peer_script& s,
+                                                         const std::vector<picker::block_ref>& requested,
                                                          std::string_view then) {
   std::uint32_t last = 0;
   for (const auto& b : requested) last = std::max(last, b.piece);
   EXPECT_TRUE(s.picker.claimed_by(last, 1));
   std::string script;
-  for (const auto& b : requested) script += "piece " + std::to_string(b.piece) + " " + std::to_string(b.block * kBlockSize) + ";";
+  for (const auto& b : requested)
+    script += "piece " + std::to_string(b.piece) + " " + std::to_string(b.block * kBlockSize) + ";";
   EXPECT_TRUE(s.in(script + std::string(then)));
   std::vector<picker::block_ref> unasked;
   for (std::uint32_t i = 0; i < 16; ++i)
