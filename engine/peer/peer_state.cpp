@@ -593,8 +593,8 @@ void peer_state::top_up(time_point now) {
   if (whole) {
     std::erase_if(claimed_, [&](std::uint32_t p) { return !t_.picker->claimed_by(p, owner_); });
     for (const auto& b : picked_)
-      if ((claimed_.empty() || claimed_.back() != b.piece) && t_.picker->claimed_by(b.piece, owner_) &&
-          std::find(claimed_.begin(), claimed_.end(), b.piece) == claimed_.end())
+      if (std::find(claimed_.begin(), claimed_.end(), b.piece) == claimed_.end() &&
+          t_.picker->claimed_by(b.piece, owner_))
         claimed_.push_back(b.piece);
   }
   if (picked_.empty()) return;

@@ -337,11 +337,7 @@ void piece_picker::on_abort(block_ref b) {
 }
 
 void piece_picker::release_owner(owner_id owner) {
-  impl& m = *impl_;
-  for (std::uint32_t p = 0; p < m.g.piece_count; ++p) {
-    std::uint32_t expected = make_state(kClaimed, owner);
-    m.state[p].compare_exchange_strong(expected, make_state(kShared), std::memory_order_acq_rel);
-  }
+  for (std::uint32_t p = 0; p < impl_->g.piece_count; ++p) release_claim(p, owner);
 }
 
 void piece_picker::release_claim(std::uint32_t piece, owner_id owner) {
